@@ -1,0 +1,39 @@
+// The one error type of the step: a stable `code` (the API), an exit code, and prose.
+
+/** Every failure the step can report, with its exit code. Codes never change meaning. */
+export const ERROR_CODES = {
+  PARAMS_INVALID: { exit: 2, summary: 'a parameter is missing, malformed (bad JSON included) or unknown' },
+  PARAMS_UNREADABLE: { exit: 3, summary: 'a params file or a directory named by a parameter cannot be read' },
+  BUILDX_MISSING: { exit: 4, summary: 'the buildx binary cannot be found or started' },
+  DAEMON_UNREACHABLE: { exit: 10, summary: 'the BuildKit daemon did not answer within daemon_timeout' },
+  DAEMON_TLS: { exit: 11, summary: 'the TLS handshake with a tcp:// daemon failed (wrong CA, certificate or key)' },
+  BUILD_FAILED: { exit: 20, summary: 'buildx build failed (Dockerfile error, failing RUN, missing file, ...)' },
+  METADATA_INVALID: { exit: 22, summary: 'buildx succeeded but its metadata file is missing or lacks the image digest' },
+  RESULTS_UNWRITABLE: { exit: 24, summary: 'a result file could not be written' },
+  INTERRUPTED: { exit: 130, summary: 'the step received SIGINT or SIGTERM' },
+  INTERNAL: { exit: 70, summary: 'a bug in buildkit-step' },
+} as const satisfies Record<string, { exit: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A failure with a stable code; the original error, if any, is kept as `cause`. */
+export class StepError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StepError';
+    this.code = code;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+}
+
+/** Wraps anything thrown into a StepError, keeping StepErrors as they are. */
+export function toStepError(error: unknown): StepError {
+  if (error instanceof StepError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new StepError('INTERNAL', `unexpected error: ${message}`, { cause: error });
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// The `buildkit-step` executable: real process I/O around `main`, plus signal handling.
+import { main } from './cli.js';
+
+const controller = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => controller.abort(new Error(signal)));
+}
+
+process.exitCode = await main({
+  argv: process.argv.slice(2),
+  env: process.env,
+  cwd: process.cwd(),
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  isTty: Boolean(process.stderr.isTTY),
+  signal: controller.signal,
+});

@@ -1,0 +1,109 @@
+// Turns each params source into a layer of values, and merges layers by precedence. Pure.
+import { StepError } from '../errors.js';
+import { closestName, envVarName, PARAMS_ENV } from './names.js';
+import { paramKeys, paramType, type JsonSchema } from './schema.js';
+
+/** Values from one source, and a human name for that source ("PARAM_TAGS", "file p.json"). */
+export type Layer = { origin: string; values: Record<string, unknown>; originOf?: (key: string) => string };
+
+/** Merged params, and for each key the source that gave its value. */
+export type MergedParams = { values: Record<string, unknown>; origins: Record<string, string> };
+
+/** A null-prototype copy, so keys like `__proto__` from user JSON stay plain data. */
+export function plainObject(source: Record<string, unknown>): Record<string, unknown> {
+  return Object.assign(Object.create(null) as Record<string, unknown>, source);
+}
+
+/** Schema defaults: the lowest layer. */
+export function defaultsLayer(schema: JsonSchema): Layer {
+  const values = plainObject({});
+  for (const [key, property] of Object.entries(schema.properties ?? {})) {
+    if (property.default !== undefined) values[key] = structuredClone(property.default);
+  }
+  return { origin: 'default', values };
+}
+
+/** A JSON object given as text (a params file or BUILDKIT_STEP_PARAMS). */
+export function jsonLayer(origin: string, text: string): Layer {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new StepError('PARAMS_INVALID', `${origin}: not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new StepError('PARAMS_INVALID', `${origin}: must be a JSON object of parameters, got ${jsonKind(parsed)}`);
+  }
+  return { origin, values: plainObject(parsed as Record<string, unknown>) };
+}
+
+/** BUILDKIT_STEP_PARAMS, when set and not blank. */
+export function envJsonLayer(env: NodeJS.ProcessEnv): Layer | undefined {
+  const text = env[PARAMS_ENV];
+  if (text === undefined || text.trim() === '') return undefined;
+  return jsonLayer(PARAMS_ENV, text);
+}
+
+/**
+ * One PARAM_<UPPER_SNAKE> env var per parameter. String params are taken verbatim; others are
+ * JSON (`["v1","latest"]`, `120`, `true`). An empty value means "not set", because Tekton and
+ * Argo pass every declared param, and an unset optional one arrives as "".
+ */
+export function paramEnvLayer(env: NodeJS.ProcessEnv, schema: JsonSchema): Layer {
+  const keys = paramKeys(schema);
+  const byEnvName = new Map(keys.map((key) => [envVarName(key), key]));
+  const values = plainObject({});
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('PARAM_') || raw === undefined) continue;
+    const key = byEnvName.get(name);
+    if (key === undefined) {
+      const hint = closestName(name, [...byEnvName.keys()]);
+      throw new StepError('PARAMS_INVALID', `${name}: unknown parameter${hint ? `; did you mean ${hint}?` : ''}`);
+    }
+    if (raw === '') continue;
+    values[key] = paramType(schema, key) === 'string' ? raw : parseEnvJson(name, raw, paramType(schema, key));
+  }
+  return { origin: 'env', values, originOf: envVarName };
+}
+
+/** CLI flags already parsed by yargs, keyed by parameter name; undefined means not given. */
+export function flagsLayer(flags: Record<string, unknown>, schema: JsonSchema): Layer {
+  const values = plainObject({});
+  for (const key of paramKeys(schema)) {
+    const value = flags[key];
+    if (value === undefined) continue;
+    const type = paramType(schema, key);
+    const arrayOfObjects = type === 'array' && typeof value === 'string';
+    values[key] = type === 'object' || arrayOfObjects ? parseEnvJson(`--${key.replaceAll('_', '-')}`, value as string, type) : value;
+  }
+  return { origin: 'flag', values, originOf: (key) => `--${key.replaceAll('_', '-')}` };
+}
+
+/** Later layers win: pass them lowest precedence first. */
+export function mergeLayers(layers: readonly Layer[]): MergedParams {
+  const values = plainObject({});
+  const origins = Object.create(null) as Record<string, string>;
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer.values)) {
+      values[key] = value;
+      origins[key] = layer.originOf ? layer.originOf(key) : layer.origin;
+    }
+  }
+  return { values, origins };
+}
+
+function parseEnvJson(name: string, raw: string, type: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    const example = type === 'array' ? ', e.g. ["latest"]' : type === 'object' ? ', e.g. {"key":"value"}' : '';
+    throw new StepError('PARAMS_INVALID', `${name}: expected JSON (${type})${example}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+function jsonKind(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}

@@ -1,0 +1,103 @@
+// Validates merged params against the schema and explains each problem by parameter name.
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { StepError } from '../errors.js';
+import type { MergedParams } from './layers.js';
+import { closestName, envVarName, flagName } from './names.js';
+import { paramKeys, type JsonSchema } from './schema.js';
+
+const compiled = new WeakMap<JsonSchema, ValidateFunction>();
+
+function compile(schema: JsonSchema): ValidateFunction {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  return validate;
+}
+
+/** Returns the params unchanged when valid; otherwise throws PARAMS_INVALID listing every problem. */
+export function validateParams<T>(merged: MergedParams, schema: JsonSchema): T {
+  const validate = compile(schema);
+  if (validate(merged.values)) return merged.values as T;
+  const problems = dedupe((validate.errors ?? []).map((error) => explain(error, merged, schema)));
+  const noun = problems.length === 1 ? 'parameter problem' : 'parameter problems';
+  throw new StepError('PARAMS_INVALID', `${problems.length} ${noun}:\n  - ${problems.join('\n  - ')}`);
+}
+
+function explain(error: ErrorObject, merged: MergedParams, schema: JsonSchema): string {
+  const path = displayPath(error.instancePath);
+  const topKey = error.instancePath.split('/')[1] ?? '';
+  const from = merged.origins[topKey] ? ` (from ${merged.origins[topKey]})` : '';
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required': {
+      const missing = String(params.missingProperty);
+      if (path === '') {
+        return `${missing}: required parameter is missing (set ${envVarName(missing)}, --${flagName(missing)} or "${missing}" in JSON params)`;
+      }
+      return `${path}${from}: "${missing}" is missing`;
+    }
+    case 'additionalProperties': {
+      const extra = String(params.additionalProperty);
+      if (path === '') {
+        const origin = merged.origins[extra] ? ` (from ${merged.origins[extra]})` : '';
+        const hint = closestName(extra, paramKeys(schema));
+        return `${extra}${origin}: unknown parameter${hint ? `; did you mean "${hint}"?` : ''}`;
+      }
+      return `${path}${from}: unknown field "${extra}"`;
+    }
+    case 'pattern':
+      return `${path}${from}: ${JSON.stringify(truncate(valueAt(merged.values, error.instancePath)))} is not ${describe(error)}`;
+    case 'type':
+      return `${path}${from}: must be ${article(String(params.type))}, got ${kindOf(valueAt(merged.values, error.instancePath))}`;
+    case 'minItems':
+      return `${path}${from}: needs at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}`;
+    case 'uniqueItems':
+      return `${path}${from}: items [${String(params.j)}] and [${String(params.i)}] are the same`;
+    default:
+      return `${path}${from}: ${error.message ?? error.keyword}`;
+  }
+}
+
+/** Pattern failures read better with the schema's own description than with the regex. */
+function describe(error: ErrorObject): string {
+  const description = (error.parentSchema as JsonSchema | undefined)?.description;
+  if (description) return `valid: ${description.replace(/\.$/, '')}`;
+  return `of the expected form (pattern ${String((error.params as { pattern: string }).pattern)})`;
+}
+
+function displayPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((part, index) => (/^\d+$/.test(part) ? `[${part}]` : index === 0 ? part : `.${part}`))
+    .join('');
+}
+
+function valueAt(root: unknown, instancePath: string): unknown {
+  let value = root;
+  for (const part of instancePath.split('/').slice(1)) {
+    value = (value as Record<string, unknown> | undefined)?.[part];
+  }
+  return value;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `${article(typeof value)} (${JSON.stringify(truncate(value))})`;
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function truncate(value: unknown): unknown {
+  return typeof value === 'string' && value.length > 80 ? `${value.slice(0, 77)}...` : value;
+}
+
+function dedupe(lines: string[]): string[] {
+  return [...new Set(lines)];
+}

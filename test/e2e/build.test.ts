@@ -1,0 +1,188 @@
+// The core path end to end: the built CLI against the bed's real buildkitd, buildx and registry.
+import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startBuildkitd } from '../bed/buildkitd.js';
+import { startBed, tempDir, type Bed } from '../bed/index.js';
+import { imageManifests, layoutIndex, readImageFile } from '../bed/oci.js';
+import { fakeBuildx, runCli, writeContext } from '../helpers.js';
+
+let bed: Bed;
+let failed = false;
+const work = tempDir('e2e-build');
+
+before(async () => {
+  bed = await startBed();
+  process.stderr.write(`bed: buildkitd ${bed.buildkitd.endpoint} (${bed.buildkitd.snapshotter}), registry ${bed.registry.host}\n`);
+});
+after(async () => {
+  await bed?.stop(failed);
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Env for the step pointing at the bed: the real buildx and the bed daemon. */
+function stepEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { BUILDKIT_STEP_BUILDX: bed.tools.buildx, PARAM_ENDPOINT: bed.buildkitd.endpoint, PARAM_DAEMON_TIMEOUT: '30', ...extra };
+}
+
+function check<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    failed = true;
+    throw error;
+  }
+}
+
+describe('build against a real buildkitd', () => {
+  test('FROM scratch + COPY: IMAGE_DIGEST is the manifest digest in the OCI layout', async () => {
+    const dir = path.join(work, 'scratch');
+    const context = writeContext(path.join(dir, 'src'), { Dockerfile: 'FROM scratch\nCOPY hello.txt /hello.txt\n', 'hello.txt': 'hello from buildkit-step\n' });
+    const layout = path.join(dir, 'layout');
+    const run = await runCli({
+      resultsDir: path.join(dir, 'results'),
+      env: stepEnv({ PARAM_IMAGE: 'example.com/team/hello', PARAM_TAGS: '["v1","latest"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: layout, PARAM_METADATA_FILE: path.join(dir, 'metadata.json') }),
+    });
+    check(() => {
+      assert.equal(run.exitCode, 0, run.stderr);
+      // One index.json entry per tag, all naming the same manifest.
+      const index = layoutIndex(layout);
+      assert.deepEqual(index.map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']), ['v1', 'latest']);
+      assert.match(run.results.IMAGE_DIGEST ?? '', /^sha256:[a-f0-9]{64}$/);
+      for (const entry of index) assert.equal(entry.digest, run.results.IMAGE_DIGEST);
+      assert.equal(run.results.IMAGE_URL, 'example.com/team/hello:v1');
+      assert.deepEqual(Object.keys(run.results).sort(), ['IMAGE_DIGEST', 'IMAGE_URL']);
+      const [manifest] = imageManifests(layout, index[0]!.digest);
+      assert.equal(readImageFile(layout, manifest!, '/hello.txt'), 'hello from buildkit-step\n');
+      assert.ok(existsSync(path.join(dir, 'metadata.json')));
+    });
+  });
+
+  test('RUN on the busybox base: a build arg reaches the RUN step, from env JSON and from a ConfigMap-style dir', async () => {
+    const dir = path.join(work, 'run');
+    const context = writeContext(path.join(dir, 'src'), {
+      'docker/app.Dockerfile': 'ARG BASE\nFROM $BASE AS base\nARG GREETING\nARG FROM_DIR\nRUN echo "greeting=$GREETING from_dir=$FROM_DIR" > /out.txt\nFROM base AS final\nRUN echo final > /final.txt\n',
+    });
+    writeContext(path.join(dir, 'args'), { FROM_DIR: 'configmap value', GREETING: 'overridden by build_args', '..data': 'ignored' });
+    const layout = path.join(dir, 'layout');
+    const run = await runCli({
+      resultsDir: path.join(dir, 'results'),
+      env: stepEnv({
+        BUILDKIT_STEP_PARAMS: JSON.stringify({
+          image: `${bed.registry.host}/team/run`,
+          tags: ['t1'],
+          context,
+          dockerfile: 'docker/app.Dockerfile',
+          target: 'base',
+          build_args: [{ key: 'BASE', value: bed.busybox }, { key: 'GREETING', value: 'hello, "world" = 1' }],
+          build_args_dir: path.join(dir, 'args'),
+          oci_layout: layout,
+        }),
+      }),
+    });
+    check(() => {
+      assert.equal(run.exitCode, 0, run.stderr);
+      const [manifest] = imageManifests(layout, run.results.IMAGE_DIGEST!);
+      assert.equal(readImageFile(layout, manifest!, 'out.txt'), 'greeting=hello, "world" = 1 from_dir=configmap value\n');
+      assert.throws(() => readImageFile(layout, manifest!, 'final.txt'), /in no layer/, 'target=base must stop before the final stage');
+    });
+  });
+
+  test('the step waits for a daemon that starts a few seconds after it', async () => {
+    const dir = path.join(work, 'late');
+    const daemonDir = path.join(dir, 'daemon');
+    const context = writeContext(path.join(dir, 'src'), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'late' });
+    let late: Awaited<ReturnType<typeof startBuildkitd>> | undefined;
+    const starting = new Promise<void>((resolve) => setTimeout(resolve, 3000)).then(async () => {
+      late = await startBuildkitd(bed.tools, { dir: daemonDir, noWait: true });
+    });
+    try {
+      const run = await runCli({
+        resultsDir: path.join(dir, 'results'),
+        env: stepEnv({ PARAM_ENDPOINT: `unix://${daemonDir}/buildkitd.sock`, PARAM_IMAGE: 'late/app', PARAM_TAGS: '["1"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: path.join(dir, 'layout') }),
+      });
+      await starting;
+      check(() => {
+        assert.equal(run.exitCode, 0, run.stderr);
+        assert.match(run.stderr, /waiting for BuildKit daemon at unix:\/\/.*buildkitd\.sock: ENOENT/);
+        assert.ok(run.ms >= 3000, `the step finished after ${run.ms} ms, before the daemon could have started`);
+        assert.equal(run.results.IMAGE_DIGEST, layoutIndex(path.join(dir, 'layout'))[0]?.digest);
+      });
+    } finally {
+      await starting;
+      await late?.stop();
+    }
+  });
+
+  test('running the step twice in one pod (same buildx state dir) works', async () => {
+    const dir = path.join(work, 'twice');
+    const context = writeContext(path.join(dir, 'src'), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'twice' });
+    const env = stepEnv({ BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state'), PARAM_IMAGE: 'twice/app', PARAM_TAGS: '["1"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: path.join(dir, 'layout') });
+    const first = await runCli({ resultsDir: path.join(dir, 'r1'), env });
+    const second = await runCli({ resultsDir: path.join(dir, 'r2'), env });
+    check(() => {
+      assert.equal(first.exitCode, 0, first.stderr);
+      assert.equal(second.exitCode, 0, second.stderr);
+      assert.equal(second.results.IMAGE_DIGEST, first.results.IMAGE_DIGEST);
+    });
+  });
+
+  test('a failing RUN: BUILD_FAILED exit code, the error in ERROR_MESSAGE, no IMAGE_* results', async () => {
+    const dir = path.join(work, 'fail');
+    const context = writeContext(path.join(dir, 'src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo about to fail && exit 3\n` });
+    const run = await runCli({
+      resultsDir: path.join(dir, 'results'),
+      env: stepEnv({ PARAM_IMAGE: 'fail/app', PARAM_TAGS: '["1"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: path.join(dir, 'layout') }),
+    });
+    check(() => {
+      assert.equal(run.exitCode, 20, run.stderr);
+      assert.deepEqual(Object.keys(run.results).sort(), ['ERROR_MESSAGE', 'ERROR_REASON']);
+      assert.equal(run.results.ERROR_REASON, 'BUILD_FAILED');
+      assert.match(run.results.ERROR_MESSAGE ?? '', /exit code: 3/);
+    });
+  });
+});
+
+describe('failures before the build', () => {
+  test('a daemon that never comes: DAEMON_UNREACHABLE within the timeout, naming the endpoint', async () => {
+    const dir = path.join(work, 'never');
+    const fake = fakeBuildx(path.join(dir, 'bin'));
+    const endpoint = `unix://${dir}/nobody-listens.sock`;
+    const run = await runCli({
+      resultsDir: path.join(dir, 'results'),
+      env: { BUILDKIT_STEP_BUILDX: fake.bin, PARAM_ENDPOINT: endpoint, PARAM_DAEMON_TIMEOUT: '2', PARAM_IMAGE: 'never/app', PARAM_TAGS: '["1"]' },
+    });
+    check(() => {
+      assert.equal(run.exitCode, 10, run.stderr);
+      assert.equal(run.results.ERROR_REASON, 'DAEMON_UNREACHABLE');
+      assert.ok(run.results.ERROR_MESSAGE?.includes(endpoint), run.results.ERROR_MESSAGE);
+      assert.ok(run.ms < 2000 + 3000, `took ${run.ms} ms for a 2 s timeout`);
+      assert.ok(run.ms >= 2000, `gave up after ${run.ms} ms, before its 2 s timeout`);
+      assert.equal(fake.ran(), false);
+      assert.equal(run.results.IMAGE_DIGEST, undefined);
+    });
+  });
+
+  const badParams: Array<{ name: string; env: NodeJS.ProcessEnv; mentions: RegExp }> = [
+    { name: 'wrong type', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_DAEMON_TIMEOUT: '"soon"' }, mentions: /daemon_timeout \(from PARAM_DAEMON_TIMEOUT\): must be a number/ },
+    { name: 'unknown key', env: { BUILDKIT_STEP_PARAMS: '{"image":"a/b","tags":["1"],"tag":"x"}' }, mentions: /tag \(from BUILDKIT_STEP_PARAMS\): unknown parameter; did you mean "tags"\?/ },
+    { name: 'missing tag', env: { PARAM_IMAGE: 'a/b' }, mentions: /tags: required parameter is missing/ },
+    { name: 'empty tags', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '[]' }, mentions: /tags \(from PARAM_TAGS\): needs at least 1 item/ },
+    { name: 'bad JSON in the env var', env: { BUILDKIT_STEP_PARAMS: '{"image": "a/b",' }, mentions: /BUILDKIT_STEP_PARAMS: not valid JSON/ },
+  ];
+  for (const { name, env, mentions } of badParams) {
+    test(`bad params (${name}): PARAMS_INVALID, buildx never started, no image result`, async () => {
+      const dir = path.join(work, `bad-${name.replaceAll(' ', '-')}`);
+      const fake = fakeBuildx(path.join(dir, 'bin'));
+      const run = await runCli({ resultsDir: path.join(dir, 'results'), env: { BUILDKIT_STEP_BUILDX: fake.bin, PARAM_ENDPOINT: bed.buildkitd.endpoint, ...env } });
+      check(() => {
+        assert.equal(run.exitCode, 2, run.stderr);
+        assert.match(run.stderr, mentions);
+        assert.equal(run.results.ERROR_REASON, 'PARAMS_INVALID');
+        assert.equal(run.results.IMAGE_DIGEST, undefined);
+        assert.equal(fake.ran(), false);
+      });
+    });
+  }
+});

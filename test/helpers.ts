@@ -1,0 +1,57 @@
+// Runs the built CLI as a child process, the way a workflow engine runs the step.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = path.join(REPO, 'dist', 'src', 'main.js');
+
+export type CliRun = { exitCode: number | null; stdout: string; stderr: string; results: Record<string, string>; ms: number };
+
+export type CliOptions = { args?: string[]; env?: NodeJS.ProcessEnv; resultsDir: string; cwd?: string; onStart?: () => void };
+
+/** Runs `node dist/src/main.js ...` with a clean env plus `env`; collects output and result files. */
+export function runCli(options: CliOptions): Promise<CliRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...(options.args ?? [])], {
+      cwd: options.cwd ?? REPO,
+      env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, BUILDKIT_STEP_RESULTS_DIR: options.resultsDir, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (exitCode) => {
+      resolve({ exitCode, stdout, stderr, results: readResults(options.resultsDir), ms: Date.now() - started });
+    });
+    options.onStart?.();
+  });
+}
+
+/** Every file in a results dir, by name. */
+export function readResults(dir: string): Record<string, string> {
+  if (!existsSync(dir)) return {};
+  return Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(path.join(dir, name), 'utf8')]));
+}
+
+/** Writes a small build context: files by relative path. */
+export function writeContext(dir: string, files: Record<string, string>): string {
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), content);
+  }
+  return dir;
+}
+
+/** A stand-in buildx that records that it ran; for tests that must prove buildx never started. */
+export function fakeBuildx(dir: string): { bin: string; ran: () => boolean } {
+  mkdirSync(dir, { recursive: true });
+  const bin = path.join(dir, 'buildx');
+  const marker = path.join(dir, 'ran');
+  writeFileSync(bin, `#!/bin/sh\necho "$@" >> '${marker}'\nexit 0\n`, { mode: 0o755 });
+  return { bin, ran: () => existsSync(marker) };
+}

@@ -1,0 +1,88 @@
+// Merging and validating params from every source, through the same entry point the CLI uses.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { StepError } from '../../src/errors.js';
+import { mergeLayers, paramEnvLayer } from '../../src/params/layers.js';
+import { readParams } from '../../src/params/read.js';
+import { paramsSchema } from '../../src/params/schema.js';
+
+const schema = paramsSchema();
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-params-'));
+const file = (name: string, value: unknown) => {
+  const target = path.join(dir, name);
+  writeFileSync(target, typeof value === 'string' ? value : JSON.stringify(value));
+  return target;
+};
+
+async function read(sources: { files?: string[]; env?: NodeJS.ProcessEnv; flags?: Record<string, unknown> }) {
+  return readParams<Record<string, unknown>>({ paramsFiles: sources.files ?? [], env: sources.env ?? {}, flags: sources.flags ?? {} }, schema);
+}
+
+async function rejects(sources: Parameters<typeof read>[0], code: string, message: RegExp) {
+  await assert.rejects(read(sources), (error: unknown) => {
+    assert.ok(error instanceof StepError);
+    assert.equal(error.code, code);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+describe('params precedence: flags > PARAM_* > BUILDKIT_STEP_PARAMS > files (later wins) > defaults', () => {
+  const cases: Array<{ name: string; files?: Array<Record<string, unknown>>; env?: NodeJS.ProcessEnv; flags?: Record<string, unknown>; expect: Record<string, unknown> }> = [
+    { name: 'defaults fill what nobody set', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]' }, expect: { context: '.', dockerfile: 'Dockerfile', daemon_timeout: 120, endpoint: 'unix:///run/buildkit/buildkitd.sock' } },
+    { name: 'a later file beats an earlier one', files: [{ image: 'a/one', tags: ['1'], target: 'x' }, { image: 'a/two' }], expect: { image: 'a/two', target: 'x' } },
+    { name: 'env JSON beats files', files: [{ image: 'a/file', tags: ['1'] }], env: { BUILDKIT_STEP_PARAMS: '{"image":"a/env"}' }, expect: { image: 'a/env' } },
+    { name: 'PARAM_* beats env JSON', env: { BUILDKIT_STEP_PARAMS: '{"image":"a/env","tags":["1"]}', PARAM_IMAGE: 'a/param' }, expect: { image: 'a/param' } },
+    { name: 'flags beat PARAM_*', env: { PARAM_IMAGE: 'a/param', PARAM_TAGS: '["1"]' }, flags: { image: 'a/flag', tags: ['f1', 'f2'] }, expect: { image: 'a/flag', tags: ['f1', 'f2'] } },
+    { name: 'an empty PARAM_* counts as unset (Tekton passes every param)', env: { BUILDKIT_STEP_PARAMS: '{"image":"a/env","tags":["1"],"target":"t"}', PARAM_TARGET: '', PARAM_IMAGE: '' }, expect: { image: 'a/env', target: 't' } },
+    { name: 'non-string PARAM_* values are JSON', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["x","y"]', PARAM_DAEMON_TIMEOUT: '2.5', PARAM_BUILD_ARGS: '[{"key":"K","value":"a,b=c\\nd"}]' }, expect: { tags: ['x', 'y'], daemon_timeout: 2.5, build_args: [{ key: 'K', value: 'a,b=c\nd' }] } },
+    { name: 'string PARAM_* values are verbatim, even when they look like JSON', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_TARGET: '123' }, expect: { target: '123' } },
+  ];
+  for (const { name, files, env, flags, expect } of cases) {
+    test(name, async () => {
+      const params = await read({ files: files?.map((content, index) => file(`${name}-${index}.json`, content)), env, flags });
+      for (const [key, value] of Object.entries(expect)) assert.deepEqual(params[key], value, key);
+    });
+  }
+
+  test('keys such as __proto__ in user JSON stay data and never reach Object.prototype', async () => {
+    await rejects({ env: { BUILDKIT_STEP_PARAMS: '{"image":"a/b","tags":["1"],"__proto__":{"polluted":true}}' } }, 'PARAMS_INVALID', /__proto__.*unknown parameter/);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+});
+
+describe('bad params name the parameter, its source and the problem', () => {
+  const cases: Array<{ name: string; env?: NodeJS.ProcessEnv; files?: string[]; code: string; message: RegExp }> = [
+    { name: 'missing image and tags', env: {}, code: 'PARAMS_INVALID', message: /image: required parameter is missing \(set PARAM_IMAGE, --image or "image" in JSON params\)[\s\S]*tags: required/ },
+    { name: 'unknown PARAM_ env var with a hint', env: { PARAM_DOCKERFLIE: 'x' }, code: 'PARAMS_INVALID', message: /^PARAM_DOCKERFLIE: unknown parameter; did you mean PARAM_DOCKERFILE\?$/ },
+    { name: 'bad JSON in a PARAM_ array', env: { PARAM_TAGS: 'latest' }, code: 'PARAMS_INVALID', message: /^PARAM_TAGS: expected JSON \(array\), e\.g\. \["latest"\]/ },
+    { name: 'env JSON that is not an object', env: { BUILDKIT_STEP_PARAMS: '["a"]' }, code: 'PARAMS_INVALID', message: /BUILDKIT_STEP_PARAMS: must be a JSON object of parameters, got an array/ },
+    { name: 'an invalid tag', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["ok","-bad"]' }, code: 'PARAMS_INVALID', message: /tags\[1\] \(from PARAM_TAGS\): "-bad" is not valid: An image tag/ },
+    { name: 'an image with a tag', env: { PARAM_IMAGE: 'a/b:v1', PARAM_TAGS: '["1"]' }, code: 'PARAMS_INVALID', message: /image \(from PARAM_IMAGE\): "a\/b:v1" is not valid: An image repository/ },
+    { name: 'duplicate tags', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1","1"]' }, code: 'PARAMS_INVALID', message: /tags \(from PARAM_TAGS\): items \[0\] and \[1\] are the same/ },
+    { name: 'a build arg without value', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_BUILD_ARGS: '[{"key":"A"}]' }, code: 'PARAMS_INVALID', message: /build_args\[0\] \(from PARAM_BUILD_ARGS\): "value" is missing/ },
+    { name: 'a build arg with an extra field', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_BUILD_ARGS: '[{"key":"A","value":"1","vaule":"2"}]' }, code: 'PARAMS_INVALID', message: /build_args\[0\] \(from PARAM_BUILD_ARGS\): unknown field "vaule"/ },
+    { name: 'an endpoint that is not unix:// or tcp://', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_ENDPOINT: 'http://x:1' }, code: 'PARAMS_INVALID', message: /endpoint \(from PARAM_ENDPOINT\): "http:\/\/x:1" is not valid/ },
+    { name: 'a zero timeout', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_DAEMON_TIMEOUT: '0' }, code: 'PARAMS_INVALID', message: /daemon_timeout \(from PARAM_DAEMON_TIMEOUT\): must be > 0/ },
+    { name: 'an unreadable params file', files: [path.join(dir, 'does-not-exist.json')], code: 'PARAMS_UNREADABLE', message: /--params-file .*does-not-exist\.json: ENOENT/ },
+  ];
+  for (const { name, env, files, code, message } of cases) {
+    test(name, () => rejects({ env, files }, code, message));
+  }
+
+  test('a params file with bad JSON names the file', () =>
+    rejects({ files: [file('broken.json', '{"image": ')] }, 'PARAMS_INVALID', /params file .*broken\.json: not valid JSON/));
+});
+
+describe('layers', () => {
+  test('origins record which source gave each value', () => {
+    const merged = mergeLayers([
+      { origin: 'default', values: { context: '.' } },
+      paramEnvLayer({ PARAM_CONTEXT: 'src', PATH: '/bin' }, schema),
+    ]);
+    assert.deepEqual({ ...merged.origins }, { context: 'PARAM_CONTEXT' });
+  });
+});
