@@ -23,6 +23,8 @@ command -v runc >/dev/null 2>&1 || apt_missing+=(runc)
 [ -x /usr/bin/docker-registry ] || apt_missing+=(docker-registry)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || apt_missing+=(busybox-static)
 command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
+command -v htpasswd >/dev/null 2>&1 || apt_missing+=(apache2-utils)
+command -v ssh-add >/dev/null 2>&1 || apt_missing+=(openssh-client)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   log "apt-get install ${apt_missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,14 +1,17 @@
-// Command-line wiring: yargs options generated from the schema, exit codes, results on failure.
+// Command-line wiring: yargs commands and options generated from the schema, exit codes,
+// results on failure, the JSON summary on stdout.
 import yargs, { type Argv, type Options } from 'yargs';
+import { runBuildx } from './buildx/run.js';
 import type { Params } from './config.js';
 import { probeDaemon } from './daemon/probe.js';
-import { ERROR_CODES, StepError, toStepError } from './errors.js';
-import { runBuildx } from './buildx/run.js';
-import { envVarName, flagName, RESULTS_DIR_ENV } from './params/names.js';
+import { StepError, toStepError } from './errors.js';
+import { masker } from './mask.js';
+import { envVarName, flagName, PARAMS_ENV, RESULTS_DIR_ENV } from './params/names.js';
 import { readParams } from './params/read.js';
+import { checkRules } from './params/rules.js';
 import { paramKeys, paramsSchema, paramType, resolveRef, type JsonSchema } from './params/schema.js';
-import { failureResults } from './results.js';
-import { runBuild } from './step.js';
+import { failureResults, successResults } from './results.js';
+import { planBuild, runBuild, secretValues } from './step.js';
 import { writeResults } from './write-results.js';
 
 export type Io = {
@@ -23,40 +26,100 @@ export type Io = {
 
 const DEFAULT_RESULTS_DIR = '/tekton/results';
 
+type GlobalArgs = { paramsFile: string[]; resultsDir?: string } & Record<string, unknown>;
+
 /** Runs the CLI and resolves with the process exit code. Never throws. */
 export async function main(io: Io): Promise<number> {
   const schema = paramsSchema();
-  let exitCode = 0;
   const log = (line: string) => io.stderr(`buildkit-step: ${line}\n`);
+  const json = (value: unknown) => io.stdout(`${JSON.stringify(value)}\n`);
+  const loadParams = async (args: GlobalArgs): Promise<Params> =>
+    checkRules(await readParams<Params>({ paramsFiles: args.paramsFile, env: io.env, flags: flagValues(args, schema) }, schema));
+  let exitCode = 0;
+  const fail = (thrown: unknown) => {
+    const error = toStepError(thrown);
+    exitCode = error.exitCode;
+    log(`error ${error.code}: ${error.message}`);
+    return error;
+  };
 
   const cli = withParamOptions(yargs(io.argv), schema)
     .scriptName('buildkit-step')
-    .usage('$0 [command] [options]\n\nBuilds a container image with buildx against a BuildKit daemon and writes result files.')
+    .usage(
+      `$0 [command] [options]\n\nBuilds a container image with buildx against a BuildKit daemon and writes result files.\n` +
+        `Each parameter can also come from ${PARAMS_ENV} (a JSON object), --params-file, or its PARAM_<NAME> env var.\n` +
+        `Precedence: flags > PARAM_* > ${PARAMS_ENV} > params files > defaults.`,
+    )
     .option('params-file', { type: 'array', string: true, describe: 'JSON file of params (repeatable; later files win)', default: [] })
     .option('results-dir', { type: 'string', describe: `Directory for result files [env ${RESULTS_DIR_ENV}] (default ${DEFAULT_RESULTS_DIR})` })
-    .command(
-      ['build', '$0'],
-      'Build the image (default command).',
-      () => {},
-      async (args) => {
-        const resultsDir = (args.resultsDir as string | undefined) || io.env[RESULTS_DIR_ENV] || DEFAULT_RESULTS_DIR;
+    .command(['build', '$0'], 'Build the image (default command).', {}, async (args) => {
+      const started = Date.now();
+      const resultsDir = (args.resultsDir as string | undefined) || io.env[RESULTS_DIR_ENV] || DEFAULT_RESULTS_DIR;
+      let resultPaths: Params['result_paths'] = {};
+      try {
+        const params = await loadParams(args as unknown as GlobalArgs);
+        resultPaths = params.result_paths ?? {};
+        const outcome = await runBuild(params, {
+          env: io.env,
+          cwd: io.cwd,
+          runner: runBuildx,
+          probe: probeDaemon,
+          log,
+          isTty: io.isTty,
+          signal: io.signal,
+          mask: masker(secretValues(params)),
+        });
+        await writeResults({ dir: resultsDir, paths: resultPaths }, outcome.results);
+        for (const [name, value] of Object.entries(outcome.results)) log(`result ${name}=${value}`);
+        const { config, results, summary } = outcome;
+        json({
+          status: 'succeeded',
+          digest: results.IMAGE_DIGEST,
+          imageUrl: results.IMAGE_URL,
+          imageRef: results.IMAGE_REF,
+          pushed: config.push ? config.refs : [],
+          ociLayout: config.ociLayout ?? null,
+          metadataFile: config.metadataFile,
+          attempts: summary.attempts,
+          steps: summary.steps.steps,
+          cachedSteps: summary.steps.cached,
+          cacheExportFailed: summary.cacheExportFailed,
+          daemonWaitMs: summary.daemonWaitMs,
+          buildMs: summary.buildMs,
+          durationMs: Date.now() - started,
+        });
+      } catch (thrown) {
+        const error = fail(io.signal?.aborted ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown }) : thrown);
         try {
-          const params = await readParams<Params>({ paramsFiles: args.paramsFile as string[], env: io.env, flags: flagValues(args, schema) }, schema);
-          const outcome = await runBuild(params, { env: io.env, cwd: io.cwd, runner: runBuildx, probe: probeDaemon, log, isTty: io.isTty, signal: io.signal });
-          await writeResults(resultsDir, outcome.results);
-          for (const [name, value] of Object.entries(outcome.results)) log(`result ${name}=${value}`);
-        } catch (thrown) {
-          const error = io.signal?.aborted ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown }) : toStepError(thrown);
-          exitCode = error.exitCode;
-          log(`error ${error.code}: ${error.message}`);
-          try {
-            await writeResults(resultsDir, failureResults(error));
-          } catch (writeError) {
-            log(`also failed to write error results: ${(writeError as Error).message}`);
-          }
+          await writeResults({ dir: resultsDir, paths: resultPaths }, failureResults(error));
+        } catch (writeError) {
+          log(`also failed to write error results: ${(writeError as Error).message}`);
         }
-      },
-    )
+        json({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, durationMs: Date.now() - started });
+      }
+    })
+    .command('validate', 'Check the params only; print them resolved (secret values hidden).', {}, async (args) => {
+      try {
+        const params = await loadParams(args as unknown as GlobalArgs);
+        json({ valid: true, params: JSON.parse(masker(secretValues(params))(JSON.stringify(params))) });
+      } catch (thrown) {
+        const error = fail(thrown);
+        json({ valid: false, code: error.code, message: error.message });
+      }
+    })
+    .command('print-argv', 'Print the buildx argv a build would run, as JSON, without running anything.', {}, async (args) => {
+      try {
+        const params = await loadParams(args as unknown as GlobalArgs);
+        const plan = await planBuild(params, { env: io.env, cwd: io.cwd, isTty: io.isTty });
+        const mask = masker(secretValues(params));
+        json({ create: plan.create.map(mask), build: plan.build.map(mask) });
+      } catch (thrown) {
+        fail(thrown);
+      }
+    })
+    .command('schema', 'Print the params JSON Schema.', {}, () => {
+      io.stdout(`${JSON.stringify(schema, null, 2)}\n`);
+    })
     .strict()
     .help()
     .version(false)
@@ -87,7 +150,7 @@ function withParamOptions(cli: Argv, schema: JsonSchema): Argv {
     else if (type === 'number' || type === 'integer') option.type = 'number';
     else if (type === 'boolean') option.type = 'boolean';
     else option.type = 'string';
-    if (type === 'array' && items?.type !== 'string') option.describe += ' (JSON)';
+    if (type === 'object' || (type === 'array' && items?.type !== 'string')) option.describe += ' (JSON)';
     cli.option(flagName(key), option);
   }
   return cli;
@@ -97,6 +160,3 @@ function withParamOptions(cli: Argv, schema: JsonSchema): Argv {
 function flagValues(args: Record<string, unknown>, schema: JsonSchema): Record<string, unknown> {
   return Object.fromEntries(paramKeys(schema).map((key) => [key, args[flagName(key)]]));
 }
-
-/** The exit code table, for docs and tests. */
-export const EXIT_CODES = Object.fromEntries(Object.entries(ERROR_CODES).map(([code, entry]) => [code, entry.exit]));

@@ -1,8 +1,12 @@
 // The validated params, and the build configuration resolved from them. Pure.
 import path from 'node:path';
 
-/** One `{ "key", "value" }` pair, as build args arrive in env JSON. */
+/** One `{ "key", "value" }` pair, as lists arrive in env JSON. */
 export type Pair = { key: string; value: string };
+
+/** Result names the step can write. */
+export const RESULT_NAMES = ['IMAGE_DIGEST', 'IMAGE_URL', 'IMAGE_REF', 'IMAGES', 'ARTIFACT_OUTPUTS', 'ERROR_REASON', 'ERROR_MESSAGE'] as const;
+export type ResultName = (typeof RESULT_NAMES)[number];
 
 /** Params as the schema guarantees them after validation and defaults. */
 export type Params = {
@@ -13,15 +17,42 @@ export type Params = {
   target?: string;
   build_args?: Pair[];
   build_args_dir?: string;
-  endpoint: string;
-  daemon_timeout: number;
+  secrets?: Pair[];
+  secrets_dir?: string;
+  ssh?: Pair[];
+  ssh_key_files?: Pair[];
+  ssh_dir?: string;
+  docker_config?: string;
+  push: boolean;
   oci_layout?: string;
+  oci_tar: boolean;
+  platforms?: string[];
+  labels?: Pair[];
+  annotations?: Pair[];
+  provenance?: 'none' | 'min' | 'max';
+  sbom: boolean;
+  sbom_generator?: string;
+  no_cache: boolean;
+  pull: boolean;
+  cache_repo?: string;
+  cache_from?: string[];
+  cache_to?: string[];
+  cache_export_fatal: boolean;
+  source_date_epoch?: number;
+  endpoint: string;
+  tls_dir?: string;
+  tls_server_name?: string;
+  daemon_timeout: number;
+  retries: number;
   metadata_file?: string;
+  result_paths?: Partial<Record<ResultName, string>>;
+  results_max_bytes: number;
 };
 
 /** Everything the step needs to run, with every path absolute. */
 export type BuildConfig = {
   image: string;
+  tags: string[];
   /** Full references, `image:tag`, in the order given. */
   refs: string[];
   context: string;
@@ -29,29 +60,93 @@ export type BuildConfig = {
   target: string | undefined;
   buildArgs: Pair[];
   buildArgsDir: string | undefined;
+  secrets: Pair[];
+  secretsDir: string | undefined;
+  ssh: Pair[];
+  sshKeyFiles: Pair[];
+  sshDir: string | undefined;
+  dockerConfig: string | undefined;
+  push: boolean;
+  /** The OCI layout destination, or undefined for push-only builds. */
+  ociLayout: string | undefined;
+  ociTar: boolean;
+  platforms: string[];
+  labels: Pair[];
+  annotations: Pair[];
+  provenance: 'none' | 'min' | 'max';
+  sbom: boolean;
+  sbomGenerator: string | undefined;
+  noCache: boolean;
+  pull: boolean;
+  cacheFrom: string[];
+  cacheTo: string[];
+  cacheExportFatal: boolean;
+  sourceDateEpoch: number | undefined;
   endpoint: string;
+  tlsDir: string | undefined;
+  tlsServerName: string | undefined;
   daemonTimeoutMs: number;
-  ociLayout: string;
+  retries: number;
   metadataFile: string;
+  resultPaths: Partial<Record<ResultName, string>>;
+  resultsMaxBytes: number;
 };
 
 /** Where the step runs: the working directory and the temp dir paths default into. */
 export type Place = { cwd: string; tmpDir: string };
 
+/** The registry cache of the original design: one `<cache_repo>:<tag>` per tag, imported and exported. */
+export function registryCache(cacheRepo: string | undefined, tags: readonly string[]): { from: string[]; to: string[] } {
+  if (!cacheRepo) return { from: [], to: [] };
+  return {
+    from: tags.map((tag) => `type=registry,ref=${cacheRepo}:${tag}`),
+    to: tags.map((tag) => `type=registry,ref=${cacheRepo}:${tag},mode=max,image-manifest=true,oci-mediatypes=true`),
+  };
+}
+
 export function resolveConfig(params: Params, place: Place): BuildConfig {
   const absolute = (p: string) => path.resolve(place.cwd, p);
+  const optionalPath = (p: string | undefined) => (p === undefined ? undefined : absolute(p));
   const context = absolute(params.context);
+  const cache = registryCache(params.cache_repo, params.tags);
+  const defaultLayout = params.push ? undefined : path.join(place.tmpDir, params.oci_tar ? 'image.tar' : 'image');
   return {
     image: params.image,
+    tags: params.tags,
     refs: params.tags.map((tag) => `${params.image}:${tag}`),
     context,
     dockerfile: path.resolve(context, params.dockerfile),
     target: params.target,
     buildArgs: params.build_args ?? [],
-    buildArgsDir: params.build_args_dir === undefined ? undefined : absolute(params.build_args_dir),
+    buildArgsDir: optionalPath(params.build_args_dir),
+    secrets: params.secrets ?? [],
+    secretsDir: optionalPath(params.secrets_dir),
+    ssh: params.ssh ?? [],
+    sshKeyFiles: (params.ssh_key_files ?? []).map((pair) => ({ key: pair.key, value: absolute(pair.value) })),
+    sshDir: optionalPath(params.ssh_dir),
+    dockerConfig: optionalPath(params.docker_config),
+    push: params.push,
+    ociLayout: optionalPath(params.oci_layout) ?? defaultLayout,
+    ociTar: params.oci_tar,
+    platforms: params.platforms ?? [],
+    labels: params.labels ?? [],
+    annotations: params.annotations ?? [],
+    provenance: params.provenance ?? (params.source_date_epoch === undefined ? 'min' : 'none'),
+    sbom: params.sbom,
+    sbomGenerator: params.sbom_generator,
+    noCache: params.no_cache,
+    pull: params.pull,
+    cacheFrom: [...cache.from, ...(params.cache_from ?? [])],
+    cacheTo: [...cache.to, ...(params.cache_to ?? [])],
+    cacheExportFatal: params.cache_export_fatal,
+    sourceDateEpoch: params.source_date_epoch,
     endpoint: params.endpoint,
+    tlsDir: optionalPath(params.tls_dir),
+    tlsServerName: params.tls_server_name,
     daemonTimeoutMs: Math.round(params.daemon_timeout * 1000),
-    ociLayout: absolute(params.oci_layout ?? path.join(place.tmpDir, 'image')),
+    retries: params.retries,
     metadataFile: absolute(params.metadata_file ?? path.join(place.tmpDir, 'metadata.json')),
+    resultPaths: Object.fromEntries(Object.entries(params.result_paths ?? {}).map(([name, file]) => [name, absolute(file)])),
+    resultsMaxBytes: params.results_max_bytes,
   };
 }

@@ -1,40 +1,178 @@
-// Reads the build inputs that live in directories (mounted ConfigMaps). Touches the filesystem.
-import { readdir, readFile } from 'node:fs/promises';
+// Materializes the inputs that live on disk: ConfigMap/Secret dirs, secret values as private
+// files, the registry config and TLS files. Touches the filesystem; `cleanup` undoes it.
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { BuildInputs, TlsFiles } from './buildx/argv.js';
 import type { BuildConfig, Pair } from './config.js';
+import type { TlsMaterial } from './daemon/probe.js';
 import { StepError } from './errors.js';
 
+export type Materialized = {
+  inputs: Omit<BuildInputs, 'progress'>;
+  /** A private DOCKER_CONFIG dir for buildx, when `docker_config` was given. */
+  dockerConfigDir: string | undefined;
+  tls: { files: TlsFiles; material: TlsMaterial } | undefined;
+  /** Removes every file written here. Safe to call twice. */
+  cleanup: () => Promise<void>;
+};
+
+const ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const BUILD_ARG = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /**
- * Build args from `build_args_dir` (one file per key) merged with `build_args`; a key in
- * `build_args` wins. A mounted ConfigMap also holds `..data` links and dot-files: skipped.
+ * Reads dirs and writes secret values to a 0700 dir of 0600 files under `stateDir`. With
+ * `dryRun` nothing is written: the paths are what a real run would use (for print-argv).
  */
-export async function collectBuildArgs(config: BuildConfig): Promise<Pair[]> {
-  const fromDir = config.buildArgsDir ? await readPairsDir(config.buildArgsDir, 'build_args_dir') : [];
-  const explicit = new Set(config.buildArgs.map((pair) => pair.key));
-  return [...fromDir.filter((pair) => !explicit.has(pair.key)), ...config.buildArgs];
+export async function materialize(config: BuildConfig, stateDir: string, options: { dryRun?: boolean } = {}): Promise<Materialized> {
+  const dryRun = options.dryRun ?? false;
+  let privateDir = path.join(stateDir, 'private-XXXXXX');
+  if (!dryRun) {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    privateDir = await mkdtemp(path.join(stateDir, 'private-'));
+    await chmod(privateDir, 0o700);
+  }
+  const cleanup = async () => {
+    if (!dryRun) await rm(privateDir, { recursive: true, force: true });
+  };
+  try {
+    const writePrivate = async (name: string, content: string) => {
+      const file = path.join(privateDir, name);
+      if (!dryRun) await writeFile(file, content, { mode: 0o600, flag: 'wx' });
+      return file;
+    };
+    const buildArgs = mergePairs(await namedFiles(config.buildArgsDir, 'build_args_dir', BUILD_ARG, readValue), config.buildArgs);
+
+    const secretFiles = await namedFiles(config.secretsDir, 'secrets_dir', ID, async (file) => file);
+    const secretValues = await Promise.all(config.secrets.map(async (pair, index) => ({ key: pair.key, value: await writePrivate(`secret-${index}`, pair.value) })));
+    const secrets = mergePairs(secretFiles, secretValues).map((pair) => ({ id: pair.key, src: pair.value }));
+
+    const sshFromDir = (await namedFiles(config.sshDir, 'ssh_dir', ID, async (file) => file, isNotAKey)).map((pair) => ({
+      key: pair.key === 'ssh-privatekey' ? 'default' : pair.key,
+      value: pair.value,
+    }));
+    const sshValues = await Promise.all(config.ssh.map(async (pair, index) => ({ key: pair.key, value: await writePrivate(`ssh-${index}`, pair.value) })));
+    const ssh = groupById([...sshFromDir, ...config.sshKeyFiles, ...sshValues]);
+
+    const dockerConfigDir = config.dockerConfig ? await copyDockerConfig(config.dockerConfig, privateDir, dryRun) : undefined;
+    const tls = config.tlsDir ? await readTls(config.tlsDir, config.tlsServerName) : undefined;
+    return { inputs: { buildArgs, secrets, ssh }, dockerConfigDir, tls, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
 }
 
-/** Each regular, non-hidden file of `dir` as a pair: file name = key, content = value. */
-export async function readPairsDir(dir: string, param: string): Promise<Pair[]> {
+/** Later pairs win by key; order: first appearance. */
+function mergePairs(base: Pair[], overrides: Pair[]): Pair[] {
+  const keys = new Set(overrides.map((pair) => pair.key));
+  return [...base.filter((pair) => !keys.has(pair.key)), ...overrides];
+}
+
+function groupById(pairs: Pair[]): Array<{ id: string; paths: string[] }> {
+  const byId = new Map<string, string[]>();
+  for (const pair of pairs) byId.set(pair.key, [...(byId.get(pair.key) ?? []), pair.value]);
+  return [...byId].map(([id, paths]) => ({ id, paths }));
+}
+
+/** Public keys, known_hosts and ssh config often sit in the same Secret: they are not keys to forward. */
+function isNotAKey(name: string): boolean {
+  return name.endsWith('.pub') || ['ssh-publickey', 'known_hosts', 'config'].includes(name);
+}
+
+async function readValue(file: string): Promise<string> {
+  return readFile(file, 'utf8');
+}
+
+/**
+ * Each regular, non-hidden file of `dir` as a pair (file name, `value(file)`). A mounted
+ * ConfigMap or Secret also holds `..data` links and timestamped dirs: skipped.
+ */
+async function namedFiles(
+  dir: string | undefined,
+  param: string,
+  namePattern: RegExp,
+  value: (file: string) => Promise<string>,
+  skip: (name: string) => boolean = () => false,
+): Promise<Pair[]> {
+  if (!dir) return [];
+  const unreadable = (target: string, error: unknown) =>
+    new StepError('PARAMS_UNREADABLE', `${param}: cannot read ${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((name) => !name.startsWith('.')).sort();
+    names = (await readdir(dir)).filter((name) => !name.startsWith('.') && !skip(name)).sort();
   } catch (error) {
-    throw new StepError('PARAMS_UNREADABLE', `${param}: cannot read directory ${dir}: ${(error as NodeJS.ErrnoException).code}`, {
-      cause: error,
-    });
+    throw unreadable(dir, error);
   }
   const pairs: Pair[] = [];
   for (const name of names) {
     const file = path.join(dir, name);
     try {
-      pairs.push({ key: name, value: await readFile(file, 'utf8') });
+      if (!(await stat(file)).isFile()) continue;
+      if (!namePattern.test(name)) {
+        throw new StepError('PARAMS_INVALID', `${param}: file name "${name}" is not a valid name (${namePattern.source})`);
+      }
+      pairs.push({ key: name, value: await value(file) });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EISDIR') continue;
-      throw new StepError('PARAMS_UNREADABLE', `${param}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`, {
-        cause: error,
-      });
+      throw error instanceof StepError ? error : unreadable(file, error);
     }
   }
   return pairs;
+}
+
+/** Copies `config.json` or `.dockerconfigjson` into a private DOCKER_CONFIG dir, checking its shape only. */
+async function copyDockerConfig(dir: string, privateDir: string, dryRun: boolean): Promise<string> {
+  let text: string | undefined;
+  let found = '';
+  for (const name of ['config.json', '.dockerconfigjson']) {
+    try {
+      text = await readFile(path.join(dir, name), 'utf8');
+      found = name;
+      break;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EISDIR') {
+        throw new StepError('PARAMS_UNREADABLE', `docker_config: cannot read ${path.join(dir, name)}: ${code} (is the Secret mounted readable for this user?)`, { cause: error });
+      }
+    }
+  }
+  if (text === undefined) throw new StepError('PARAMS_UNREADABLE', `docker_config: ${dir} holds neither config.json nor .dockerconfigjson`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // The content is credentials: say where, never what.
+    throw new StepError('PARAMS_INVALID', `docker_config: ${path.join(dir, found)} is not valid JSON`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new StepError('PARAMS_INVALID', `docker_config: ${path.join(dir, found)} must be a JSON object with "auths"`);
+  }
+  const target = path.join(privateDir, 'docker');
+  if (dryRun) return target;
+  await mkdir(target, { mode: 0o700 });
+  await writeFile(path.join(target, 'config.json'), text, { mode: 0o600 });
+  return target;
+}
+
+/** Client TLS files by the names a Secret commonly uses. */
+async function readTls(dir: string, servername: string | undefined): Promise<{ files: TlsFiles; material: TlsMaterial }> {
+  const pick = async (names: string[]): Promise<{ file: string; content: Buffer }> => {
+    for (const name of names) {
+      const file = path.join(dir, name);
+      try {
+        return { file, content: await readFile(file) };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+          throw new StepError('PARAMS_UNREADABLE', `tls_dir: cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`, { cause: error });
+        }
+      }
+    }
+    throw new StepError('PARAMS_UNREADABLE', `tls_dir: ${dir} has none of ${names.join(', ')}`);
+  };
+  const ca = await pick(['ca.pem', 'ca.crt']);
+  const cert = await pick(['cert.pem', 'tls.crt']);
+  const key = await pick(['key.pem', 'tls.key']);
+  return {
+    files: { ca: ca.file, cert: cert.file, key: key.file },
+    material: { ca: ca.content, cert: cert.content, key: key.content, ...(servername ? { servername } : {}) },
+  };
 }

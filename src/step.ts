@@ -1,16 +1,19 @@
-// The build step from validated params to written results; every outside effect comes in `deps`.
+// The build step from validated params to results; every outside effect comes in `deps`.
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'fs-extra';
-import { buildArgv, createBuilderArgv } from './buildx/argv.js';
+import { buildArgv, createBuilderArgv, type BuildInputs } from './buildx/argv.js';
+import { classifyFailure, errorSection } from './buildx/failure.js';
 import { parseMetadata } from './buildx/metadata.js';
+import { progressCounter, type ProgressFacts } from './buildx/progress.js';
 import type { Runner } from './buildx/run.js';
 import { resolveConfig, type BuildConfig, type Params } from './config.js';
 import type { Probe } from './daemon/wait.js';
 import { waitForDaemon } from './daemon/wait.js';
 import { StepError } from './errors.js';
-import { collectBuildArgs } from './inputs.js';
-import { successResults, type Results } from './results.js';
+import { materialize } from './inputs.js';
+import { checkResultsSize, successResults, type Results } from './results.js';
 
 export type StepDeps = {
   env: NodeJS.ProcessEnv;
@@ -20,51 +23,128 @@ export type StepDeps = {
   log: (line: string) => void;
   isTty: boolean;
   signal?: AbortSignal;
+  /** Replaces secret values in text that is about to be shown. */
+  mask?: (text: string) => string;
+  /** Pause between attempts; injectable so tests of retries need not wait. */
+  backoff?: (attempt: number) => Promise<void>;
 };
 
-export type StepOutcome = { config: BuildConfig; results: Results };
+export type Summary = {
+  attempts: number;
+  daemonWaitMs: number;
+  buildMs: number;
+  steps: ProgressFacts;
+  cacheExportFailed: boolean;
+};
+
+export type StepOutcome = { config: BuildConfig; results: Results; summary: Summary };
 
 /** The buildx binary: BUILDKIT_STEP_BUILDX, or `buildx` on PATH. */
 export const buildxBin = (env: NodeJS.ProcessEnv): string => env.BUILDKIT_STEP_BUILDX || 'buildx';
 
-/** Our own dir for buildx state, so nothing lands in $HOME and runs in one pod share it. */
-export const stateDir = (env: NodeJS.ProcessEnv): string =>
-  env.BUILDKIT_STEP_STATE_DIR || path.join(env.TMPDIR || os.tmpdir(), 'buildkit-step');
+/** Our own dir for buildx state and private files, so nothing lands in $HOME. */
+export const stateDir = (env: NodeJS.ProcessEnv): string => env.BUILDKIT_STEP_STATE_DIR || path.join(tmpDir(env), 'buildkit-step');
 
-export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutcome> {
-  const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: deps.env.TMPDIR || os.tmpdir() });
-  const buildArgs = await collectBuildArgs(config);
+export const tmpDir = (env: NodeJS.ProcessEnv): string => env.TMPDIR || os.tmpdir();
 
-  const waited = await waitForDaemon({ endpoint: config.endpoint, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log });
-  deps.log(`BuildKit daemon at ${config.endpoint} answers (${waited.workers} worker${waited.workers === 1 ? '' : 's'}, ${waited.tries} ${waited.tries === 1 ? 'try' : 'tries'})`);
+const defaultBackoff = (attempt: number) => sleep(Math.min(2000 * 2 ** (attempt - 1), 30_000));
 
-  const bin = buildxBin(deps.env);
-  const env = buildxEnv(deps.env);
-  await fs.ensureDir(env.BUILDX_CONFIG as string);
-  const created = await deps.runner(bin, createBuilderArgv(config), { env, signal: deps.signal });
-  if (created.spawnError) throw buildxMissing(bin, created.spawnError);
-  if (created.exitCode !== 0) {
-    throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${lastLines(created.tail)}`);
-  }
-
-  // buildx writes the metadata file only on success: never let a stale one pass for this build's.
-  await fs.remove(config.metadataFile);
-  await fs.ensureDir(path.dirname(config.metadataFile));
-  const argv = buildArgv(config, { buildArgs, progress: deps.isTty ? 'auto' : 'plain' });
-  const built = await deps.runner(bin, argv, { env, signal: deps.signal });
-  if (built.spawnError) throw buildxMissing(bin, built.spawnError);
-  if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the build was interrupted');
-  if (built.exitCode !== 0) {
-    throw new StepError('BUILD_FAILED', `buildx build failed (exit ${built.exitCode}): ${lastLines(built.tail)}`);
-  }
-
-  const metadata = parseMetadata(await readMetadata(config.metadataFile));
-  return { config, results: successResults(config, metadata) };
+/** The buildx argv a run would use, without running or writing anything (for print-argv). */
+export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cwd' | 'isTty'>): Promise<{ create: string[]; build: string[] }> {
+  const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
+  const materialized = await materialize(config, stateDir(deps.env), { dryRun: true });
+  return {
+    create: createBuilderArgv(config, materialized.tls?.files),
+    build: buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' }),
+  };
 }
 
-/** buildx's environment: ours, with buildx state kept in our dir. */
-function buildxEnv(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
-  return { ...env, BUILDX_CONFIG: path.join(stateDir(env), 'buildx') };
+/** Every secret value given inline, for masking anything that might print one. */
+export function secretValues(params: Params): string[] {
+  return [...(params.secrets ?? []), ...(params.ssh ?? [])].map((pair) => pair.value);
+}
+
+export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutcome> {
+  const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
+  const materialized = await materialize(config, stateDir(deps.env));
+  try {
+    const waitStarted = Date.now();
+    const waited = await waitForDaemon({ endpoint: config.endpoint, tls: materialized.tls?.material, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log });
+    const daemonWaitMs = Date.now() - waitStarted;
+    deps.log(`BuildKit daemon at ${config.endpoint} answers (${plural(waited.workers, 'worker')}, ${plural(waited.tries, 'try', 'tries')}, ${daemonWaitMs} ms)`);
+
+    const bin = buildxBin(deps.env);
+    const env = buildxEnv(deps.env, materialized.dockerConfigDir);
+    await fs.ensureDir(env.BUILDX_CONFIG as string);
+    const created = await deps.runner(bin, createBuilderArgv(config, materialized.tls?.files), { env, signal: deps.signal });
+    if (created.spawnError) throw buildxMissing(bin, created.spawnError);
+    if (created.exitCode !== 0) throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`);
+
+    const argv = buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs);
+    const buildStarted = Date.now();
+    const built = await buildWithRetries(config, argv, bin, env, deps);
+    const metadata = parseMetadata(await readMetadata(config.metadataFile));
+    checkPushedDigests(metadata.digest, built.steps.pushed);
+    const results = successResults(config, metadata);
+    checkResultsSize(results, config.resultsMaxBytes);
+    return { config, results, summary: { ...built, daemonWaitMs, buildMs: Date.now() - buildStarted } };
+  } finally {
+    await materialized.cleanup();
+  }
+}
+
+/** Runs the build; a transient failure is tried again up to `config.retries` times, anything else ends it. */
+async function buildWithRetries(
+  config: BuildConfig,
+  argv: string[],
+  bin: string,
+  env: Record<string, string | undefined>,
+  deps: StepDeps,
+): Promise<Pick<Summary, 'attempts' | 'steps' | 'cacheExportFailed'>> {
+  for (let attempt = 1; ; attempt++) {
+    // buildx writes the metadata file only on success: never let a stale one pass for this build's.
+    await fs.remove(config.metadataFile);
+    await fs.ensureDir(path.dirname(config.metadataFile));
+    const counter = progressCounter();
+    let cacheExportFailed = false;
+    const onLine = (line: string) => {
+      counter.line(line);
+      if (/failed to export cache|error writing layer blob.*cache|cache export.*(?:failed|error)/i.test(line)) cacheExportFailed = true;
+    };
+    const run = await deps.runner(bin, argv, { env, signal: deps.signal, onLine, mask: deps.mask });
+    if (run.spawnError) throw buildxMissing(bin, run.spawnError);
+    if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the build was interrupted');
+    if (run.exitCode === 0) {
+      if (cacheExportFailed) deps.log('warning: the cache export failed; the image was built anyway (set cache_export_fatal to fail instead)');
+      return { attempts: attempt, steps: counter.counts(), cacheExportFailed };
+    }
+    const failure = classifyFailure(run.tail);
+    const message = `buildx build failed (exit ${run.exitCode}, attempt ${attempt}): ${failure.detail}`;
+    if (!failure.transient || attempt > config.retries) throw new StepError(failure.code, message);
+    deps.log(`transient failure (${failure.code}), retrying (attempt ${attempt + 1} of ${config.retries + 1}): ${failure.detail.split('\n')[0]}`);
+    await (deps.backoff ?? defaultBackoff)(attempt);
+  }
+}
+
+/**
+ * With several exporters buildx's metadata describes one of them; if the registry got a
+ * different manifest than the metadata names, IMAGE_DIGEST would lie. Checked against the push
+ * lines of the progress output (plain progress only; TTY progress has none).
+ */
+function checkPushedDigests(digest: string, pushed: Record<string, string>): void {
+  const other = Object.entries(pushed).find(([, pushedDigest]) => pushedDigest !== digest);
+  if (other) {
+    throw new StepError('METADATA_INVALID', `buildx metadata names ${digest} but ${other[0]} was pushed as ${other[1]}`);
+  }
+}
+
+/** buildx's environment: ours, with buildx state kept in our dir and registry auth from `docker_config`. */
+function buildxEnv(env: NodeJS.ProcessEnv, dockerConfigDir: string | undefined): Record<string, string | undefined> {
+  return {
+    ...env,
+    BUILDX_CONFIG: path.join(stateDir(env), 'buildx'),
+    ...(dockerConfigDir ? { DOCKER_CONFIG: dockerConfigDir } : {}),
+  };
 }
 
 async function readMetadata(file: string): Promise<string> {
@@ -79,10 +159,6 @@ function buildxMissing(bin: string, error: NodeJS.ErrnoException): StepError {
   return new StepError('BUILDX_MISSING', `cannot start ${bin}: ${error.code} (install buildx or set BUILDKIT_STEP_BUILDX)`, { cause: error });
 }
 
-/** The lines of buildx output that say why it failed: `ERROR:` onwards, else the last few. */
-export function lastLines(tail: readonly string[]): string {
-  const lines = tail.map((line) => line.trimEnd()).filter(Boolean);
-  const errorAt = lines.findIndex((line) => /^(ERROR|error):/.test(line));
-  const picked = errorAt >= 0 ? lines.slice(errorAt) : lines.slice(-5);
-  return picked.slice(0, 12).join('\n');
+function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
 }

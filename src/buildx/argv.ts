@@ -1,37 +1,62 @@
-// Builds the complete buildx argv from the config. Pure: no env, no files, no probing.
+// Builds the complete buildx argv from the config and the materialized inputs. Pure: no env,
+// no files, no probing.
 import type { BuildConfig, Pair } from '../config.js';
 
 /** The name of the buildx builder the step creates (and re-creates) for the daemon. */
 export const BUILDER_NAME = 'buildkit-step';
 
+/** Client TLS files for a `tcp://` endpoint. */
+export type TlsFiles = { ca: string; cert: string; key: string };
+
 /** `buildx create` for the remote driver; `--node` makes a second run in the same pod replace the node. */
-export function createBuilderArgv(config: Pick<BuildConfig, 'endpoint'>): string[] {
-  return ['create', '--name', BUILDER_NAME, '--node', `${BUILDER_NAME}0`, '--driver', 'remote', config.endpoint];
+export function createBuilderArgv(config: Pick<BuildConfig, 'endpoint' | 'tlsServerName'>, tls?: TlsFiles): string[] {
+  const driverOpts = tls
+    ? ['--driver-opt', csv({ cacert: tls.ca, cert: tls.cert, key: tls.key, ...(config.tlsServerName ? { servername: config.tlsServerName } : {}) })]
+    : [];
+  return ['create', '--name', BUILDER_NAME, '--node', `${BUILDER_NAME}0`, '--driver', 'remote', ...driverOpts, config.endpoint];
 }
 
+/** Inputs that exist only at run time: files on disk, and how to show progress. */
 export type BuildInputs = {
   buildArgs: Pair[];
+  /** Secret id -> file holding its value. */
+  secrets: Array<{ id: string; src: string }>;
+  /** SSH id -> private key files. */
+  ssh: Array<{ id: string; paths: string[] }>;
   /** `plain` for CI logs; `auto` when a person watches a TTY. */
   progress: 'plain' | 'auto';
 };
 
 /** `buildx build ...` for one run. */
 export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
+  const epoch = config.sourceDateEpoch;
+  const rewrite: Record<string, string> = epoch === undefined ? {} : { 'rewrite-timestamp': 'true' };
+  const outputs = [
+    ...(config.push ? [csv({ type: 'image', push: 'true', ...rewrite })] : []),
+    ...(config.ociLayout ? [csv({ type: 'oci', dest: config.ociLayout, tar: String(config.ociTar), ...rewrite })] : []),
+  ];
   return [
     'build',
-    '--builder',
-    BUILDER_NAME,
-    '--progress',
-    inputs.progress,
-    '--file',
-    config.dockerfile,
+    '--builder', BUILDER_NAME,
+    '--progress', inputs.progress,
+    '--file', config.dockerfile,
     ...(config.target ? ['--target', config.target] : []),
+    ...(config.platforms.length > 0 ? ['--platform', config.platforms.join(',')] : []),
     ...inputs.buildArgs.flatMap((pair) => ['--build-arg', `${pair.key}=${pair.value}`]),
+    ...(epoch === undefined ? [] : ['--build-arg', `SOURCE_DATE_EPOCH=${epoch}`]),
+    ...config.labels.flatMap((pair) => ['--label', `${pair.key}=${pair.value}`]),
+    ...config.annotations.flatMap((pair) => ['--annotation', `${pair.key}=${pair.value}`]),
+    ...inputs.secrets.flatMap((secret) => ['--secret', csv({ id: secret.id, src: secret.src })]),
+    ...inputs.ssh.flatMap((entry) => ['--ssh', `${entry.id}=${entry.paths.join(',')}`]),
     ...config.refs.flatMap((ref) => ['--tag', ref]),
-    '--output',
-    csv({ type: 'oci', dest: config.ociLayout, tar: 'false' }),
-    '--metadata-file',
-    config.metadataFile,
+    ...(config.noCache ? ['--no-cache'] : []),
+    ...(config.pull ? ['--pull'] : []),
+    '--provenance', config.provenance === 'none' ? 'false' : `mode=${config.provenance}`,
+    ...(config.sbom ? ['--sbom', config.sbomGenerator ? csv({ generator: config.sbomGenerator }) : 'true'] : []),
+    ...config.cacheFrom.flatMap((spec) => ['--cache-from', spec]),
+    ...config.cacheTo.flatMap((spec) => ['--cache-to', config.cacheExportFatal || /(^|,)ignore-error=/.test(spec) ? spec : `${spec},ignore-error=true`]),
+    ...outputs.flatMap((output) => ['--output', output]),
+    '--metadata-file', config.metadataFile,
     config.context,
   ];
 }

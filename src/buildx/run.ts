@@ -1,10 +1,13 @@
-// Runs buildx as a child process, streaming its output to our stderr. The one place buildx is spawned.
+// Runs buildx as a child process, streaming its output to our stderr line by line (masked).
+// The one place buildx is spawned.
 import { execa } from 'execa';
 
 export type RunOptions = {
   env: Record<string, string | undefined>;
   /** Called for each line buildx prints, after it was passed through. */
   onLine?: (line: string) => void;
+  /** Applied to every line before it is shown or kept. */
+  mask?: (text: string) => string;
   signal?: AbortSignal;
 };
 
@@ -13,20 +16,29 @@ export type RunResult = { exitCode: number; tail: string[]; spawnError?: NodeJS.
 /** Runs `bin args`; never throws for a non-zero exit. Keeps the last lines for error messages. */
 export type Runner = (bin: string, args: readonly string[], options: RunOptions) => Promise<RunResult>;
 
-const TAIL_LINES = 40;
+const TAIL_LINES = 60;
 
 export const runBuildx: Runner = async (bin, args, options) => {
+  const mask = options.mask ?? ((text: string) => text);
   const tail: string[] = [];
-  let partial = '';
-  const take = (chunk: Buffer) => {
-    process.stderr.write(chunk);
-    const lines = (partial + chunk.toString('utf8')).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      options.onLine?.(line);
-      tail.push(line);
-      if (tail.length > TAIL_LINES) tail.shift();
-    }
+  const emit = (raw: string) => {
+    const line = mask(raw);
+    process.stderr.write(`${line}\n`);
+    options.onLine?.(line);
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+  };
+  // stdout and stderr are split into lines separately so their lines never interleave mid-line.
+  const splitter = () => {
+    let partial = '';
+    return {
+      take: (chunk: Buffer) => {
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        lines.forEach(emit);
+      },
+      flush: () => partial && emit(partial),
+    };
   };
   const child = execa(bin, args, {
     env: options.env,
@@ -37,15 +49,14 @@ export const runBuildx: Runner = async (bin, args, options) => {
     cancelSignal: options.signal,
     forceKillAfterDelay: 5000,
   });
-  child.stdout?.on('data', take);
-  child.stderr?.on('data', take);
+  const out = splitter();
+  const err = splitter();
+  child.stdout?.on('data', out.take);
+  child.stderr?.on('data', err.take);
   const result = await child;
-  if (partial) {
-    options.onLine?.(partial);
-    tail.push(partial);
-  }
-  const spawnError = (result as { code?: string }).code === 'ENOENT' || (result as { code?: string }).code === 'EACCES'
-    ? (result as unknown as NodeJS.ErrnoException)
-    : undefined;
+  out.flush();
+  err.flush();
+  const code = (result as { code?: string }).code;
+  const spawnError = code === 'ENOENT' || code === 'EACCES' ? (result as unknown as NodeJS.ErrnoException) : undefined;
   return { exitCode: result.exitCode ?? (result.failed ? 1 : 0), tail, spawnError };
 };

@@ -29,7 +29,7 @@ export function jsonLayer(origin: string, text: string): Layer {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new StepError('PARAMS_INVALID', `${origin}: not valid JSON: ${(error as Error).message}`, { cause: error });
+    throw new StepError('PARAMS_INVALID', `${origin}: not valid JSON (${jsonErrorPlace(error)})`, { cause: error });
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new StepError('PARAMS_INVALID', `${origin}: must be a JSON object of parameters, got ${jsonKind(parsed)}`);
@@ -97,10 +97,21 @@ function parseEnvJson(name: string, raw: string, type: string): unknown {
     return JSON.parse(raw);
   } catch (error) {
     const example = type === 'array' ? ', e.g. ["latest"]' : type === 'object' ? ', e.g. {"key":"value"}' : '';
-    throw new StepError('PARAMS_INVALID', `${name}: expected JSON (${type})${example}: ${(error as Error).message}`, {
+    throw new StepError('PARAMS_INVALID', `${name}: expected JSON (${type})${example}; ${jsonErrorPlace(error)}`, {
       cause: error,
     });
   }
+}
+
+/**
+ * Where JSON.parse gave up, without the snippet of input V8 puts in its message: params text
+ * can hold secret values.
+ */
+function jsonErrorPlace(error: unknown): string {
+  const message = (error as Error).message;
+  const position = /position (\d+)/.exec(message)?.[1];
+  if (position !== undefined) return `syntax error at character ${position}`;
+  return /end of (JSON )?input/i.test(message) ? 'unexpected end of input' : 'syntax error';
 }
 
 function jsonKind(value: unknown): string {

@@ -31,6 +31,8 @@ function explain(error: ErrorObject, merged: MergedParams, schema: JsonSchema): 
   const topKey = error.instancePath.split('/')[1] ?? '';
   const from = merged.origins[topKey] ? ` (from ${merged.origins[topKey]})` : '';
   const params = error.params as Record<string, unknown>;
+  // Secret values (writeOnly in the schema) are never quoted back.
+  const secret = (error.parentSchema as JsonSchema | undefined)?.writeOnly === true;
   switch (error.keyword) {
     case 'required': {
       const missing = String(params.missingProperty);
@@ -49,9 +51,9 @@ function explain(error: ErrorObject, merged: MergedParams, schema: JsonSchema): 
       return `${path}${from}: unknown field "${extra}"`;
     }
     case 'pattern':
-      return `${path}${from}: ${JSON.stringify(truncate(valueAt(merged.values, error.instancePath)))} is not ${describe(error)}`;
+      return `${path}${from}: ${secret ? 'the value' : JSON.stringify(truncate(valueAt(merged.values, error.instancePath)))} is not ${describe(error)}`;
     case 'type':
-      return `${path}${from}: must be ${article(String(params.type))}, got ${kindOf(valueAt(merged.values, error.instancePath))}`;
+      return `${path}${from}: must be ${article(String(params.type))}, got ${secret ? 'something else' : kindOf(valueAt(merged.values, error.instancePath))}`;
     case 'minItems':
       return `${path}${from}: needs at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}`;
     case 'uniqueItems':

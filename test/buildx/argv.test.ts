@@ -4,16 +4,34 @@ import { describe, test } from 'node:test';
 import { buildArgv, createBuilderArgv, csv, type BuildInputs } from '../../src/buildx/argv.js';
 import { resolveConfig, type Params } from '../../src/config.js';
 
-const base: Params = { image: 'registry.example.com/team/app', tags: ['v1'], context: '.', dockerfile: 'Dockerfile', endpoint: 'unix:///run/buildkit/buildkitd.sock', daemon_timeout: 120 };
+const base: Params = {
+  image: 'registry.example.com/team/app',
+  tags: ['v1'],
+  context: '.',
+  dockerfile: 'Dockerfile',
+  endpoint: 'unix:///run/buildkit/buildkitd.sock',
+  daemon_timeout: 120,
+  push: false,
+  oci_tar: false,
+  provenance: 'min',
+  sbom: false,
+  no_cache: false,
+  pull: false,
+  cache_export_fatal: false,
+  retries: 2,
+  results_max_bytes: 4096,
+};
 const place = { cwd: '/workspace/source', tmpDir: '/tmp' };
-const plain: BuildInputs = { buildArgs: [], progress: 'plain' };
+const plain: BuildInputs = { buildArgs: [], secrets: [], ssh: [], progress: 'plain' };
+const head = ['build', '--builder', 'buildkit-step', '--progress', 'plain'];
+const tail = ['--metadata-file', '/tmp/metadata.json', '/workspace/source'];
 
 describe('buildArgv', () => {
   const cases: Array<{ name: string; params: Partial<Params>; inputs?: Partial<BuildInputs>; argv: string[] }> = [
     {
-      name: 'minimal: one tag, defaults for paths',
+      name: 'minimal: one tag, OCI layout in $TMPDIR, explicit provenance',
       params: {},
-      argv: ['build', '--builder', 'buildkit-step', '--progress', 'plain', '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--output', 'type=oci,dest=/tmp/image,tar=false', '--metadata-file', '/tmp/metadata.json', '/workspace/source'],
+      argv: [...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
     },
     {
       name: 'everything of the core path',
@@ -25,6 +43,7 @@ describe('buildArgv', () => {
         '--target', 'runtime',
         '--build-arg', 'A=1', '--build-arg', 'B=x=y, z\nnext',
         '--tag', 'registry.example.com/team/app:v1', '--tag', 'registry.example.com/team/app:latest',
+        '--provenance', 'mode=min',
         '--output', 'type=oci,dest=/out/layout,tar=false',
         '--metadata-file', '/workspace/source/meta.json',
         '/workspace/source/app',
@@ -33,7 +52,73 @@ describe('buildArgv', () => {
     {
       name: 'an absolute dockerfile stays put; a comma in the layout path is quoted for buildx CSV',
       params: { dockerfile: '/etc/Dockerfile', oci_layout: '/out/a,b' },
-      argv: ['build', '--builder', 'buildkit-step', '--progress', 'plain', '--file', '/etc/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--output', 'type=oci,"dest=/out/a,b",tar=false', '--metadata-file', '/tmp/metadata.json', '/workspace/source'],
+      argv: [...head, '--file', '/etc/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=oci,"dest=/out/a,b",tar=false', ...tail],
+    },
+    {
+      name: 'push only: no OCI layout unless asked for',
+      params: { push: true, tags: ['v1', 'v2'] },
+      argv: [...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--tag', 'registry.example.com/team/app:v2', '--provenance', 'mode=min', '--output', 'type=image,push=true', ...tail],
+    },
+    {
+      name: 'push and an OCI tar from one build',
+      params: { push: true, oci_layout: '/out/image.tar', oci_tar: true, provenance: 'none' },
+      argv: [...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'false', '--output', 'type=image,push=true', '--output', 'type=oci,dest=/out/image.tar,tar=true', ...tail],
+    },
+    {
+      name: 'secrets and SSH come as files, never values',
+      params: {},
+      inputs: { secrets: [{ id: 'npmrc', src: '/run/secrets/npmrc' }, { id: 'token', src: '/tmp/private-1/secret-0' }], ssh: [{ id: 'default', paths: ['/ssh/id_ed25519'] }, { id: 'deploy', paths: ['/a', '/b'] }] },
+      argv: [...head, '--file', '/workspace/source/Dockerfile', '--secret', 'id=npmrc,src=/run/secrets/npmrc', '--secret', 'id=token,src=/tmp/private-1/secret-0', '--ssh', 'default=/ssh/id_ed25519', '--ssh', 'deploy=/a,/b', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
+    },
+    {
+      name: 'registry cache per tag (export failures ignored by default) plus free-form specs',
+      params: { tags: ['v1', 'main'], cache_repo: 'registry.example.com/team/cache', cache_from: ['type=local,src=/cache'], cache_to: ['type=local,dest=/cache,ignore-error=false'] },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile',
+        '--tag', 'registry.example.com/team/app:v1', '--tag', 'registry.example.com/team/app:main',
+        '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=registry.example.com/team/cache:v1',
+        '--cache-from', 'type=registry,ref=registry.example.com/team/cache:main',
+        '--cache-from', 'type=local,src=/cache',
+        '--cache-to', 'type=registry,ref=registry.example.com/team/cache:v1,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--cache-to', 'type=registry,ref=registry.example.com/team/cache:main,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--cache-to', 'type=local,dest=/cache,ignore-error=false',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'a fatal cache export leaves the spec as given',
+      params: { cache_repo: 'r.example.com/c', cache_export_fatal: true },
+      argv: [...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--cache-from', 'type=registry,ref=r.example.com/c:v1', '--cache-to', 'type=registry,ref=r.example.com/c:v1,mode=max,image-manifest=true,oci-mediatypes=true', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
+    },
+    {
+      name: 'platforms, labels, annotations, attestations, no-cache, pull',
+      params: {
+        platforms: ['linux/amd64', 'linux/arm64'],
+        labels: [{ key: 'org.opencontainers.image.source', value: 'https://git.example.com/app' }],
+        annotations: [{ key: 'index:org.opencontainers.image.title', value: 'app' }],
+        provenance: 'max',
+        sbom: true,
+        sbom_generator: 'registry.example.com/mirror/syft-scanner:1',
+        no_cache: true,
+        pull: true,
+      },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile',
+        '--platform', 'linux/amd64,linux/arm64',
+        '--label', 'org.opencontainers.image.source=https://git.example.com/app',
+        '--annotation', 'index:org.opencontainers.image.title=app',
+        '--tag', 'registry.example.com/team/app:v1',
+        '--no-cache', '--pull',
+        '--provenance', 'mode=max',
+        '--sbom', 'generator=registry.example.com/mirror/syft-scanner:1',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'source_date_epoch: the build arg and timestamp rewriting on every output',
+      params: { source_date_epoch: 1700000000, push: true, oci_layout: '/out' },
+      argv: [...head, '--file', '/workspace/source/Dockerfile', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=image,push=true,rewrite-timestamp=true', '--output', 'type=oci,dest=/out,tar=false,rewrite-timestamp=true', ...tail],
     },
   ];
   for (const { name, params, inputs, argv } of cases) {
@@ -45,7 +130,14 @@ describe('buildArgv', () => {
 
 describe('createBuilderArgv', () => {
   test('remote driver, fixed node name so a second create replaces it', () => {
-    assert.deepEqual(createBuilderArgv({ endpoint: 'tcp://buildkitd:1234' }), ['create', '--name', 'buildkit-step', '--node', 'buildkit-step0', '--driver', 'remote', 'tcp://buildkitd:1234']);
+    assert.deepEqual(createBuilderArgv({ endpoint: 'unix:///run/buildkit/buildkitd.sock', tlsServerName: undefined }), ['create', '--name', 'buildkit-step', '--node', 'buildkit-step0', '--driver', 'remote', 'unix:///run/buildkit/buildkitd.sock']);
+  });
+  test('TLS files and server name become driver options', () => {
+    assert.deepEqual(createBuilderArgv({ endpoint: 'tcp://buildkitd.ci:1234', tlsServerName: 'buildkitd' }, { ca: '/tls/ca.pem', cert: '/tls/cert.pem', key: '/tls/key.pem' }), [
+      'create', '--name', 'buildkit-step', '--node', 'buildkit-step0', '--driver', 'remote',
+      '--driver-opt', 'cacert=/tls/ca.pem,cert=/tls/cert.pem,key=/tls/key.pem,servername=buildkitd',
+      'tcp://buildkitd.ci:1234',
+    ]);
   });
 });
 

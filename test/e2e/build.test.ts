@@ -1,39 +1,16 @@
 // The core path end to end: the built CLI against the bed's real buildkitd, buildx and registry.
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { startBuildkitd } from '../bed/buildkitd.js';
-import { startBed, tempDir, type Bed } from '../bed/index.js';
 import { imageManifests, layoutIndex, readImageFile } from '../bed/oci.js';
 import { fakeBuildx, runCli, writeContext } from '../helpers.js';
+import { bedSuite } from './suite.js';
 
-let bed: Bed;
-let failed = false;
-const work = tempDir('e2e-build');
-
-before(async () => {
-  bed = await startBed();
-  process.stderr.write(`bed: buildkitd ${bed.buildkitd.endpoint} (${bed.buildkitd.snapshotter}), registry ${bed.registry.host}\n`);
-});
-after(async () => {
-  await bed?.stop(failed);
-  rmSync(work, { recursive: true, force: true });
-});
-
-/** Env for the step pointing at the bed: the real buildx and the bed daemon. */
-function stepEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { BUILDKIT_STEP_BUILDX: bed.tools.buildx, PARAM_ENDPOINT: bed.buildkitd.endpoint, PARAM_DAEMON_TIMEOUT: '30', ...extra };
-}
-
-function check<T>(run: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    failed = true;
-    throw error;
-  }
-}
+const suite = bedSuite('build');
+const { work, check } = suite;
+const stepEnv = suite.env;
 
 describe('build against a real buildkitd', () => {
   test('FROM scratch + COPY: IMAGE_DIGEST is the manifest digest in the OCI layout', async () => {
@@ -52,7 +29,8 @@ describe('build against a real buildkitd', () => {
       assert.match(run.results.IMAGE_DIGEST ?? '', /^sha256:[a-f0-9]{64}$/);
       for (const entry of index) assert.equal(entry.digest, run.results.IMAGE_DIGEST);
       assert.equal(run.results.IMAGE_URL, 'example.com/team/hello:v1');
-      assert.deepEqual(Object.keys(run.results).sort(), ['IMAGE_DIGEST', 'IMAGE_URL']);
+      assert.equal(run.results.IMAGE_REF, `example.com/team/hello@${run.results.IMAGE_DIGEST}`);
+      assert.deepEqual(Object.keys(run.results).sort(), ['IMAGE_DIGEST', 'IMAGE_REF', 'IMAGE_URL'], 'no registry results for an unpushed build');
       const [manifest] = imageManifests(layout, index[0]!.digest);
       assert.equal(readImageFile(layout, manifest!, '/hello.txt'), 'hello from buildkit-step\n');
       assert.ok(existsSync(path.join(dir, 'metadata.json')));
@@ -70,12 +48,12 @@ describe('build against a real buildkitd', () => {
       resultsDir: path.join(dir, 'results'),
       env: stepEnv({
         BUILDKIT_STEP_PARAMS: JSON.stringify({
-          image: `${bed.registry.host}/team/run`,
+          image: `${suite.bed.registry.host}/team/run`,
           tags: ['t1'],
           context,
           dockerfile: 'docker/app.Dockerfile',
           target: 'base',
-          build_args: [{ key: 'BASE', value: bed.busybox }, { key: 'GREETING', value: 'hello, "world" = 1' }],
+          build_args: [{ key: 'BASE', value: suite.bed.busybox }, { key: 'GREETING', value: 'hello, "world" = 1' }],
           build_args_dir: path.join(dir, 'args'),
           oci_layout: layout,
         }),
@@ -95,7 +73,7 @@ describe('build against a real buildkitd', () => {
     const context = writeContext(path.join(dir, 'src'), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'late' });
     let late: Awaited<ReturnType<typeof startBuildkitd>> | undefined;
     const starting = new Promise<void>((resolve) => setTimeout(resolve, 3000)).then(async () => {
-      late = await startBuildkitd(bed.tools, { dir: daemonDir, noWait: true });
+      late = await startBuildkitd(suite.bed.tools, { dir: daemonDir, noWait: true });
     });
     try {
       const run = await runCli({
@@ -124,13 +102,14 @@ describe('build against a real buildkitd', () => {
     check(() => {
       assert.equal(first.exitCode, 0, first.stderr);
       assert.equal(second.exitCode, 0, second.stderr);
-      assert.equal(second.results.IMAGE_DIGEST, first.results.IMAGE_DIGEST);
+      // Provenance records each build, so the digests differ; each must match its own layout.
+      assert.equal(second.results.IMAGE_DIGEST, layoutIndex(path.join(dir, 'layout'))[0]?.digest);
     });
   });
 
   test('a failing RUN: BUILD_FAILED exit code, the error in ERROR_MESSAGE, no IMAGE_* results', async () => {
     const dir = path.join(work, 'fail');
-    const context = writeContext(path.join(dir, 'src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo about to fail && exit 3\n` });
+    const context = writeContext(path.join(dir, 'src'), { Dockerfile: `FROM ${suite.bed.busybox}\nRUN echo about to fail && exit 3\n` });
     const run = await runCli({
       resultsDir: path.join(dir, 'results'),
       env: stepEnv({ PARAM_IMAGE: 'fail/app', PARAM_TAGS: '["1"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: path.join(dir, 'layout') }),
@@ -175,7 +154,7 @@ describe('failures before the build', () => {
     test(`bad params (${name}): PARAMS_INVALID, buildx never started, no image result`, async () => {
       const dir = path.join(work, `bad-${name.replaceAll(' ', '-')}`);
       const fake = fakeBuildx(path.join(dir, 'bin'));
-      const run = await runCli({ resultsDir: path.join(dir, 'results'), env: { BUILDKIT_STEP_BUILDX: fake.bin, PARAM_ENDPOINT: bed.buildkitd.endpoint, ...env } });
+      const run = await runCli({ resultsDir: path.join(dir, 'results'), env: { BUILDKIT_STEP_BUILDX: fake.bin, PARAM_ENDPOINT: suite.bed.buildkitd.endpoint, ...env } });
       check(() => {
         assert.equal(run.exitCode, 2, run.stderr);
         assert.match(run.stderr, mentions);

@@ -1,0 +1,27 @@
+// Counts Dockerfile steps and cache hits from buildx's plain progress output. Pure.
+
+export type StepCounts = { steps: number; cached: number };
+
+export type ProgressFacts = StepCounts & {
+  /** `ref -> digest` from "pushing manifest for REF@DIGEST" lines. */
+  pushed: Record<string, string>;
+};
+
+/** Feed it every output line; `counts()` tells how many build steps ran and how many came from cache. */
+export function progressCounter(): { line: (line: string) => void; counts: () => ProgressFacts } {
+  const steps = new Set<string>();
+  const cached = new Set<string>();
+  const pushed: Record<string, string> = {};
+  return {
+    line(line) {
+      // `#7 [build 2/4] RUN make` or `#7 [2/4] COPY . .`: a Dockerfile instruction.
+      const step = /^#(\d+) \[(?:[^\]]* )?\d+\/\d+\]/.exec(line);
+      if (step?.[1]) steps.add(step[1]);
+      const hit = /^#(\d+) CACHED$/.exec(line);
+      if (hit?.[1]) cached.add(hit[1]);
+      const push = /^#\d+ pushing manifest for (\S+)@(sha256:[a-f0-9]{64})/.exec(line);
+      if (push?.[1] && push[2]) pushed[push[1]] = push[2];
+    },
+    counts: () => ({ steps: steps.size, cached: [...cached].filter((id) => steps.has(id)).length, pushed }),
+  };
+}

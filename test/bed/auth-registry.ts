@@ -1,0 +1,63 @@
+// A bed registry behind htpasswd basic auth, plus docker config dirs holding its credentials.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startRegistry, type Registry } from './registry.js';
+import type { Tools } from './tools.js';
+
+export type AuthRegistry = {
+  registry: Registry;
+  /** `127.0.0.1:PORT`. */
+  host: string;
+  user: string;
+  password: string;
+  /** A DOCKER_CONFIG dir: `<dir>/config.json` with the credentials. */
+  dockerConfigDir: string;
+  /** The same JSON as a kubernetes.io/dockerconfigjson Secret mounts it: `<dir>/.dockerconfigjson`. */
+  dockerconfigjsonDir: string;
+  stop: () => Promise<void>;
+};
+
+const hasCommand = (name: string): boolean => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+
+/** Returns the path of `htpasswd`, apt-installing apache2-utils when it is missing (apt-get update first if that fails). */
+export function ensureHtpasswdTool(): string {
+  if (!hasCommand('htpasswd')) {
+    const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'apache2-utils'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    let result = install();
+    if (result.status !== 0) {
+      spawnSync('apt-get', ['update'], { stdio: 'ignore' });
+      result = install();
+    }
+    if (result.status !== 0 || !hasCommand('htpasswd')) {
+      throw new Error(`test bed: htpasswd is missing and apt-get install apache2-utils failed (${result.status}):\n${result.stderr ?? result.error?.message}`);
+    }
+  }
+  return execFileSync('sh', ['-c', 'command -v htpasswd'], { encoding: 'utf8' }).trim();
+}
+
+/** One bcrypt htpasswd line (`user:$2y$...`), the only hash the registry accepts. */
+export function bcryptHtpasswdLine(user: string, password: string): string {
+  return execFileSync(ensureHtpasswdTool(), ['-Bbn', user, password], { encoding: 'utf8' }).trim();
+}
+
+/** The docker config JSON `{"auths":{host:{"auth":base64(user:password)}}}`. */
+export function dockerConfigJson(host: string, user: string, password: string): string {
+  return `${JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } })}\n`;
+}
+
+/** Starts a registry under `dir` that requires `user`/`password`, and writes both docker config layouts for it. */
+export async function startAuthRegistry(tools: Tools, dir: string, user: string, password: string): Promise<AuthRegistry> {
+  mkdirSync(dir, { recursive: true });
+  const htpasswdFile = path.join(dir, 'htpasswd');
+  writeFileSync(htpasswdFile, `${bcryptHtpasswdLine(user, password)}\n`);
+  const registry = await startRegistry(tools, { dir: path.join(dir, 'registry'), htpasswdFile });
+  const json = dockerConfigJson(registry.host, user, password);
+  const dockerConfigDir = path.join(dir, 'docker-config');
+  const dockerconfigjsonDir = path.join(dir, 'dockerconfigjson-secret');
+  mkdirSync(dockerConfigDir, { recursive: true });
+  mkdirSync(dockerconfigjsonDir, { recursive: true });
+  writeFileSync(path.join(dockerConfigDir, 'config.json'), json);
+  writeFileSync(path.join(dockerconfigjsonDir, '.dockerconfigjson'), json);
+  return { registry, host: registry.host, user, password, dockerConfigDir, dockerconfigjsonDir, stop: () => registry.stop() };
+}

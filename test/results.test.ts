@@ -1,0 +1,42 @@
+// Result values, and their size as Tekton counts it.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { resolveConfig, type Params } from '../src/config.js';
+import { StepError } from '../src/errors.js';
+import { checkResultsSize, failureResults, successResults, tektonSize } from '../src/results.js';
+
+const digest = `sha256:${'b'.repeat(64)}`;
+const params = { image: 'r.example.com/team/app', tags: ['v1', 'latest'], context: '.', dockerfile: 'Dockerfile', endpoint: 'unix:///s', daemon_timeout: 1, push: true, oci_tar: false, provenance: 'min', sbom: false, no_cache: false, pull: false, cache_export_fatal: false, retries: 0, results_max_bytes: 4096 } satisfies Params;
+
+describe('successResults', () => {
+  test('a push: every Chains name', () => {
+    assert.deepEqual(successResults(resolveConfig(params, { cwd: '/', tmpDir: '/tmp' }), { digest }), {
+      IMAGE_DIGEST: digest,
+      IMAGE_URL: 'r.example.com/team/app:v1',
+      IMAGE_REF: `r.example.com/team/app@${digest}`,
+      IMAGES: `r.example.com/team/app:v1@${digest},r.example.com/team/app:latest@${digest}`,
+      ARTIFACT_OUTPUTS: `{"uri":"r.example.com/team/app","digest":"${digest}","isBuildArtifact":"true"}`,
+    });
+  });
+  test('an OCI layout only: a digest, but no registry artifacts', () => {
+    const results = successResults(resolveConfig({ ...params, push: false }, { cwd: '/', tmpDir: '/tmp' }), { digest });
+    assert.deepEqual(Object.keys(results), ['IMAGE_DIGEST', 'IMAGE_URL', 'IMAGE_REF']);
+  });
+});
+
+describe('size guard', () => {
+  test('counts bytes as Tekton encodes them, with its StartedAt entry', () => {
+    assert.equal(tektonSize({}), '[{"key":"StartedAt","value":"2006-01-02T15:04:05.000Z","type":3}]'.length);
+    assert.equal(tektonSize({ IMAGE_URL: 'é' }), tektonSize({}) + ',{"key":"IMAGE_URL","value":"é","type":1}'.length + 1);
+  });
+  test('fails with RESULTS_TOO_LARGE naming the largest result', () => {
+    const tags = Array.from({ length: 40 }, (_, index) => `tag-number-${index}`);
+    const results = successResults(resolveConfig({ ...params, tags }, { cwd: '/', tmpDir: '/tmp' }), { digest });
+    assert.throws(() => checkResultsSize(results, 4096), (error: unknown) => error instanceof StepError && error.code === 'RESULTS_TOO_LARGE' && /largest is IMAGES/.test(error.message));
+    assert.doesNotThrow(() => checkResultsSize(results, 65536));
+  });
+  test('error results always fit the smallest budget', () => {
+    const results = failureResults(new StepError('BUILD_FAILED', 'x'.repeat(50_000)));
+    assert.ok(tektonSize(results) <= 1200);
+  });
+});
