@@ -1,0 +1,609 @@
+// Generates the Tekton Task, StepAction, sample and Argo WorkflowTemplate (and the tables in their
+// READMEs) from schemas/params.schema.json, so the workflow files cannot drift from the CLI.
+//
+//   npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js           # write the files
+//   npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js --check   # exit 1 listing drifted files
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import YAML from 'yaml';
+import { RESULT_NAMES, type ResultName } from '../src/config.js';
+import { envVarName, RESULTS_DIR_ENV, workflowParamName } from '../src/params/names.js';
+import { paramKeys, resolveRef, type JsonSchema } from '../src/params/schema.js';
+
+/** The repository root (this file runs as dist/scripts/gen-tasks.js). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const VERSION = '0.1';
+const TASK_NAME = 'buildkit-build';
+const TASK_DIR = `tasks/${TASK_NAME}/${VERSION}`;
+
+export const FILES = {
+  task: `${TASK_DIR}/buildkit-build.yaml`,
+  taskRootless: `${TASK_DIR}/buildkit-build-rootless.yaml`,
+  stepAction: `${TASK_DIR}/buildkit-build-stepaction.yaml`,
+  sample: `${TASK_DIR}/samples/task-with-stepaction.yaml`,
+  taskReadme: `${TASK_DIR}/README.md`,
+  argo: 'tasks/argo/buildkit-build-workflowtemplate.yaml',
+  argoReadme: 'tasks/argo/README.md',
+} as const;
+
+// --- images --------------------------------------------------------------------------------------
+// PLACEHOLDERS: pin both by digest (`name:tag@sha256:...`) before production use. The digests could
+// not be looked up from the machine these files were generated on.
+const BUILDKIT_VERSION = 'v0.34.2';
+export const STEP_IMAGE_DEFAULT = 'ghcr.io/buildkit-step/buildkit-step:0.1.0';
+export const BUILDKITD_IMAGE_DEFAULT = `docker.io/moby/buildkit:${BUILDKIT_VERSION}`;
+export const BUILDKITD_ROOTLESS_IMAGE_DEFAULT = `docker.io/moby/buildkit:${BUILDKIT_VERSION}-rootless`;
+
+// --- pod layout ------------------------------------------------------------------------------------
+const SOCKET_VOLUME = 'buildkit-socket';
+const STATE_VOLUME = 'buildkitd-state';
+/** Where the step sees the socket: the schema's default `endpoint`, in every variant. */
+const STEP_SOCKET_DIR = '/run/buildkit';
+const ROOTLESS_SOCKET_DIR = '/run/user/1000/buildkit';
+/** The step image's user (see the Dockerfile); the privileged daemon gives its socket to this group. */
+const STEP_UID = 1000;
+const ARGO_RESULTS_DIR = '/tmp/results';
+/** A StepAction's results go to $(step.results.NAME.path); the results dir is only scratch there. */
+const STEPACTION_RESULTS_DIR = '/tmp/buildkit-step-results';
+const STEP_COMMAND = ['buildkit-step'];
+const STEP_ARGS = ['build'];
+
+/** Schema params that, in the Task, come from a workspace path instead of a Tekton param. */
+export const WORKSPACE_PARAMS: Readonly<Record<string, string>> = {
+  docker_config: 'dockerconfig',
+  build_args_dir: 'build-args',
+  secrets_dir: 'build-secrets',
+  ssh_dir: 'ssh-directory',
+  tls_dir: 'buildkit-tls',
+};
+
+type Workspace = { name: string; description: string; optional?: boolean; readOnly?: boolean; mountPath?: string };
+
+const WORKSPACES: Workspace[] = [
+  { name: 'source', description: 'The source checkout. `CONTEXT` is relative to it.' },
+  {
+    name: 'dockerconfig',
+    description:
+      'Registry credentials for pull, push and cache: a `config.json`, or a kubernetes.io/dockerconfigjson Secret (its `.dockerconfigjson` key). Sets `DOCKER_CONFIG`.',
+    optional: true,
+    readOnly: true,
+  },
+  {
+    name: 'build-args',
+    description: 'Build arguments, one file per argument (file name = key, content = value), e.g. a ConfigMap. Sets `BUILD_ARGS_DIR`.',
+    optional: true,
+    readOnly: true,
+  },
+  {
+    name: 'build-secrets',
+    description: 'Build secrets for `RUN --mount=type=secret,id=<file name>`, e.g. a Secret. Sets `SECRETS_DIR`.',
+    optional: true,
+    readOnly: true,
+  },
+  {
+    name: 'ssh-directory',
+    description: 'SSH private keys to forward (a kubernetes.io/ssh-auth Secret: `ssh-privatekey` becomes the `default` id). Sets `SSH_DIR`.',
+    optional: true,
+    readOnly: true,
+  },
+  {
+    name: 'buildkit-tls',
+    description: 'Client TLS files (`ca.pem`, `cert.pem`, `key.pem`, or `ca.crt`, `tls.crt`, `tls.key`) for a `tcp://` ENDPOINT. Sets `TLS_DIR`.',
+    optional: true,
+    readOnly: true,
+  },
+  {
+    name: 'output',
+    description:
+      'Keeps the OCI layout and metadata file: bind it and set `OCI_LAYOUT` to `/workspace/output/image` and `METADATA_FILE` to `/workspace/output/metadata.json`.',
+    optional: true,
+    mountPath: '/workspace/output',
+  },
+];
+
+const RESULT_DESCRIPTIONS: Record<ResultName, string> = {
+  IMAGE_DIGEST: 'Digest of the built image (`sha256:...`): the manifest, or the index for multi-platform builds. Also for unpushed OCI-layout builds.',
+  IMAGE_URL: 'The image with its first tag (`IMAGE:first-tag`).',
+  IMAGE_REF: 'The image by digest (`IMAGE@sha256:...`).',
+  IMAGES: 'Every pushed reference as `IMAGE:tag@sha256:...`, comma-separated. Only when pushed.',
+  ARTIFACT_OUTPUTS: 'The pushed image for Tekton Chains: {"uri", "digest", "isBuildArtifact": "true"}. Only when pushed.',
+  ERROR_REASON: 'On failure: the stable error code (e.g. BUILD_FAILED, DAEMON_UNREACHABLE).',
+  ERROR_MESSAGE: 'On failure: a short message naming the parameter or the build error.',
+};
+
+const ARTIFACT_OUTPUTS_PROPERTIES = { uri: { type: 'string' }, digest: { type: 'string' }, isBuildArtifact: { type: 'string' } };
+
+// --- params as the workflow engines see them -------------------------------------------------------
+
+/** One schema parameter, spelled for the workflow surfaces. */
+export type WorkflowParam = {
+  key: string;
+  /** Tekton param / Argo input name, e.g. BUILD_ARGS. */
+  name: string;
+  env: string;
+  jsonType: string;
+  required: boolean;
+  /** The default as a string ("" when the schema has none). */
+  default: string;
+  description: string;
+};
+
+/** The workflow params, in schema order, derived from the schema alone. */
+export function workflowParams(schema: JsonSchema): WorkflowParam[] {
+  const required = new Set(schema.required ?? []);
+  return paramKeys(schema).map((key) => {
+    const property = resolveRef(schema, schema.properties?.[key] ?? {});
+    const type = Array.isArray(property.type) ? (property.type[0] ?? 'string') : (property.type ?? 'string');
+    const shape = shapeOf(schema, property, type);
+    const base = (property.description ?? '').trim();
+    return {
+      key,
+      name: workflowParamName(key),
+      env: envVarName(key),
+      jsonType: type,
+      required: required.has(key),
+      default: property.default === undefined ? '' : type === 'string' ? String(property.default) : JSON.stringify(property.default),
+      description: shape ? `${base} ${shape}` : base,
+    };
+  });
+}
+
+/** How a non-plain-string value is written into the string param, e.g. `JSON array of strings`. */
+function shapeOf(root: JsonSchema, property: JsonSchema, type: string): string {
+  switch (type) {
+    case 'string':
+      return Array.isArray(property.enum) ? `One of: ${property.enum.map((v) => `\`${String(v)}\``).join(', ')}.` : '';
+    case 'boolean':
+      return 'Text `true` or `false`.';
+    case 'integer':
+      return 'An integer as text, e.g. `3`.';
+    case 'number':
+      return 'A number as text, e.g. `30` or `2.5`.';
+    case 'array': {
+      const items = property.items ? resolveRef(root, property.items) : {};
+      if (items.type === 'object') {
+        const fields = Object.keys(items.properties ?? {}).map((name) => `"${name}": "..."`);
+        return `A JSON array of objects, e.g. \`[{${fields.join(', ')}}]\`.`;
+      }
+      return 'A JSON array of strings, e.g. `["a", "b"]`.';
+    }
+    case 'object': {
+      const fields = Object.keys(property.properties ?? {});
+      return fields.length > 0
+        ? `A JSON object with any of the keys ${fields.map((name) => `\`${name}\``).join(', ')}, e.g. \`{"${fields[0]}": "..."}\`.`
+        : 'A JSON object.';
+    }
+    default:
+      return '';
+  }
+}
+
+/** A param that exists only in the workflow files (images), not in the CLI. */
+type ExtraParam = { name: string; default: string; description: string; defaultText?: string };
+
+const stepImageParam: ExtraParam = {
+  name: 'STEP_IMAGE',
+  default: STEP_IMAGE_DEFAULT,
+  description: 'Not a buildkit-step parameter: the buildkit-step image. Pin it by digest.',
+};
+/** A StepAction may mount only volumes its params name; the Task provides the volume. */
+const socketVolumeParam: ExtraParam = {
+  name: 'SOCKET_VOLUME',
+  default: SOCKET_VOLUME,
+  description:
+    'Not a buildkit-step parameter: name of the Task volume (an emptyDir shared with the buildkitd sidecar) mounted at /run/buildkit.',
+};
+const buildkitdImageParam = (image: string): ExtraParam => ({
+  name: 'BUILDKITD_IMAGE',
+  default: image,
+  description: 'Not a buildkit-step parameter: the buildkitd sidecar image. Pin it by digest.',
+});
+
+// --- Tekton ------------------------------------------------------------------------------------------
+
+type Surface = 'task' | 'stepaction';
+
+/** The schema params a Tekton surface declares as params. */
+export function tektonParams(schema: JsonSchema, surface: Surface): WorkflowParam[] {
+  return workflowParams(schema).filter((param) =>
+    surface === 'task' ? WORKSPACE_PARAMS[param.key] === undefined : param.key !== 'result_paths',
+  );
+}
+
+function tektonParamSpec(param: WorkflowParam, surface: Surface): Record<string, unknown> {
+  let description = param.description;
+  if (surface === 'task' && param.key === 'context') description = `${description} Relative to the \`source\` workspace.`;
+  return {
+    name: param.name,
+    type: 'string',
+    description,
+    ...(param.required ? {} : { default: param.default }),
+  };
+}
+
+const extraParamSpec = (param: ExtraParam) => ({ name: param.name, type: 'string', description: param.description, default: param.default });
+
+function tektonResults(): Record<string, unknown>[] {
+  return RESULT_NAMES.map((name) =>
+    name === 'ARTIFACT_OUTPUTS'
+      ? { name, type: 'object', description: RESULT_DESCRIPTIONS[name], properties: ARTIFACT_OUTPUTS_PROPERTIES }
+      : { name, type: 'string', description: RESULT_DESCRIPTIONS[name] },
+  );
+}
+
+const stepSecurityContext = { runAsNonRoot: true, runAsUser: STEP_UID, runAsGroup: STEP_UID, allowPrivilegeEscalation: false };
+
+type Variant = 'privileged' | 'rootless';
+
+function sidecar(variant: Variant, image: string): Record<string, unknown> {
+  if (variant === 'privileged') {
+    const address = `unix://${STEP_SOCKET_DIR}/buildkitd.sock`;
+    return {
+      name: 'buildkitd',
+      image,
+      command: ['buildkitd'],
+      // --group: the socket becomes root:1000 0660, so the unprivileged step can use it.
+      args: ['--addr', address, '--group', String(STEP_UID)],
+      securityContext: { privileged: true },
+      readinessProbe: { exec: { command: ['buildctl', '--addr', address, 'debug', 'workers'] }, initialDelaySeconds: 1, periodSeconds: 2 },
+      volumeMounts: [
+        { name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR },
+        { name: STATE_VOLUME, mountPath: '/var/lib/buildkit' },
+      ],
+    };
+  }
+  const address = `unix://${ROOTLESS_SOCKET_DIR}/buildkitd.sock`;
+  return {
+    name: 'buildkitd',
+    image,
+    command: ['rootlesskit', 'buildkitd'],
+    args: ['--addr', address, '--oci-worker-no-process-sandbox'],
+    securityContext: {
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      seccompProfile: { type: 'Unconfined' },
+      appArmorProfile: { type: 'Unconfined' },
+    },
+    readinessProbe: { exec: { command: ['buildctl', '--addr', address, 'debug', 'workers'] }, initialDelaySeconds: 1, periodSeconds: 2 },
+    volumeMounts: [
+      // The same emptyDir the step mounts at /run/buildkit: the step keeps the default ENDPOINT.
+      { name: SOCKET_VOLUME, mountPath: ROOTLESS_SOCKET_DIR },
+      { name: STATE_VOLUME, mountPath: '/home/user/.local/share/buildkit' },
+    ],
+  };
+}
+
+const podVolumes = [
+  { name: SOCKET_VOLUME, emptyDir: {} },
+  { name: STATE_VOLUME, emptyDir: {} },
+];
+
+/** The env that carries every param into the step (never a script). */
+function taskEnv(schema: JsonSchema): { name: string; value: string }[] {
+  return workflowParams(schema).map((param) => {
+    const workspace = WORKSPACE_PARAMS[param.key];
+    if (workspace) return { name: param.env, value: `$(workspaces.${workspace}.path)` };
+    if (param.key === 'context') return { name: param.env, value: `$(workspaces.source.path)/$(params.${param.name})` };
+    return { name: param.env, value: `$(params.${param.name})` };
+  });
+}
+
+export function taskManifest(schema: JsonSchema, variant: Variant): Record<string, unknown> {
+  const sidecarImage = variant === 'privileged' ? BUILDKITD_IMAGE_DEFAULT : BUILDKITD_ROOTLESS_IMAGE_DEFAULT;
+  return {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'Task',
+    metadata: {
+      name: variant === 'privileged' ? TASK_NAME : `${TASK_NAME}-rootless`,
+      labels: { 'app.kubernetes.io/version': VERSION },
+      annotations: {
+        'tekton.dev/pipelines.minVersion': '0.62.0',
+        'tekton.dev/categories': 'Image Build',
+        'tekton.dev/tags': 'image-build, buildkit',
+        'tekton.dev/displayName': variant === 'privileged' ? 'BuildKit build' : 'BuildKit build (rootless daemon)',
+        'tekton.dev/platforms': 'linux/amd64,linux/arm64',
+      },
+    },
+    spec: {
+      description:
+        variant === 'privileged'
+          ? 'Builds a container image with buildx against a privileged buildkitd sidecar, from validated params, and writes Tekton Chains results.'
+          : 'Builds a container image with buildx against a rootless buildkitd sidecar (needs Unconfined seccomp and AppArmor), from validated params, and writes Tekton Chains results.',
+      params: [
+        ...tektonParams(schema, 'task').map((param) => tektonParamSpec(param, 'task')),
+        extraParamSpec(stepImageParam),
+        extraParamSpec(buildkitdImageParam(sidecarImage)),
+      ],
+      workspaces: WORKSPACES.map((workspace) => ({
+        name: workspace.name,
+        description: workspace.description,
+        ...(workspace.optional ? { optional: true } : {}),
+        ...(workspace.readOnly ? { readOnly: true } : {}),
+        ...(workspace.mountPath ? { mountPath: workspace.mountPath } : {}),
+      })),
+      results: tektonResults(),
+      volumes: podVolumes,
+      steps: [
+        {
+          name: 'build',
+          image: '$(params.STEP_IMAGE)',
+          command: STEP_COMMAND,
+          args: STEP_ARGS,
+          env: taskEnv(schema),
+          volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
+          securityContext: stepSecurityContext,
+        },
+      ],
+      sidecars: [sidecar(variant, '$(params.BUILDKITD_IMAGE)')],
+    },
+  };
+}
+
+export function stepActionManifest(schema: JsonSchema): Record<string, unknown> {
+  const resultPaths = Object.fromEntries(RESULT_NAMES.map((name) => [name, `$(step.results.${name}.path)`]));
+  const resultPathsParam = workflowParams(schema).find((param) => param.key === 'result_paths');
+  if (!resultPathsParam) throw new Error('schema: the StepAction needs the result_paths parameter');
+  return {
+    apiVersion: 'tekton.dev/v1beta1',
+    kind: 'StepAction',
+    metadata: { name: TASK_NAME, labels: { 'app.kubernetes.io/version': VERSION } },
+    spec: {
+      description:
+        'Builds a container image with buildx against a buildkitd the Task provides (a sidecar sharing the `buildkit-socket` volume, or a tcp:// ENDPOINT), and writes Tekton Chains step results.',
+      params: [
+        ...tektonParams(schema, 'stepaction').map((param) => tektonParamSpec(param, 'stepaction')),
+        extraParamSpec(stepImageParam),
+        extraParamSpec(socketVolumeParam),
+      ],
+      results: tektonResults(),
+      image: '$(params.STEP_IMAGE)',
+      command: STEP_COMMAND,
+      args: STEP_ARGS,
+      env: [
+        ...tektonParams(schema, 'stepaction').map((param) => ({ name: param.env, value: `$(params.${param.name})` })),
+        { name: resultPathsParam.env, value: JSON.stringify(resultPaths) },
+        { name: RESULTS_DIR_ENV, value: STEPACTION_RESULTS_DIR },
+      ],
+      volumeMounts: [{ name: `$(params.${socketVolumeParam.name})`, mountPath: STEP_SOCKET_DIR }],
+      securityContext: stepSecurityContext,
+    },
+  };
+}
+
+/** An example Task that supplies what a StepAction cannot: the sidecar, the volumes, the workspaces. */
+export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> {
+  const stepActionParams = new Set(tektonParams(schema, 'stepaction').map((param) => param.name));
+  const passed: { name: string; value: string }[] = [
+    { name: 'IMAGE', value: '$(params.IMAGE)' },
+    { name: 'TAGS', value: '$(params.TAGS)' },
+    { name: 'CONTEXT', value: '$(workspaces.source.path)/$(params.CONTEXT)' },
+    { name: 'PUSH', value: 'true' },
+    { name: 'DOCKER_CONFIG', value: '$(workspaces.dockerconfig.path)' },
+  ].filter((param) => stepActionParams.has(param.name));
+  return {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'Task',
+    metadata: { name: `${TASK_NAME}-with-stepaction` },
+    spec: {
+      description: 'Example: the buildkit-build StepAction with a privileged buildkitd sidecar, pushing the image.',
+      params: [
+        { name: 'IMAGE', type: 'string', description: 'Image repository to push to.' },
+        { name: 'TAGS', type: 'string', description: 'JSON array of tags.', default: '["latest"]' },
+        { name: 'CONTEXT', type: 'string', description: 'Build context, relative to the source workspace.', default: '.' },
+      ],
+      workspaces: [
+        { name: 'source', description: 'The source checkout.' },
+        { name: 'dockerconfig', description: 'Registry credentials (config.json or .dockerconfigjson).', optional: true, readOnly: true },
+      ],
+      results: RESULT_NAMES.map((name) => ({
+        name,
+        ...(name === 'ARTIFACT_OUTPUTS' ? { type: 'object', properties: ARTIFACT_OUTPUTS_PROPERTIES } : { type: 'string' }),
+        description: RESULT_DESCRIPTIONS[name],
+        value: `$(steps.build.results.${name})`,
+      })),
+      volumes: podVolumes,
+      steps: [{ name: 'build', ref: { name: TASK_NAME }, params: passed }],
+      sidecars: [sidecar('privileged', BUILDKITD_IMAGE_DEFAULT)],
+    },
+  };
+}
+
+// --- Argo --------------------------------------------------------------------------------------------
+
+export function argoManifest(schema: JsonSchema): Record<string, unknown> {
+  const params = workflowParams(schema);
+  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT)];
+  const inputs = [
+    ...params.map((param) => ({
+      name: param.name,
+      description: param.description,
+      ...(param.required ? {} : { value: param.default }),
+    })),
+    ...extra.map((param) => ({ name: param.name, description: param.description, value: param.default })),
+  ];
+  const address = `unix://${STEP_SOCKET_DIR}/buildkitd.sock`;
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'WorkflowTemplate',
+    metadata: { name: TASK_NAME, labels: { 'app.kubernetes.io/version': VERSION } },
+    spec: {
+      entrypoint: 'build',
+      // Workflow arguments feed the entrypoint's inputs, so `argo submit --from` works with -p.
+      arguments: {
+        parameters: inputs.map((input) => ({ name: input.name, ...('value' in input ? { value: input.value } : {}) })),
+      },
+      templates: [
+        {
+          name: 'build',
+          inputs: {
+            parameters: inputs,
+            artifacts: [{ name: 'source', path: '/workspace/source', optional: true }],
+          },
+          outputs: {
+            parameters: RESULT_NAMES.map((name) => ({
+              name,
+              description: RESULT_DESCRIPTIONS[name],
+              // Written only on success (image results) or only on failure (ERROR_*).
+              valueFrom: { path: `${ARGO_RESULTS_DIR}/${name}`, default: '' },
+            })),
+          },
+          volumes: podVolumes,
+          container: {
+            image: '{{inputs.parameters.STEP_IMAGE}}',
+            command: STEP_COMMAND,
+            args: STEP_ARGS,
+            workingDir: '/workspace/source',
+            env: [
+              ...params.map((param) => ({ name: param.env, value: `{{inputs.parameters.${param.name}}}` })),
+              { name: RESULTS_DIR_ENV, value: ARGO_RESULTS_DIR },
+            ],
+            volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
+            securityContext: stepSecurityContext,
+          },
+          sidecars: [
+            {
+              name: 'buildkitd',
+              image: '{{inputs.parameters.BUILDKITD_IMAGE}}',
+              command: ['buildkitd'],
+              args: ['--addr', address, '--group', String(STEP_UID)],
+              securityContext: { privileged: true },
+              volumeMounts: [
+                { name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR },
+                { name: STATE_VOLUME, mountPath: '/var/lib/buildkit' },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+// --- README tables -----------------------------------------------------------------------------------
+
+const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+const code = (text: string) => (text === '' ? '`""`' : `\`${text}\``);
+
+function paramsTable(params: WorkflowParam[], extras: ExtraParam[], surface: Surface | 'argo'): string {
+  const rows = params.map((param) => {
+    const description = surface === 'task' && param.key === 'context' ? `${param.description} Relative to the \`source\` workspace.` : param.description;
+    return `| \`${param.name}\` | ${param.jsonType} | ${param.required ? '(required)' : code(param.default)} | ${cell(description)} |`;
+  });
+  const extraRows = extras.map((param) => `| \`${param.name}\` | string | ${param.defaultText ?? code(param.default)} | ${cell(param.description)} |`);
+  return ['| name | JSON type | default | description |', '|---|---|---|---|', ...rows, ...extraRows].join('\n');
+}
+
+function workspacesTable(schema: JsonSchema): string {
+  const byWorkspace = new Map(Object.entries(WORKSPACE_PARAMS).map(([key, workspace]) => [workspace, key]));
+  const keys = new Set(paramKeys(schema));
+  const rows = WORKSPACES.map((workspace) => {
+    const key = byWorkspace.get(workspace.name);
+    const sets = workspace.name === 'source' ? '`PARAM_CONTEXT` (with `CONTEXT`)' : key && keys.has(key) ? `\`${envVarName(key)}\`` : '';
+    return `| \`${workspace.name}\` | ${workspace.optional ? 'yes' : 'no'} | ${sets} | ${cell(workspace.description)} |`;
+  });
+  return ['| workspace | optional | sets | description |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+function resultsTable(where: string): string {
+  const rows = RESULT_NAMES.map(
+    (name) => `| \`${name}\` | ${name === 'ARTIFACT_OUTPUTS' ? (where === 'argo' ? 'JSON object text' : 'object') : 'string'} | ${cell(RESULT_DESCRIPTIONS[name])} |`,
+  );
+  return ['| result | type | description |', '|---|---|---|', ...rows].join('\n');
+}
+
+/** Replaces the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`; throws when a marker is missing. */
+export function fillMarkers(text: string, file: string, blocks: Record<string, string>): string {
+  let out = text;
+  for (const [name, body] of Object.entries(blocks)) {
+    const start = `<!-- ${name}:start -->`;
+    const end = `<!-- ${name}:end -->`;
+    const from = out.indexOf(start);
+    const to = out.indexOf(end);
+    if (from < 0 || to < from) throw new Error(`${file}: missing ${start} ... ${end}`);
+    out = `${out.slice(0, from + start.length)}\n${body}\n${out.slice(to)}`;
+  }
+  return out;
+}
+
+// --- output ------------------------------------------------------------------------------------------
+
+const HEADER = 'Generated by scripts/gen-tasks.ts from schemas/params.schema.json. Do not edit: run\n  npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js';
+
+function toYaml(manifest: Record<string, unknown>, note?: string): string {
+  const doc = new YAML.Document(manifest, { version: '1.1' });
+  doc.commentBefore = note ? ` ${HEADER.replaceAll('\n', '\n ')}\n ${note.replaceAll('\n', '\n ')}` : ` ${HEADER.replaceAll('\n', '\n ')}`;
+  return doc.toString({ lineWidth: 0, indentSeq: true });
+}
+
+/** Every generated file's full content, by repository-relative path. READMEs need their current text. */
+export function generate(schema: JsonSchema, readText: (file: string) => string): Map<string, string> {
+  const files = new Map<string, string>();
+  files.set(FILES.task, toYaml(taskManifest(schema, 'privileged'), `Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.`));
+  files.set(
+    FILES.taskRootless,
+    toYaml(
+      taskManifest(schema, 'rootless'),
+      'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.\nNeeds Unconfined seccomp and AppArmor for the sidecar: see README.md (Pod Security "baseline"/"restricted" reject it).',
+    ),
+  );
+  files.set(FILES.stepAction, toYaml(stepActionManifest(schema), 'The Task that uses it must provide a volume named buildkit-socket and a buildkitd (see samples/).'));
+  files.set(FILES.sample, toYaml(sampleTaskManifest(schema), 'Example only: the StepAction plus the sidecar and volumes it cannot declare itself.'));
+  files.set(FILES.argo, toYaml(argoManifest(schema), 'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.'));
+
+  const params = workflowParams(schema);
+  files.set(
+    FILES.taskReadme,
+    fillMarkers(readText(FILES.taskReadme), FILES.taskReadme, {
+      params: paramsTable(
+        tektonParams(schema, 'task'),
+        [
+          stepImageParam,
+          { ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless Task: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)` },
+        ],
+        'task',
+      ),
+      workspaces: workspacesTable(schema),
+      results: resultsTable('tekton'),
+      'stepaction-params': paramsTable(tektonParams(schema, 'stepaction'), [stepImageParam, socketVolumeParam], 'stepaction'),
+    }),
+  );
+  files.set(
+    FILES.argoReadme,
+    fillMarkers(readText(FILES.argoReadme), FILES.argoReadme, {
+      params: paramsTable(params, [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT)], 'argo'),
+      results: resultsTable('argo'),
+    }),
+  );
+  return files;
+}
+
+/** Writes the generated files under `root`, or with `check` only lists those that would change. */
+export function run(root: string, options: { check: boolean }): { changed: string[] } {
+  const schema = JSON.parse(readFileSync(path.join(root, 'schemas', 'params.schema.json'), 'utf8')) as JsonSchema;
+  const files = generate(schema, (file) => readFileSync(path.join(root, file), 'utf8'));
+  const changed: string[] = [];
+  for (const [file, content] of files) {
+    const target = path.join(root, file);
+    const current = existsSync(target) ? readFileSync(target, 'utf8') : undefined;
+    if (current === content) continue;
+    changed.push(file);
+    if (!options.check) {
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(target, content);
+    }
+  }
+  return { changed };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const check = process.argv.includes('--check');
+  const { changed } = run(REPO_ROOT, { check });
+  if (check && changed.length > 0) {
+    process.stderr.write(`gen-tasks: out of date (run: npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js):\n${changed.map((f) => `  ${f}\n`).join('')}`);
+    process.exitCode = 1;
+  } else {
+    process.stdout.write(changed.length > 0 ? changed.map((f) => `${check ? 'ok' : 'wrote'} ${f}\n`).join('') : 'gen-tasks: up to date\n');
+  }
+}

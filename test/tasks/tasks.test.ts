@@ -1,0 +1,247 @@
+// The shipped Tekton Task / StepAction and Argo WorkflowTemplate: generated from the schema without
+// drift, carrying every param and result, and accepted (or, when broken, rejected) by the engines'
+// own validation (tools/validate-manifests).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import YAML from 'yaml';
+import { FILES, REPO_ROOT, run, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
+import { RESULT_NAMES } from '../../src/config.js';
+import { envVarName, workflowParamName } from '../../src/params/names.js';
+
+type Manifest = Record<string, any>;
+
+const SCHEMA = JSON.parse(readFileSync(path.join(REPO_ROOT, 'schemas', 'params.schema.json'), 'utf8')) as { properties: Record<string, unknown> };
+const KEYS = Object.keys(SCHEMA.properties);
+const YAML_FILES = [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample, FILES.argo];
+
+const load = (file: string): Manifest => YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
+const text = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
+const names = (list: { name: string }[] | undefined) => (list ?? []).map((item) => item.name);
+const envOf = (container: Manifest) => new Map((container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+
+/** Every string value in a manifest except descriptions (prose, never substituted). */
+function stringsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(stringsOf);
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([key, inner]) => (key === 'description' ? [] : stringsOf(inner)));
+  }
+  return [];
+}
+
+type Validation = { code: number | null; lines: string[]; stderr: string };
+
+/** Runs tools/validate-manifests/run.sh (builds the Go tool on first use: minutes when cold). */
+function validate(files: string[]): Promise<Validation> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [path.join(REPO_ROOT, 'tools', 'validate-manifests', 'run.sh'), ...files], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, lines: stdout.split('\n').filter((line) => line !== ''), stderr }));
+  });
+}
+
+describe('generated workflow files', () => {
+  test('match the generator (no drift from the schema)', () => {
+    const { changed } = run(REPO_ROOT, { check: true });
+    assert.deepEqual(changed, [], `out of date, regenerate: npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js`);
+  });
+
+  test('a new schema param reaches every file (generator run on a scratch copy)', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'buildkit-step-gen-'));
+    try {
+      cpSync(path.join(REPO_ROOT, 'schemas'), path.join(root, 'schemas'), { recursive: true });
+      cpSync(path.join(REPO_ROOT, 'tasks'), path.join(root, 'tasks'), { recursive: true });
+      const schemaFile = path.join(root, 'schemas', 'params.schema.json');
+      const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as { properties: Record<string, unknown> };
+      schema.properties.zz_probe = { description: 'A probe parameter.', type: 'array', items: { type: 'string' } };
+      writeFileSync(schemaFile, JSON.stringify(schema));
+      const check = run(root, { check: true });
+      assert.deepEqual([...check.changed].sort(), Object.values(FILES).filter((f) => f !== FILES.sample).sort());
+      run(root, { check: false });
+      for (const file of [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.argo, FILES.taskReadme, FILES.argoReadme]) {
+        assert.ok(readFileSync(path.join(root, file), 'utf8').includes('ZZ_PROBE'), `${file}: ZZ_PROBE`);
+      }
+      assert.deepEqual(run(root, { check: true }).changed, [], 'a second run changes nothing');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('Tekton Tasks: every param as a Tekton param or a workspace, reaching the step only through env', () => {
+    for (const file of [FILES.task, FILES.taskRootless]) {
+      const task = load(file);
+      const params = names(task.spec.params);
+      const workspaces = names(task.spec.workspaces);
+      const [step] = task.spec.steps as Manifest[];
+      assert.ok(step && step.script === undefined, `${file}: the step has no script`);
+      const env = envOf(step);
+      for (const key of KEYS) {
+        const workspace = WORKSPACE_PARAMS[key];
+        if (workspace) {
+          assert.ok(workspaces.includes(workspace), `${file}: workspace ${workspace} for ${key}`);
+          assert.equal(env.get(envVarName(key)), `$(workspaces.${workspace}.path)`, `${file}: ${envVarName(key)}`);
+          assert.ok(!params.includes(workflowParamName(key)), `${file}: ${key} comes from a workspace, not a param`);
+        } else {
+          assert.ok(params.includes(workflowParamName(key)), `${file}: param ${workflowParamName(key)}`);
+          assert.match(env.get(envVarName(key)) ?? '', new RegExp(`\\$\\(params\\.${workflowParamName(key)}\\)`), `${file}: ${envVarName(key)}`);
+        }
+      }
+      const unknown = [...env.keys()].filter((name) => name.startsWith('PARAM_') && !KEYS.some((key) => envVarName(key) === name));
+      assert.deepEqual(unknown, [], `${file}: PARAM_* the CLI would reject`);
+      assert.deepEqual(names(task.spec.results), [...RESULT_NAMES], `${file}: results`);
+      const artifactOutputs = (task.spec.results as Manifest[]).find((result) => result.name === 'ARTIFACT_OUTPUTS');
+      assert.equal(artifactOutputs?.type, 'object');
+      assert.deepEqual(Object.keys(artifactOutputs?.properties ?? {}).sort(), ['digest', 'isBuildArtifact', 'uri']);
+      assert.equal((task.spec.sidecars as Manifest[]).length, 1, `${file}: one buildkitd sidecar`);
+    }
+  });
+
+  test('StepAction: every param, results written through result_paths to $(step.results.NAME.path)', () => {
+    const action = load(FILES.stepAction);
+    const params = names(action.spec.params);
+    const env = envOf(action.spec);
+    for (const key of KEYS) {
+      if (key === 'result_paths') continue;
+      assert.ok(params.includes(workflowParamName(key)), `param ${workflowParamName(key)}`);
+      assert.equal(env.get(envVarName(key)), `$(params.${workflowParamName(key)})`, envVarName(key));
+    }
+    assert.equal(action.spec.script, undefined);
+    assert.deepEqual(names(action.spec.results), [...RESULT_NAMES]);
+    const resultPaths = JSON.parse(env.get(envVarName('result_paths')) ?? '{}') as Record<string, string>;
+    assert.deepEqual(resultPaths, Object.fromEntries(RESULT_NAMES.map((name) => [name, `$(step.results.${name}.path)`])));
+    assert.equal(action.spec.sidecars, undefined);
+    assert.equal(action.spec.volumes, undefined);
+
+    const sample = load(FILES.sample);
+    assert.deepEqual(
+      (sample.spec.results as Manifest[]).map((result) => [result.name, result.value]),
+      RESULT_NAMES.map((name) => [name, `$(steps.build.results.${name})`]),
+    );
+    assert.ok(names(sample.spec.volumes).includes('buildkit-socket'));
+    assert.equal(sample.spec.steps[0].ref.name, action.metadata.name);
+  });
+
+  test('Argo WorkflowTemplate: every param as an input reaching env, every result as an output with a default', () => {
+    const template = load(FILES.argo);
+    const build = (template.spec.templates as Manifest[]).find((t) => t.name === template.spec.entrypoint);
+    assert.ok(build);
+    const inputs = names(build.inputs.parameters);
+    const env = envOf(build.container);
+    for (const key of KEYS) {
+      assert.ok(inputs.includes(workflowParamName(key)), `input ${workflowParamName(key)}`);
+      assert.equal(env.get(envVarName(key)), `{{inputs.parameters.${workflowParamName(key)}}}`, envVarName(key));
+    }
+    assert.equal(env.get('BUILDKIT_STEP_RESULTS_DIR'), '/tmp/results');
+    assert.deepEqual(
+      (build.outputs.parameters as Manifest[]).map((output) => [output.name, output.valueFrom.path, output.valueFrom.default]),
+      RESULT_NAMES.map((name) => [name, `/tmp/results/${name}`, '']),
+    );
+    assert.ok(Array.isArray(build.container.command) && build.container.command.length > 0, 'main has an explicit command');
+    for (const sidecar of build.sidecars as Manifest[]) assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
+  });
+
+  test('every result and param reference names a declared one (Tekton checks only scripts)', () => {
+    const declared = new Set<string>(RESULT_NAMES);
+    for (const file of [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample]) {
+      const manifest = load(file);
+      const body = stringsOf(manifest).join('\n');
+      const refs = [...body.matchAll(/\$\((?:step\.results|results|steps\.[a-z0-9-]+\.results)\.([A-Za-z0-9_-]+)/g)].map((m) => m[1]);
+      assert.ok(refs.length > 0 || file !== FILES.stepAction, `${file}: result references found`);
+      for (const ref of refs) assert.ok(declared.has(ref!), `${file}: undeclared result ${ref}`);
+      const params = new Set(names(manifest.spec.params));
+      for (const m of body.matchAll(/\$\(params\.([A-Za-z0-9_-]+)\)/g)) assert.ok(params.has(m[1]!), `${file}: undeclared param ${m[1]}`);
+    }
+  });
+
+  test('READMEs name every param and result', () => {
+    const taskReadme = text(FILES.taskReadme);
+    const argoReadme = text(FILES.argoReadme);
+    for (const key of KEYS) {
+      const name = workflowParamName(key);
+      assert.ok(taskReadme.includes(`\`${name}\``) || taskReadme.includes(`\`${envVarName(key)}\``), `task README: ${name}`);
+      assert.ok(argoReadme.includes(`\`${name}\``), `argo README: ${name}`);
+    }
+    for (const name of RESULT_NAMES) {
+      assert.ok(taskReadme.includes(`\`${name}\``), `task README: result ${name}`);
+      assert.ok(argoReadme.includes(`\`${name}\``), `argo README: result ${name}`);
+    }
+  });
+
+  test('the engines accept every shipped file', { timeout: 15 * 60_000 }, async () => {
+    const documents = YAML_FILES.flatMap((file) =>
+      YAML.parseAllDocuments(text(file)).map((doc) => {
+        const manifest = doc.toJS() as Manifest;
+        return `${file} ${manifest.kind}/${manifest.metadata.name}`;
+      }),
+    );
+    const result = await validate(YAML_FILES);
+    assert.equal(result.code, 0, `${result.lines.join('\n')}\n${result.stderr}`);
+    assert.deepEqual(result.lines.sort(), documents.map((doc) => `OK ${doc}`).sort());
+  });
+
+  test('the engines reject broken copies, for the expected reason', { timeout: 15 * 60_000 }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'buildkit-step-tasks-'));
+    try {
+      type Case = { name: string; from: string; change: (m: Manifest) => void; reason: string };
+      const taskStep = (m: Manifest) => m.spec.steps[0] as Manifest;
+      const argoMain = (m: Manifest) => (m.spec.templates as Manifest[])[0]!.container as Manifest;
+      const misspell = (container: Manifest) => {
+        container.imagee = container.image;
+        delete container.image;
+      };
+      const addEnv = (container: Manifest, value: string) => (container.env as Manifest[]).push({ name: 'BROKEN', value });
+      // Tekton checks result references only inside `script` (not env/args), so the broken copy
+      // swaps the command for a script; the shipped files' env references are checked above.
+      const scriptWriting = (container: Manifest, resultPath: string) => {
+        delete container.command;
+        delete container.args;
+        container.script = `#!/bin/sh\nexec buildkit-step build > ${resultPath}\n`;
+      };
+      const cases: Case[] = [
+        { name: 'task-misspelt', from: FILES.task, change: (m) => misspell(taskStep(m)), reason: "additional properties 'imagee' not allowed" },
+        { name: 'task-param', from: FILES.task, change: (m) => addEnv(taskStep(m), '$(params.NOPE)'), reason: 'non-existent variable in "$(params.NOPE)"' },
+        { name: 'task-result', from: FILES.task, change: (m) => scriptWriting(taskStep(m), '$(results.NOPE.path)'), reason: 'non-existent variable in' },
+        { name: 'rootless-misspelt', from: FILES.taskRootless, change: (m) => misspell(m.spec.sidecars[0]), reason: "additional properties 'imagee' not allowed" },
+        { name: 'stepaction-misspelt', from: FILES.stepAction, change: (m) => misspell(m.spec), reason: "additional properties 'imagee' not allowed" },
+        { name: 'stepaction-param', from: FILES.stepAction, change: (m) => addEnv(m.spec, '$(params.NOPE)'), reason: 'non-existent variable in "$(params.NOPE)"' },
+        {
+          name: 'stepaction-result',
+          from: FILES.stepAction,
+          change: (m) => scriptWriting(m.spec, '$(step.results.NOPE.path)'),
+          reason: 'non-existent variable in',
+        },
+        { name: 'argo-misspelt', from: FILES.argo, change: (m) => misspell(argoMain(m)), reason: "additional properties 'imagee' not allowed" },
+        { name: 'argo-param', from: FILES.argo, change: (m) => addEnv(argoMain(m), '{{inputs.parameters.nope}}'), reason: 'failed to resolve {{inputs.parameters.nope}}' },
+      ];
+      const files = cases.map((c) => {
+        const manifest = load(c.from);
+        c.change(manifest);
+        const file = path.join(dir, `${c.name}.yaml`);
+        writeFileSync(file, YAML.stringify(manifest, { version: '1.1' }));
+        return file;
+      });
+      const result = await validate(files);
+      assert.equal(result.code, 1, `${result.lines.join('\n')}\n${result.stderr}`);
+      cases.forEach((c, index) => {
+        const line = result.lines.find((l) => l.startsWith(`FAIL ${files[index]} `));
+        assert.ok(line, `${c.name}: a FAIL line (got:\n${result.lines.join('\n')})`);
+        assert.ok(line.includes(c.reason), `${c.name}: expected "${c.reason}" in\n${line}`);
+        assert.ok(line.includes('NOPE') || line.includes('nope') || line.includes('imagee'), `${c.name}: the reason names the broken part\n${line}`);
+      });
+      assert.equal(result.lines.length, cases.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
