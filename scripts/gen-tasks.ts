@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { RESULT_NAMES, type ResultName } from '../src/config.js';
-import { envVarName, RESULTS_DIR_ENV, workflowParamName } from '../src/params/names.js';
+import { ERROR_CODES } from '../src/errors.js';
+import { envVarName, flagName, RESULTS_DIR_ENV, workflowParamName } from '../src/params/names.js';
 import { paramKeys, resolveRef, type JsonSchema } from '../src/params/schema.js';
 
 /** The repository root (this file runs as dist/scripts/gen-tasks.js). */
@@ -26,6 +27,7 @@ export const FILES = {
   taskReadme: `${TASK_DIR}/README.md`,
   argo: 'tasks/argo/buildkit-build-workflowtemplate.yaml',
   argoReadme: 'tasks/argo/README.md',
+  readme: 'README.md',
 } as const;
 
 // --- images --------------------------------------------------------------------------------------
@@ -513,6 +515,20 @@ function resultsTable(where: string): string {
   return ['| result | type | description |', '|---|---|---|', ...rows].join('\n');
 }
 
+/** The CLI's own params table: every spelling of each param. */
+function cliParamsTable(schema: JsonSchema): string {
+  const rows = workflowParams(schema).map(
+    (param) =>
+      `| \`${param.key}\` | \`${envVarName(param.key)}\` | \`--${flagName(param.key)}\` | ${param.jsonType} | ${param.required ? '(required)' : param.default === '' ? '' : code(param.default)} | ${cell(param.description)} |`,
+  );
+  return ['| param | env | flag | type | default | description |', '|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+function errorCodesTable(): string {
+  const rows = Object.entries(ERROR_CODES).map(([name, entry]) => `| \`${name}\` | ${entry.exit} | ${cell(entry.summary)} |`);
+  return ['| code | exit | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
 /** Replaces the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`; throws when a marker is missing. */
 export function fillMarkers(text: string, file: string, blocks: Record<string, string>): string {
   let out = text;
@@ -575,6 +591,10 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
       params: paramsTable(params, [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT)], 'argo'),
       results: resultsTable('argo'),
     }),
+  );
+  files.set(
+    FILES.readme,
+    fillMarkers(readText(FILES.readme), FILES.readme, { params: cliParamsTable(schema), results: resultsTable('tekton'), errors: errorCodesTable() }),
   );
   return files;
 }

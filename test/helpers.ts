@@ -1,5 +1,5 @@
 // Runs the built CLI as a child process, the way a workflow engine runs the step.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,15 @@ export const CLI = path.join(REPO, 'dist', 'src', 'main.js');
 
 export type CliRun = { exitCode: number | null; stdout: string; stderr: string; results: Record<string, string>; ms: number };
 
-export type CliOptions = { args?: string[]; env?: NodeJS.ProcessEnv; resultsDir: string; cwd?: string; onStart?: () => void };
+export type CliOptions = {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  resultsDir: string;
+  cwd?: string;
+  onStart?: () => void;
+  /** Sees stderr as it arrives (all of it so far), with the child: for tests that signal it mid-build. */
+  onStderr?: (stderr: string, child: ChildProcess) => void;
+};
 
 /** Runs `node dist/src/main.js ...` with a clean env plus `env`; collects output and result files. */
 export function runCli(options: CliOptions): Promise<CliRun> {
@@ -23,7 +31,10 @@ export function runCli(options: CliOptions): Promise<CliRun> {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      options.onStderr?.(stderr, child);
+    });
     child.on('error', reject);
     child.on('close', (exitCode) => {
       resolve({ exitCode, stdout, stderr, results: readResults(options.resultsDir), ms: Date.now() - started });
