@@ -106,17 +106,15 @@ async function buildWithRetries(
     await fs.remove(config.metadataFile);
     await fs.ensureDir(path.dirname(config.metadataFile));
     const counter = progressCounter();
-    let cacheExportFailed = false;
-    const onLine = (line: string) => {
-      counter.line(line);
-      if (/failed to export cache|error writing layer blob.*cache|cache export.*(?:failed|error)/i.test(line)) cacheExportFailed = true;
-    };
-    const run = await deps.runner(bin, argv, { env, signal: deps.signal, onLine, mask: deps.mask });
+    const run = await deps.runner(bin, argv, { env, signal: deps.signal, onLine: counter.line, mask: deps.mask });
     if (run.spawnError) throw buildxMissing(bin, run.spawnError);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the build was interrupted');
     if (run.exitCode === 0) {
-      if (cacheExportFailed) deps.log('warning: the cache export failed; the image was built anyway (set cache_export_fatal to fail instead)');
-      return { attempts: attempt, steps: counter.counts(), cacheExportFailed };
+      const facts = counter.counts();
+      if (facts.cacheExportError) {
+        deps.log(`warning: the cache export failed, the image was built anyway (set cache_export_fatal to fail instead): ${facts.cacheExportError}`);
+      }
+      return { attempts: attempt, steps: facts, cacheExportFailed: facts.cacheExportError !== undefined };
     }
     const failure = classifyFailure(run.tail);
     const message = `buildx build failed (exit ${run.exitCode}, attempt ${attempt}): ${failure.detail}`;

@@ -5,6 +5,8 @@ export type StepCounts = { steps: number; cached: number };
 export type ProgressFacts = StepCounts & {
   /** `ref -> digest` from "pushing manifest for REF@DIGEST" lines. */
   pushed: Record<string, string>;
+  /** The first error of a cache export vertex (`#N exporting cache to ...` then `#N ERROR: ...`). */
+  cacheExportError: string | undefined;
 };
 
 /** Feed it every output line; `counts()` tells how many build steps ran and how many came from cache. */
@@ -12,6 +14,8 @@ export function progressCounter(): { line: (line: string) => void; counts: () =>
   const steps = new Set<string>();
   const cached = new Set<string>();
   const pushed: Record<string, string> = {};
+  const cacheExports = new Set<string>();
+  let cacheExportError: string | undefined;
   return {
     line(line) {
       // `#7 [build 2/4] RUN make` or `#7 [2/4] COPY . .`: a Dockerfile instruction.
@@ -21,7 +25,11 @@ export function progressCounter(): { line: (line: string) => void; counts: () =>
       if (hit?.[1]) cached.add(hit[1]);
       const push = /^#\d+ pushing manifest for (\S+)@(sha256:[a-f0-9]{64})/.exec(line);
       if (push?.[1] && push[2]) pushed[push[1]] = push[2];
+      const exporting = /^#(\d+) exporting cache to /.exec(line);
+      if (exporting?.[1]) cacheExports.add(exporting[1]);
+      const error = /^#(\d+) ERROR: (.*)$/.exec(line);
+      if (error?.[1] && cacheExports.has(error[1])) cacheExportError ??= error[2];
     },
-    counts: () => ({ steps: steps.size, cached: [...cached].filter((id) => steps.has(id)).length, pushed }),
+    counts: () => ({ steps: steps.size, cached: [...cached].filter((id) => steps.has(id)).length, pushed, cacheExportError }),
   };
 }

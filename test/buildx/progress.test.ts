@@ -21,5 +21,19 @@ test('counts Dockerfile steps and which of them were cached; ignores internal ve
   ]) {
     counter.line(line);
   }
-  assert.deepEqual(counter.counts(), { steps: 3, cached: 2, pushed: { '127.0.0.1:5000/a/b:v1': digest } });
+  assert.deepEqual(counter.counts(), { steps: 3, cached: 2, pushed: { '127.0.0.1:5000/a/b:v1': digest }, cacheExportError: undefined });
+});
+
+test('a cache export error is told apart from a cache import error (captured buildx v0.38.2 lines)', () => {
+  const counter = progressCounter();
+  for (const line of [
+    '#3 importing cache manifest from 127.0.0.1:45693/c:1',
+    '#3 ERROR: failed to configure registry cache importer: unexpected status from HEAD request to http://127.0.0.1:45693/v2/c/manifests/1: 401 Unauthorized',
+    '#7 exporting cache to registry',
+    '#7 preparing build cache for export done',
+    '#7 ERROR: error writing layer blob: unexpected status from HEAD request to http://127.0.0.1:45693/v2/c/blobs/sha256:3f0e: 401 Unauthorized',
+  ]) {
+    counter.line(line);
+  }
+  assert.equal(counter.counts().cacheExportError, 'error writing layer blob: unexpected status from HEAD request to http://127.0.0.1:45693/v2/c/blobs/sha256:3f0e: 401 Unauthorized');
 });
