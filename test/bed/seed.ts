@@ -14,6 +14,11 @@ export function seedBusybox(tools: Tools, endpoint: string, registryHost: string
   const applets = execFileSync(tools.busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   for (const applet of applets) if (applet !== 'busybox') symlinkSync('busybox', path.join(rootfs, 'bin', applet));
   writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\n');
+  return pushContext(tools, endpoint, dir, ref);
+}
+
+/** Builds `dir` (holding a Dockerfile) with buildctl, independent of the step under test, and pushes it as `ref`. */
+export function pushContext(tools: Tools, endpoint: string, dir: string, ref: string): string {
   execFileSync(
     tools.buildctl,
     [

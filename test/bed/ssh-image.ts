@@ -2,6 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pushContext } from './seed.js';
 import type { Tools } from './tools.js';
 
 export type SshKey = { privateKeyPath: string; publicKeyPath: string; fingerprint: string };
@@ -78,17 +79,5 @@ export function seedSshImage(tools: Tools, endpoint: string, registryHost: strin
     path.join(dir, 'Dockerfile'),
     `FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin:/usr/bin\nENV LD_LIBRARY_PATH=${[...libDirs].join(':')}\n`,
   );
-  execFileSync(
-    tools.buildctl,
-    [
-      '--addr', endpoint,
-      'build',
-      '--frontend', 'dockerfile.v0',
-      '--local', `context=${dir}`,
-      '--local', `dockerfile=${dir}`,
-      '--output', `type=image,name=${ref},push=true`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return ref;
+  return pushContext(tools, endpoint, dir, ref);
 }

@@ -1,0 +1,71 @@
+// The step's control flow with a scripted buildx and probe: retries, metadata checks, cleanup.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import type { RunResult, Runner } from '../src/buildx/run.js';
+import type { Params } from '../src/config.js';
+import { StepError } from '../src/errors.js';
+import { runBuild } from '../src/step.js';
+
+const digest = `sha256:${'c'.repeat(64)}`;
+const params = (dir: string, extra: Partial<Params> = {}): Params => ({
+  image: 'r.example.com/a/b', tags: ['1'], context: dir, dockerfile: 'Dockerfile', endpoint: 'unix:///nowhere.sock', daemon_timeout: 1,
+  push: true, oci_tar: false, sbom: false, no_cache: false, pull: false, cache_export_fatal: false, retries: 2, results_max_bytes: 4096,
+  metadata_file: path.join(dir, 'metadata.json'), secrets: [{ key: 's', value: 'v' }], ...extra,
+});
+
+/** A buildx stand-in: `create` succeeds; each `build` takes the next scripted outcome. */
+function scriptedBuildx(dir: string, builds: Array<Partial<RunResult> & { lines?: string[] }>) {
+  const calls: string[][] = [];
+  const runner: Runner = async (_bin, args, options) => {
+    calls.push([...args]);
+    if (args[0] === 'create') return { exitCode: 0, tail: [] };
+    const outcome = builds.shift() ?? { exitCode: 0 };
+    for (const line of outcome.lines ?? []) options.onLine?.(line);
+    if (outcome.exitCode === 0) writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
+    return { exitCode: outcome.exitCode ?? 0, tail: outcome.tail ?? [] };
+  };
+  return { runner, builds: () => calls.filter((call) => call[0] === 'build').length };
+}
+
+function deps(dir: string, runner: Runner) {
+  return { env: { TMPDIR: dir, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state') }, cwd: dir, runner, probe: async () => ({ ok: true as const, workers: 1 }), log: () => {}, isTty: false, backoff: async () => {} };
+}
+
+const transient = { exitCode: 1, tail: ['ERROR: failed to build: failed to solve: failed to push r.example.com/a/b:1: unexpected status: 503 Service Unavailable'] };
+
+describe('runBuild', () => {
+  test('transient failures are retried up to `retries`; the summary counts attempts; secret files are gone', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const buildx = scriptedBuildx(dir, [transient, transient, { exitCode: 0 }]);
+    const outcome = await runBuild(params(dir), deps(dir, buildx.runner));
+    assert.equal(outcome.summary.attempts, 3);
+    assert.equal(outcome.results.IMAGE_DIGEST, digest);
+    assert.deepEqual(readdirSync(path.join(dir, 'state')).filter((name) => name.startsWith('private-')), []);
+  });
+
+  test('retries run out: the last failure, classified', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const buildx = scriptedBuildx(dir, [transient, transient]);
+    await assert.rejects(runBuild(params(dir, { retries: 1 }), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'PUSH_FAILED' && /attempt 2/.test(error.message));
+    assert.equal(buildx.builds(), 2);
+  });
+
+  test('a build failure is never retried, and the stale metadata of an earlier run is not read', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
+    const buildx = scriptedBuildx(dir, [{ exitCode: 1, tail: ['ERROR: failed to build: failed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 2'] }]);
+    await assert.rejects(runBuild(params(dir), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'BUILD_FAILED');
+    assert.equal(buildx.builds(), 1);
+    assert.equal(existsSync(path.join(dir, 'metadata.json')), false);
+  });
+
+  test('the registry got another digest than the metadata names: METADATA_INVALID, not a wrong IMAGE_DIGEST', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const other = `sha256:${'d'.repeat(64)}`;
+    const buildx = scriptedBuildx(dir, [{ exitCode: 0, lines: [`#9 pushing manifest for r.example.com/a/b:1@${other} 0.1s done`] }]);
+    await assert.rejects(runBuild(params(dir), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'METADATA_INVALID');
+  });
+});
