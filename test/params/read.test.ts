@@ -8,6 +8,8 @@ import { StepError } from '../../src/errors.js';
 import { mergeLayers, paramEnvLayer } from '../../src/params/layers.js';
 import { readParams } from '../../src/params/read.js';
 import { paramsSchema } from '../../src/params/schema.js';
+import { checkRules } from '../../src/params/rules.js';
+import type { Params } from '../../src/config.js';
 
 const schema = paramsSchema();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-params-'));
@@ -73,6 +75,48 @@ describe('bad params name the parameter, its source and the problem', () => {
     test(name, () => rejects({ env, files }, code, message));
   }
 
+  const base = { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]' };
+  const inputCases: Array<[string, NodeJS.ProcessEnv, RegExp]> = [
+    ['a secret id with a slash', { PARAM_SECRETS: '[{"key":"a/b","value":"x"}]' }, /secrets\[0\]\.key \(from PARAM_SECRETS\): "a\/b" is not valid: Secret id/],
+    ['an SSH key that is empty', { PARAM_SSH: '[{"key":"default","value":""}]' }, /ssh\[0\]\.value \(from PARAM_SSH\): must NOT have fewer than 1 characters/],
+    ['an SSH key file without a path', { PARAM_SSH_KEY_FILES: '[{"key":"default"}]' }, /ssh_key_files\[0\] \(from PARAM_SSH_KEY_FILES\): "value" is missing/],
+    ['push that is not a boolean', { PARAM_PUSH: '"yes"' }, /push \(from PARAM_PUSH\): must be a boolean/],
+    ['a platform without an arch', { PARAM_PLATFORMS: '["linux"]' }, /platforms\[0\] \(from PARAM_PLATFORMS\): "linux" is not valid: A platform/],
+    ['a label with = in its name', { PARAM_LABELS: '[{"key":"a=b","value":"c"}]' }, /labels\[0\]\.key \(from PARAM_LABELS\): "a=b" is not valid: Label name/],
+    ['an annotation without a value', { PARAM_ANNOTATIONS: '[{"key":"a"}]' }, /annotations\[0\] \(from PARAM_ANNOTATIONS\): "value" is missing/],
+    ['an unknown provenance mode', { PARAM_PROVENANCE: 'full' }, /provenance \(from PARAM_PROVENANCE\): must be equal to one of the allowed values/],
+    ['an sbom generator with spaces', { PARAM_SBOM: 'true', PARAM_SBOM_GENERATOR: 'a b' }, /sbom_generator \(from PARAM_SBOM_GENERATOR\): "a b" is not valid: An image reference/],
+    ['a cache repo with a tag', { PARAM_CACHE_REPO: 'r.example.com/c:v1' }, /cache_repo \(from PARAM_CACHE_REPO\): "r\.example\.com\/c:v1" is not valid/],
+    ['a cache spec without a type', { PARAM_CACHE_FROM: '["ref=r.example.com/c:1"]' }, /cache_from\[0\] \(from PARAM_CACHE_FROM\): "ref=r\.example\.com\/c:1" is not valid: A buildx cache spec/],
+    ['a fractional source_date_epoch', { PARAM_SOURCE_DATE_EPOCH: '1.5' }, /source_date_epoch \(from PARAM_SOURCE_DATE_EPOCH\): must be an integer/],
+    ['a negative source_date_epoch', { PARAM_SOURCE_DATE_EPOCH: '-1' }, /source_date_epoch \(from PARAM_SOURCE_DATE_EPOCH\): must be >= 0/],
+    ['too many retries', { PARAM_RETRIES: '11' }, /retries \(from PARAM_RETRIES\): must be <= 10/],
+    ['a results budget under 256 bytes', { PARAM_RESULTS_MAX_BYTES: '100' }, /results_max_bytes \(from PARAM_RESULTS_MAX_BYTES\): must be >= 256/],
+    ['a result path for an unknown result', { PARAM_RESULT_PATHS: '{"IMAGE_DIGESTS":"/x"}' }, /result_paths \(from PARAM_RESULT_PATHS\): unknown field "IMAGE_DIGESTS"/],
+    ['a TLS server name with a slash', { PARAM_TLS_SERVER_NAME: 'a/b' }, /tls_server_name \(from PARAM_TLS_SERVER_NAME\): "a\/b" is not valid/],
+  ];
+  for (const [name, env, message] of inputCases) {
+    test(name, () => rejects({ env: { ...base, ...env } }, 'PARAMS_INVALID', message));
+  }
+
+  test('a secret value of the wrong type is never quoted back', async () => {
+    await assert.rejects(read({ env: { ...base, PARAM_SECRETS: '[{"key":"k","value":12345678}]' } }), (error: unknown) => {
+      assert.ok(error instanceof StepError);
+      assert.match(error.message, /secrets\[0\]\.value \(from PARAM_SECRETS\): must be a string, got something else/);
+      assert.ok(!error.message.includes('12345678'));
+      return true;
+    });
+  });
+
+  test('bad JSON holding a secret is reported without the input snippet', async () => {
+    await assert.rejects(read({ env: { BUILDKIT_STEP_PARAMS: '{"secrets":[{"key":"k","value":"hunter2-secret"}' } }), (error: unknown) => {
+      assert.ok(error instanceof StepError);
+      assert.match(error.message, /^BUILDKIT_STEP_PARAMS: not valid JSON/);
+      assert.ok(!error.message.includes('hunter2'));
+      return true;
+    });
+  });
+
   test('a params file with bad JSON names the file', () =>
     rejects({ files: [file('broken.json', '{"image": ')] }, 'PARAMS_INVALID', /params file .*broken\.json: not valid JSON/));
 });
@@ -84,5 +128,23 @@ describe('layers', () => {
       paramEnvLayer({ PARAM_CONTEXT: 'src', PATH: '/bin' }, schema),
     ]);
     assert.deepEqual({ ...merged.origins }, { context: 'PARAM_CONTEXT' });
+  });
+});
+
+describe('rules across params', () => {
+  const params = (extra: Record<string, unknown>) => ({ image: 'a/b', tags: ['1'], endpoint: 'unix:///s', sbom: false, push: false, oci_tar: false, ...extra }) as unknown as Params;
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['tls_dir with a unix endpoint', { tls_dir: '/tls' }, /tls_dir: only used with a tcp:\/\/ endpoint/],
+    ['tls_server_name without tls_dir', { endpoint: 'tcp://h:1', tls_server_name: 'h' }, /tls_server_name: needs tls_dir/],
+    ['sbom_generator without sbom', { sbom_generator: 'r/s:1' }, /sbom_generator: needs sbom: true/],
+    ['oci_tar when pushing without oci_layout', { push: true, oci_tar: true }, /oci_tar: needs oci_layout when push is true/],
+  ];
+  for (const [name, extra, message] of cases) {
+    test(name, () => {
+      assert.throws(() => checkRules(params(extra)), (error: unknown) => error instanceof StepError && error.code === 'PARAMS_INVALID' && message.test(error.message));
+    });
+  }
+  test('a consistent TLS setup passes', () => {
+    assert.doesNotThrow(() => checkRules(params({ endpoint: 'tcp://h:1', tls_dir: '/tls', tls_server_name: 'h' })));
   });
 });
