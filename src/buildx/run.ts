@@ -1,6 +1,5 @@
 // Runs buildx as a child process, streaming its output to our stderr line by line (masked).
 // The one place buildx is spawned.
-import { execa } from 'execa';
 
 export type RunOptions = {
   env: Record<string, string | undefined>;
@@ -19,6 +18,9 @@ export type Runner = (bin: string, args: readonly string[], options: RunOptions)
 const TAIL_LINES = 60;
 
 export const runBuildx: Runner = async (bin, args, options) => {
+  // Loaded on first use: execa takes ~0.3 s to import, which validate, print-argv and a step
+  // that fails on its params never need.
+  const { execa } = await import('execa');
   const mask = options.mask ?? ((text: string) => text);
   const tail: string[] = [];
   const emit = (raw: string) => {

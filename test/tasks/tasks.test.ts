@@ -62,6 +62,7 @@ describe('generated workflow files', () => {
     try {
       cpSync(path.join(REPO_ROOT, 'schemas'), path.join(root, 'schemas'), { recursive: true });
       cpSync(path.join(REPO_ROOT, 'tasks'), path.join(root, 'tasks'), { recursive: true });
+      cpSync(path.join(REPO_ROOT, FILES.readme), path.join(root, FILES.readme));
       const schemaFile = path.join(root, 'schemas', 'params.schema.json');
       const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as { properties: Record<string, unknown> };
       schema.properties.zz_probe = { description: 'A probe parameter.', type: 'array', items: { type: 'string' } };
@@ -72,6 +73,7 @@ describe('generated workflow files', () => {
       for (const file of [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.argo, FILES.taskReadme, FILES.argoReadme]) {
         assert.ok(readFileSync(path.join(root, file), 'utf8').includes('ZZ_PROBE'), `${file}: ZZ_PROBE`);
       }
+      assert.ok(readFileSync(path.join(root, FILES.readme), 'utf8').includes('`PARAM_ZZ_PROBE` | `--zz-probe`'), 'README: PARAM_ZZ_PROBE and --zz-probe');
       assert.deepEqual(run(root, { check: true }).changed, [], 'a second run changes nothing');
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -1,0 +1,106 @@
+# The buildkit-step image: the CLI on Node 24 plus the pinned buildx, nothing else.
+#
+# No `# syntax=` line on purpose: the Dockerfile frontend built into buildkitd is used, so the
+# build contacts no registry but the ones serving the base images (and npm / the Go module proxy
+# from the RUN steps).
+#
+# Base images are pinned by digest. The digests below were taken from public Dockerfiles that pin
+# the same tags (node:24-bookworm-slim -> Node 24.18.0); they could not be checked against Docker
+# Hub from the machine this was written on (no access), so verify them once with
+#   buildx imagetools inspect node:24-bookworm-slim   /   golang:1.26-bookworm
+# and keep them current (Renovate / Dependabot "docker" ecosystem). Every base is an ARG so a
+# mirror or a test can replace it (`--build-arg NODE_IMAGE=...`), and each FROM name can also be
+# replaced with `--build-context '<the FROM name>=docker-image://...'` (test/image does that).
+ARG NODE_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
+ARG GO_IMAGE=golang:1.26-bookworm@sha256:9fdc884aacc3bec89b20ffc69f4bb369c78210e3e4f600387b5128b12c199f81
+# Must equal BUILDX_VERSION in scripts/versions.env (test/image checks it).
+ARG BUILDX_VERSION=v0.38.2
+
+# --- buildx, built from Go modules exactly like scripts/install-tools.sh builds it -------------
+FROM ${GO_IMAGE} AS buildx-build
+ARG BUILDX_VERSION
+# buildx's go.mod asks for a newer Go patch release than the image may have: let the go command
+# fetch that toolchain (a module from the Go module proxy) instead of failing.
+ENV CGO_ENABLED=0 GOTOOLCHAIN=auto
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    --mount=type=secret,id=ca-certs,required=false \
+    if [ -s /run/secrets/ca-certs ]; then \
+      cat /etc/ssl/certs/ca-certificates.crt /run/secrets/ca-certs > /tmp/ca-certs.pem \
+      && export SSL_CERT_FILE=/tmp/ca-certs.pem; \
+    fi \
+ && GOBIN=/tmp/gobin go install -trimpath \
+      -ldflags "-s -w -X github.com/docker/buildx/version.Version=${BUILDX_VERSION}" \
+      "github.com/docker/buildx/cmd/buildx@${BUILDX_VERSION}" \
+ && /tmp/gobin/buildx version | grep -qF " ${BUILDX_VERSION}" \
+ && install -m 0755 /tmp/gobin/buildx /buildx
+
+# The one place the runtime takes buildx from: `/buildx` of this stage. A prebuilt binary can
+# replace the stage, and skip the Go build and the golang image entirely, with
+#   --build-context buildx-bin=<a directory holding just `buildx`>
+# This must stay a bare alias (FROM, no instructions): BuildKit drops a replaced stage's base but
+# still follows its instructions' dependencies (a `COPY --from=buildx-build` here would make the
+# golang image load even when the stage is replaced).
+FROM buildx-build AS buildx-bin
+
+# --- the CLI, compiled -----------------------------------------------------------------------
+# `npm ci` needs the npm registry. Two optional build secrets adapt it to a CI network without
+# landing in any layer:
+#   --secret id=npmrc,src=$HOME/.npmrc              a registry mirror and/or its auth token
+#   --secret id=ca-certs,src=/path/to/ca-bundle.pem  extra CA certificates (PEM) that npm and go
+#       trust in this build: for a mirror or a TLS-inspecting proxy with a private CA
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    --mount=type=secret,id=npmrc,target=/root/.npmrc,required=false \
+    --mount=type=secret,id=ca-certs,required=false \
+    { [ ! -s /run/secrets/ca-certs ] || export NODE_EXTRA_CA_CERTS=/run/secrets/ca-certs; } \
+ && npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+# tsconfig also includes test/ and scripts/, which .dockerignore keeps out: only src/ compiles.
+# Then drop the dev dependencies (TypeScript, types): the runtime copies node_modules from here.
+RUN npx tsc -p tsconfig.json \
+ && chmod 0755 dist/src/main.js \
+ && mkdir -p /out/bin \
+ && ln -s /app/dist/src/main.js /out/bin/buildkit-step \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# --- the step image ------------------------------------------------------------------------------
+FROM ${NODE_IMAGE}
+ARG BUILDX_VERSION
+LABEL org.opencontainers.image.title="buildkit-step" \
+      org.opencontainers.image.description="One container-image build step for Tekton and Argo Workflows: buildx against a buildkitd sidecar, validated params, small exact results." \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="0.1.0" \
+      io.github.buildkit-step.buildx.version="${BUILDX_VERSION}"
+
+# Everything is owned by root and read-only for the step user.
+COPY package.json /app/package.json
+COPY schemas /app/schemas
+COPY --from=build /src/node_modules /app/node_modules
+COPY --from=build /src/dist/src /app/dist/src
+COPY --from=build /out/bin/ /usr/local/bin/
+COPY --from=buildx-bin /buildx /usr/local/bin/buildx
+
+# The step writes only below $TMPDIR (buildx state in $TMPDIR/buildkit-step, the default OCI
+# layout and metadata file) and the results dir the engine mounts; HOME is never used.
+ENV NODE_ENV=production \
+    TMPDIR=/tmp \
+    HOME=/home/node
+
+WORKDIR /workspace
+
+# Runs as the node images' `node` user (uid/gid 1000), numeric so Kubernetes can enforce
+# runAsNonRoot. buildx only needs the daemon's socket, and buildkitd always chmods it 0660 and
+# chowns it to its own uid and the `--group` gid (default: its own gid, so root:root for a root,
+# privileged sidecar; pod fsGroup does not help, buildkitd resets the group). So the Task either
+#   - starts the sidecar with `--group 1000` (or `[grpc] gid = 1000` in buildkitd.toml): the
+#     socket becomes root:1000 0660, which this user opens (test/image runs the image like that,
+#     and checks that without it the step fails at once with DAEMON_UNREACHABLE / EACCES), or
+#   - runs this step with securityContext.runAsUser: 0 (works, but needlessly root).
+# A rootless buildkitd (moby/buildkit:*-rootless) runs as uid/gid 1000, so its socket is
+# 1000:1000 0660 and this user reaches it with no extra setting.
+USER 1000:1000
+ENTRYPOINT ["node", "/app/dist/src/main.js"]
