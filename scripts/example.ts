@@ -1,4 +1,4 @@
-// The main job on a fresh machine: start a real local BuildKit and registry, build
+// The main job on a fresh machine: start a real local BuildKit and registry, build and push
 // examples/hello with the step exactly as a pipeline would run it, and print the results.
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +22,7 @@ try {
       PARAM_TAGS: '["v1","latest"]',
       PARAM_CONTEXT: path.join(REPO, 'examples', 'hello'),
       PARAM_BUILD_ARGS: JSON.stringify([{ key: 'BASE', value: bed.busybox }, { key: 'GREETING', value: 'hello, world' }]),
+      PARAM_PUSH: 'true',
       PARAM_OCI_LAYOUT: path.join(out, 'image'),
       PARAM_METADATA_FILE: path.join(out, 'metadata.json'),
     },
