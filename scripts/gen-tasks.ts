@@ -61,6 +61,38 @@ export const WORKSPACE_PARAMS: Readonly<Record<string, string>> = {
   tls_dir: 'buildkit-tls',
 };
 
+/**
+ * Schema params the workflow files deliberately do NOT declare (param key -> why). They stay CLI
+ * params (flags, `PARAM_*`, or a Secret-backed `BUILDKIT_STEP_PARAMS`), but a Tekton param or
+ * Argo input would put their values in plaintext into the TaskRun / Workflow and Pod spec, the
+ * dashboards, and (Tekton Chains records TaskRun params) the provenance.
+ */
+export const NOT_EXPOSED: Readonly<Record<string, string>> = {
+  secrets:
+    'Its values are the build secrets themselves: as a param they would be stored in plaintext in the TaskRun / Workflow and Pod spec, shown in the UIs, and (for a TaskRun) recorded by Tekton Chains in the provenance.',
+  ssh: 'Its values are SSH private keys: as a param they would be stored in plaintext in the TaskRun / Workflow and Pod spec, shown in the UIs, and (for a TaskRun) recorded by Tekton Chains in the provenance.',
+};
+
+/** For each NOT_EXPOSED param, the path param that takes its values from a mounted Secret instead. */
+const NOT_EXPOSED_INSTEAD: Readonly<Record<string, string>> = { secrets: 'secrets_dir', ssh: 'ssh_dir' };
+
+/** Throws when NOT_EXPOSED is stale, or a secret (`writeOnly`) param would be exposed. */
+function checkNotExposed(schema: JsonSchema): void {
+  const keys = new Set(paramKeys(schema));
+  for (const key of Object.keys(NOT_EXPOSED)) {
+    if (!keys.has(key)) throw new Error(`gen-tasks: NOT_EXPOSED names ${key}, which the schema does not have`);
+    const instead = NOT_EXPOSED_INSTEAD[key];
+    if (!instead || !keys.has(instead) || !WORKSPACE_PARAMS[instead]) {
+      throw new Error(`gen-tasks: NOT_EXPOSED ${key} needs a path param with a workspace in NOT_EXPOSED_INSTEAD`);
+    }
+  }
+  for (const key of keys) {
+    if (schema.properties?.[key]?.writeOnly === true && NOT_EXPOSED[key] === undefined) {
+      throw new Error(`gen-tasks: ${key} is writeOnly (secret) in the schema: add it to NOT_EXPOSED`);
+    }
+  }
+}
+
 type Workspace = { name: string; description: string; optional?: boolean; readOnly?: boolean; mountPath?: string };
 
 const WORKSPACES: Workspace[] = [
@@ -80,13 +112,15 @@ const WORKSPACES: Workspace[] = [
   },
   {
     name: 'build-secrets',
-    description: 'Build secrets for `RUN --mount=type=secret,id=<file name>`, e.g. a Secret. Sets `SECRETS_DIR`.',
+    description:
+      'Build secrets for `RUN --mount=type=secret,id=<file name>`, e.g. a Secret. Sets `SECRETS_DIR`. The only way to pass build secrets: there is no inline `SECRETS` param.',
     optional: true,
     readOnly: true,
   },
   {
     name: 'ssh-directory',
-    description: 'SSH private keys to forward (a kubernetes.io/ssh-auth Secret: `ssh-privatekey` becomes the `default` id). Sets `SSH_DIR`.',
+    description:
+      'SSH private keys to forward (a kubernetes.io/ssh-auth Secret: `ssh-privatekey` becomes the `default` id). Sets `SSH_DIR`. There is no inline `SSH` param.',
     optional: true,
     readOnly: true,
   },
@@ -152,6 +186,12 @@ export function workflowParams(schema: JsonSchema): WorkflowParam[] {
   });
 }
 
+/** The workflow params the workflow files declare: all but NOT_EXPOSED, in schema order. */
+export function exposedParams(schema: JsonSchema): WorkflowParam[] {
+  checkNotExposed(schema);
+  return workflowParams(schema).filter((param) => NOT_EXPOSED[param.key] === undefined);
+}
+
 /** How a non-plain-string value is written into the string param, e.g. `JSON array of strings`. */
 function shapeOf(root: JsonSchema, property: JsonSchema, type: string): string {
   switch (type) {
@@ -209,7 +249,7 @@ type Surface = 'task' | 'stepaction';
 
 /** The schema params a Tekton surface declares as params. */
 export function tektonParams(schema: JsonSchema, surface: Surface): WorkflowParam[] {
-  return workflowParams(schema).filter((param) =>
+  return exposedParams(schema).filter((param) =>
     surface === 'task' ? WORKSPACE_PARAMS[param.key] === undefined : param.key !== 'result_paths',
   );
 }
@@ -284,7 +324,7 @@ const podVolumes = [
 
 /** The env that carries every param into the step (never a script). */
 function taskEnv(schema: JsonSchema): { name: string; value: string }[] {
-  return workflowParams(schema).map((param) => {
+  return exposedParams(schema).map((param) => {
     const workspace = WORKSPACE_PARAMS[param.key];
     if (workspace) return { name: param.env, value: `$(workspaces.${workspace}.path)` };
     if (param.key === 'context') return { name: param.env, value: `$(workspaces.source.path)/$(params.${param.name})` };
@@ -415,7 +455,7 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
 // --- Argo --------------------------------------------------------------------------------------------
 
 export function argoManifest(schema: JsonSchema): Record<string, unknown> {
-  const params = workflowParams(schema);
+  const params = exposedParams(schema);
   const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT)];
   const inputs = [
     ...params.map((param) => ({
@@ -508,6 +548,25 @@ function workspacesTable(schema: JsonSchema): string {
   return ['| workspace | optional | sets | description |', '|---|---|---|---|', ...rows].join('\n');
 }
 
+/** Which params the workflow files leave out, why, and what to use instead. */
+function notExposedTable(surfaces: ('task' | 'stepaction' | 'argo')[]): string {
+  const heading: Record<string, string> = { task: 'Task: use instead', stepaction: 'StepAction: use instead', argo: 'use instead' };
+  const instead = (key: string, surface: string) => {
+    const dir = NOT_EXPOSED_INSTEAD[key]!;
+    return surface === 'task'
+      ? `the \`${WORKSPACE_PARAMS[dir]}\` workspace (a Secret; sets \`${envVarName(dir)}\`)`
+      : `\`${workflowParamName(dir)}\`: the path where a Secret volume is mounted`;
+  };
+  const rows = Object.entries(NOT_EXPOSED).map(
+    ([key, reason]) => `| \`${workflowParamName(key)}\` (\`${envVarName(key)}\`) | ${cell(reason)} | ${surfaces.map((surface) => instead(key, surface)).join(' | ')} |`,
+  );
+  return [
+    `| not exposed | why | ${surfaces.map((surface) => heading[surface]).join(' | ')} |`,
+    `|---|---|${surfaces.map(() => '---|').join('')}`,
+    ...rows,
+  ].join('\n');
+}
+
 function resultsTable(where: string): string {
   const rows = RESULT_NAMES.map(
     (name) => `| \`${name}\` | ${name === 'ARTIFACT_OUTPUTS' ? (where === 'argo' ? 'JSON object text' : 'object') : 'string'} | ${cell(RESULT_DESCRIPTIONS[name])} |`,
@@ -568,7 +627,6 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
   files.set(FILES.sample, toYaml(sampleTaskManifest(schema), 'Example only: the StepAction plus the sidecar and volumes it cannot declare itself.'));
   files.set(FILES.argo, toYaml(argoManifest(schema), 'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.'));
 
-  const params = workflowParams(schema);
   files.set(
     FILES.taskReadme,
     fillMarkers(readText(FILES.taskReadme), FILES.taskReadme, {
@@ -583,12 +641,14 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
       workspaces: workspacesTable(schema),
       results: resultsTable('tekton'),
       'stepaction-params': paramsTable(tektonParams(schema, 'stepaction'), [stepImageParam, socketVolumeParam], 'stepaction'),
+      'not-exposed': notExposedTable(['task', 'stepaction']),
     }),
   );
   files.set(
     FILES.argoReadme,
     fillMarkers(readText(FILES.argoReadme), FILES.argoReadme, {
-      params: paramsTable(params, [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT)], 'argo'),
+      params: paramsTable(exposedParams(schema), [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT)], 'argo'),
+      'not-exposed': notExposedTable(['argo']),
       results: resultsTable('argo'),
     }),
   );

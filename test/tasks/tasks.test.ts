@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
-import { FILES, REPO_ROOT, run, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
+import { FILES, NOT_EXPOSED, REPO_ROOT, run, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
 import { RESULT_NAMES } from '../../src/config.js';
 import { envVarName, workflowParamName } from '../../src/params/names.js';
 
@@ -16,6 +16,8 @@ type Manifest = Record<string, any>;
 
 const SCHEMA = JSON.parse(readFileSync(path.join(REPO_ROOT, 'schemas', 'params.schema.json'), 'utf8')) as { properties: Record<string, unknown> };
 const KEYS = Object.keys(SCHEMA.properties);
+/** The params the workflow files declare: every schema param except the deliberately NOT_EXPOSED ones. */
+const EXPOSED_KEYS = KEYS.filter((key) => NOT_EXPOSED[key] === undefined);
 const YAML_FILES = [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample, FILES.argo];
 
 const load = (file: string): Manifest => YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
@@ -88,7 +90,7 @@ describe('generated workflow files', () => {
       const [step] = task.spec.steps as Manifest[];
       assert.ok(step && step.script === undefined, `${file}: the step has no script`);
       const env = envOf(step);
-      for (const key of KEYS) {
+      for (const key of EXPOSED_KEYS) {
         const workspace = WORKSPACE_PARAMS[key];
         if (workspace) {
           assert.ok(workspaces.includes(workspace), `${file}: workspace ${workspace} for ${key}`);
@@ -99,7 +101,7 @@ describe('generated workflow files', () => {
           assert.match(env.get(envVarName(key)) ?? '', new RegExp(`\\$\\(params\\.${workflowParamName(key)}\\)`), `${file}: ${envVarName(key)}`);
         }
       }
-      const unknown = [...env.keys()].filter((name) => name.startsWith('PARAM_') && !KEYS.some((key) => envVarName(key) === name));
+      const unknown = [...env.keys()].filter((name) => name.startsWith('PARAM_') && !EXPOSED_KEYS.some((key) => envVarName(key) === name));
       assert.deepEqual(unknown, [], `${file}: PARAM_* the CLI would reject`);
       assert.deepEqual(names(task.spec.results), [...RESULT_NAMES], `${file}: results`);
       const artifactOutputs = (task.spec.results as Manifest[]).find((result) => result.name === 'ARTIFACT_OUTPUTS');
@@ -113,7 +115,7 @@ describe('generated workflow files', () => {
     const action = load(FILES.stepAction);
     const params = names(action.spec.params);
     const env = envOf(action.spec);
-    for (const key of KEYS) {
+    for (const key of EXPOSED_KEYS) {
       if (key === 'result_paths') continue;
       assert.ok(params.includes(workflowParamName(key)), `param ${workflowParamName(key)}`);
       assert.equal(env.get(envVarName(key)), `$(params.${workflowParamName(key)})`, envVarName(key));
@@ -140,7 +142,7 @@ describe('generated workflow files', () => {
     assert.ok(build);
     const inputs = names(build.inputs.parameters);
     const env = envOf(build.container);
-    for (const key of KEYS) {
+    for (const key of EXPOSED_KEYS) {
       assert.ok(inputs.includes(workflowParamName(key)), `input ${workflowParamName(key)}`);
       assert.equal(env.get(envVarName(key)), `{{inputs.parameters.${workflowParamName(key)}}}`, envVarName(key));
     }
@@ -151,6 +153,40 @@ describe('generated workflow files', () => {
     );
     assert.ok(Array.isArray(build.container.command) && build.container.command.length > 0, 'main has an explicit command');
     for (const sidecar of build.sidecars as Manifest[]) assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
+  });
+
+  test('secret-carrying params (NOT_EXPOSED) are in no workflow file: no param, input, argument or env', () => {
+    assert.deepEqual(Object.keys(NOT_EXPOSED).sort(), ['secrets', 'ssh'], 'the inline secret params');
+    for (const key of Object.keys(NOT_EXPOSED)) assert.ok(KEYS.includes(key), `NOT_EXPOSED ${key} is a schema param`);
+    const writeOnly = KEYS.filter((key) => (SCHEMA.properties[key] as { writeOnly?: boolean }).writeOnly === true);
+    for (const key of writeOnly) assert.ok(NOT_EXPOSED[key] !== undefined, `${key} is writeOnly (secret) in the schema but exposed`);
+    for (const file of YAML_FILES) {
+      const raw = text(file);
+      const manifest = load(file);
+      const declared: string[] = [
+        ...names(manifest.spec.params),
+        ...names(manifest.spec.arguments?.parameters),
+        ...((manifest.spec.templates ?? []) as Manifest[]).flatMap((t) => names(t.inputs?.parameters)),
+        ...((manifest.spec.steps ?? []) as Manifest[]).flatMap((step) => names(step.params)),
+      ];
+      const containers: Manifest[] = [
+        ...(manifest.kind === 'StepAction' ? [manifest.spec as Manifest] : []),
+        ...((manifest.spec.steps ?? []) as Manifest[]),
+        ...((manifest.spec.sidecars ?? []) as Manifest[]),
+        ...((manifest.spec.templates ?? []) as Manifest[]).flatMap((t) => [t.container, ...(t.sidecars ?? [])].filter(Boolean) as Manifest[]),
+      ];
+      const envNames = containers.flatMap((container) => names(container.env));
+      for (const key of Object.keys(NOT_EXPOSED)) {
+        const name = workflowParamName(key);
+        const env = envVarName(key);
+        assert.ok(!declared.includes(name), `${file}: declares ${name}`);
+        assert.ok(!envNames.includes(env), `${file}: sets ${env}`);
+        // PARAM_SECRETS_DIR, PARAM_SSH_DIR and PARAM_SSH_KEY_FILES are fine: only the exact name counts.
+        assert.doesNotMatch(raw, new RegExp(`${env}(?![A-Za-z0-9_])`), `${file}: mentions ${env}`);
+        assert.doesNotMatch(raw, new RegExp(`name: ['"]?${name}['"]?[ \\t]*$`, 'm'), `${file}: a ${name} param`);
+        assert.doesNotMatch(raw, new RegExp(`params\\.${name}\\)|parameters\\.${name}\\}`), `${file}: a reference to ${name}`);
+      }
+    }
   });
 
   test('every result and param reference names a declared one (Tekton checks only scripts)', () => {
@@ -171,8 +207,24 @@ describe('generated workflow files', () => {
     const argoReadme = text(FILES.argoReadme);
     for (const key of KEYS) {
       const name = workflowParamName(key);
+      // NOT_EXPOSED params are named in the "not exposed" note instead of the param tables.
       assert.ok(taskReadme.includes(`\`${name}\``) || taskReadme.includes(`\`${envVarName(key)}\``), `task README: ${name}`);
       assert.ok(argoReadme.includes(`\`${name}\``), `argo README: ${name}`);
+    }
+    for (const [key, reason] of Object.entries(NOT_EXPOSED)) {
+      for (const [file, readme] of [
+        ['task', taskReadme],
+        ['argo', argoReadme],
+      ] as const) {
+        const note = readme.slice(readme.indexOf('<!-- not-exposed:start -->'), readme.indexOf('<!-- not-exposed:end -->'));
+        assert.ok(note.includes(`| \`${workflowParamName(key)}\``) && note.includes(reason), `${file} README: not-exposed note for ${key}`);
+        for (const block of ['params', 'stepaction-params']) {
+          const table = readme.includes(`<!-- ${block}:start -->`)
+            ? readme.slice(readme.indexOf(`<!-- ${block}:start -->`), readme.indexOf(`<!-- ${block}:end -->`))
+            : '';
+          assert.ok(!table.includes(`| \`${workflowParamName(key)}\` |`), `${file} README: ${key} is not in the ${block} table`);
+        }
+      }
     }
     for (const name of RESULT_NAMES) {
       assert.ok(taskReadme.includes(`\`${name}\``), `task README: result ${name}`);
