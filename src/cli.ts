@@ -5,13 +5,13 @@ import { runBuildx } from './buildx/run.js';
 import type { Params } from './config.js';
 import { probeDaemon } from './daemon/probe.js';
 import { StepError, toStepError } from './errors.js';
-import { masker } from './mask.js';
+import { inlineSecrets, masker, redactParams } from './mask.js';
 import { envVarName, flagName, PARAMS_ENV, RESULTS_DIR_ENV } from './params/names.js';
-import { readParams } from './params/read.js';
+import { earlyResultPaths, readParams } from './params/read.js';
 import { checkRules } from './params/rules.js';
 import { paramKeys, paramsSchema, paramType, resolveRef, type JsonSchema } from './params/schema.js';
 import { failureResults, successResults } from './results.js';
-import { planBuild, runBuild, secretValues } from './step.js';
+import { planBuild, runBuild } from './step.js';
 import { writeResults } from './write-results.js';
 
 export type Io = {
@@ -55,7 +55,7 @@ export async function main(io: Io): Promise<number> {
     .command(['build', '$0'], 'Build the image (default command).', {}, async (args) => {
       const started = Date.now();
       const resultsDir = (args.resultsDir as string | undefined) || io.env[RESULTS_DIR_ENV] || DEFAULT_RESULTS_DIR;
-      let resultPaths: Params['result_paths'] = {};
+      let resultPaths = earlyResultPaths({ env: io.env, flags: flagValues(args, schema) });
       try {
         const params = await loadParams(args as unknown as GlobalArgs);
         resultPaths = params.result_paths ?? {};
@@ -65,9 +65,9 @@ export async function main(io: Io): Promise<number> {
           runner: runBuildx,
           probe: probeDaemon,
           log,
+          output: io.stderr,
           isTty: io.isTty,
           signal: io.signal,
-          mask: masker(secretValues(params)),
         });
         await writeResults({ dir: resultsDir, paths: resultPaths }, outcome.results);
         for (const [name, value] of Object.entries(outcome.results)) log(`result ${name}=${value}`);
@@ -101,7 +101,7 @@ export async function main(io: Io): Promise<number> {
     .command('validate', 'Check the params only; print them resolved (secret values hidden).', {}, async (args) => {
       try {
         const params = await loadParams(args as unknown as GlobalArgs);
-        json({ valid: true, params: JSON.parse(masker(secretValues(params))(JSON.stringify(params))) });
+        json({ valid: true, params: redactParams(params) });
       } catch (thrown) {
         const error = fail(thrown);
         json({ valid: false, code: error.code, message: error.message });
@@ -111,7 +111,7 @@ export async function main(io: Io): Promise<number> {
       try {
         const params = await loadParams(args as unknown as GlobalArgs);
         const plan = await planBuild(params, { env: io.env, cwd: io.cwd, isTty: io.isTty });
-        const mask = masker(secretValues(params));
+        const mask = masker(inlineSecrets(params));
         json({ create: plan.create.map(mask), build: plan.build.map(mask) });
       } catch (thrown) {
         fail(thrown);

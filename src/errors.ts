@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   METADATA_INVALID: { exit: 22, summary: 'buildx succeeded but its metadata file is missing or lacks the image digest' },
   RESULTS_TOO_LARGE: { exit: 23, summary: 'the results would exceed results_max_bytes (Tekton fails the TaskRun past 4096 bytes)' },
   RESULTS_UNWRITABLE: { exit: 24, summary: 'a result file could not be written' },
+  OUTPUT_UNWRITABLE: { exit: 25, summary: 'the directory for the OCI layout or the metadata file cannot be written' },
   INTERRUPTED: { exit: 130, summary: 'the step received SIGINT or SIGTERM' },
   INTERNAL: { exit: 70, summary: 'a bug in buildkit-step' },
 } as const satisfies Record<string, { exit: number; summary: string }>;

@@ -12,6 +12,8 @@ export type Materialized = {
   /** A private DOCKER_CONFIG dir for buildx, when `docker_config` was given. */
   dockerConfigDir: string | undefined;
   tls: { files: TlsFiles; material: TlsMaterial } | undefined;
+  /** Every secret value (inline or from a mounted file), for masking output. */
+  secretTexts: string[];
   /** Removes every file written here. Safe to call twice. */
   cleanup: () => Promise<void>;
 };
@@ -43,22 +45,36 @@ export async function materialize(config: BuildConfig, stateDir: string, options
     const buildArgs = mergePairs(await namedFiles(config.buildArgsDir, 'build_args_dir', BUILD_ARG, readValue), config.buildArgs);
 
     const secretFiles = await namedFiles(config.secretsDir, 'secrets_dir', ID, async (file) => file);
+    const secretTexts = [...config.secrets.map((pair) => pair.value), ...config.ssh.map((pair) => pair.value)];
     const secretValues = await Promise.all(config.secrets.map(async (pair, index) => ({ key: pair.key, value: await writePrivate(`secret-${index}`, pair.value) })));
     const secrets = mergePairs(secretFiles, secretValues).map((pair) => ({ id: pair.key, src: pair.value }));
 
     const sshFromDir = (await namedFiles(config.sshDir, 'ssh_dir', ID, async (file) => file, isNotAKey)).map((pair) => ({
-      key: pair.key === 'ssh-privatekey' ? 'default' : pair.key,
+      key: sshIdOf(pair.key),
       value: pair.value,
     }));
     const sshValues = await Promise.all(config.ssh.map(async (pair, index) => ({ key: pair.key, value: await writePrivate(`ssh-${index}`, pair.value) })));
     const ssh = groupById([...sshFromDir, ...config.sshKeyFiles, ...sshValues]);
+    if (!dryRun) {
+      const mountedFiles = [...secretFiles, ...sshFromDir, ...config.sshKeyFiles].map((pair) => pair.value);
+      secretTexts.push(...(await Promise.all(mountedFiles.map(readForMasking))));
+    }
 
     const dockerConfigDir = config.dockerConfig ? await copyDockerConfig(config.dockerConfig, privateDir, dryRun) : undefined;
     const tls = config.tlsDir ? await readTls(config.tlsDir, config.tlsServerName) : undefined;
-    return { inputs: { buildArgs, secrets, ssh }, dockerConfigDir, tls, cleanup };
+    return { inputs: { buildArgs, secrets, ssh }, dockerConfigDir, tls, secretTexts, cleanup };
   } catch (error) {
     await cleanup();
     throw error;
+  }
+}
+
+/** A mounted secret's content, to mask it in logs; buildx takes files up to 500 KB, so larger ones are not read. */
+async function readForMasking(file: string): Promise<string> {
+  try {
+    return (await stat(file)).size <= 512 * 1024 ? await readFile(file, 'utf8') : '';
+  } catch {
+    return '';
   }
 }
 
@@ -72,6 +88,15 @@ function groupById(pairs: Pair[]): Array<{ id: string; paths: string[] }> {
   const byId = new Map<string, string[]>();
   for (const pair of pairs) byId.set(pair.key, [...(byId.get(pair.key) ?? []), pair.value]);
   return [...byId].map(([id, paths]) => ({ id, paths }));
+}
+
+/**
+ * The SSH id a key file in `ssh_dir` is forwarded as: `ssh-privatekey` (a kubernetes.io/ssh-auth
+ * Secret) and OpenSSH's own names (`id_rsa`, `id_ed25519`, ... as a git-clone style Secret holds
+ * them) become `default`, the id a bare `RUN --mount=type=ssh` uses; other files keep their name.
+ */
+export function sshIdOf(fileName: string): string {
+  return fileName === 'ssh-privatekey' || /^id_[a-z0-9_]+$/.test(fileName) ? 'default' : fileName;
 }
 
 /** Public keys, known_hosts and ssh config often sit in the same Secret: they are not keys to forward. */

@@ -14,3 +14,16 @@ export function masker(secrets: readonly string[]): (text: string) => string {
   const pattern = new RegExp(fragments.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
   return (text) => text.replace(pattern, '***');
 }
+
+type Pairs = Array<{ key: string; value: string }> | undefined;
+
+/** The secret values given inline (`secrets`, `ssh`), for masking anything that might print one. */
+export function inlineSecrets(params: { secrets?: Pairs; ssh?: Pairs }): string[] {
+  return [...(params.secrets ?? []), ...(params.ssh ?? [])].map((pair) => pair.value);
+}
+
+/** A copy of the params with every inline secret value replaced by `***`, for printing. */
+export function redactParams<T extends { secrets?: Pairs; ssh?: Pairs }>(params: T): T {
+  const hide = (pairs: Pairs) => pairs?.map((pair) => ({ ...pair, value: '***' }));
+  return { ...params, ...(params.secrets ? { secrets: hide(params.secrets) } : {}), ...(params.ssh ? { ssh: hide(params.ssh) } : {}) };
+}

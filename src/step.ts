@@ -6,13 +6,15 @@ import fs from 'fs-extra';
 import { buildArgv, createBuilderArgv, type BuildInputs } from './buildx/argv.js';
 import { classifyFailure, errorSection } from './buildx/failure.js';
 import { parseMetadata } from './buildx/metadata.js';
-import { progressCounter, type ProgressFacts } from './buildx/progress.js';
+import { readProgress, type ProgressFacts } from './buildx/progress.js';
 import type { Runner } from './buildx/run.js';
 import { resolveConfig, type BuildConfig, type Params } from './config.js';
 import type { Probe } from './daemon/wait.js';
 import { waitForDaemon } from './daemon/wait.js';
 import { StepError } from './errors.js';
+import { PARAMS_ENV } from './params/names.js';
 import { materialize } from './inputs.js';
+import { masker } from './mask.js';
 import { checkResultsSize, successResults, type Results } from './results.js';
 
 export type StepDeps = {
@@ -21,12 +23,12 @@ export type StepDeps = {
   runner: Runner;
   probe: Probe;
   log: (line: string) => void;
+  /** Where buildx's own output goes (the step's stderr). */
+  output?: (text: string) => void;
   isTty: boolean;
   signal?: AbortSignal;
-  /** Replaces secret values in text that is about to be shown. */
-  mask?: (text: string) => string;
   /** Pause between attempts; injectable so tests of retries need not wait. */
-  backoff?: (attempt: number) => Promise<void>;
+  backoff?: (attempt: number, signal?: AbortSignal) => Promise<void>;
 };
 
 export type Summary = {
@@ -47,7 +49,8 @@ export const stateDir = (env: NodeJS.ProcessEnv): string => env.BUILDKIT_STEP_ST
 
 export const tmpDir = (env: NodeJS.ProcessEnv): string => env.TMPDIR || os.tmpdir();
 
-const defaultBackoff = (attempt: number) => sleep(Math.min(2000 * 2 ** (attempt - 1), 30_000));
+const defaultBackoff = (attempt: number, signal?: AbortSignal) =>
+  sleep(Math.min(2000 * 2 ** (attempt - 1), 30_000), undefined, { signal }).catch(() => {});
 
 /** The buildx argv a run would use, without running or writing anything (for print-argv). */
 export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cwd' | 'isTty'>): Promise<{ create: string[]; build: string[] }> {
@@ -59,30 +62,28 @@ export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cw
   };
 }
 
-/** Every secret value given inline, for masking anything that might print one. */
-export function secretValues(params: Params): string[] {
-  return [...(params.secrets ?? []), ...(params.ssh ?? [])].map((pair) => pair.value);
-}
-
 export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutcome> {
   const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
+  await checkWritable(config);
   const materialized = await materialize(config, stateDir(deps.env));
   try {
     const waitStarted = Date.now();
-    const waited = await waitForDaemon({ endpoint: config.endpoint, tls: materialized.tls?.material, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log });
+    const waitForIt = () =>
+      waitForDaemon({ endpoint: config.endpoint, tls: materialized.tls?.material, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
+    const waited = await waitForIt();
     const daemonWaitMs = Date.now() - waitStarted;
     deps.log(`BuildKit daemon at ${config.endpoint} answers (${plural(waited.workers, 'worker')}, ${plural(waited.tries, 'try', 'tries')}, ${daemonWaitMs} ms)`);
 
     const bin = buildxBin(deps.env);
     const env = buildxEnv(deps.env, materialized.dockerConfigDir);
     await fs.ensureDir(env.BUILDX_CONFIG as string);
-    const created = await deps.runner(bin, createBuilderArgv(config, materialized.tls?.files), { env, signal: deps.signal });
+    const created = await deps.runner(bin, createBuilderArgv(config, materialized.tls?.files), { env, signal: deps.signal, write: deps.output });
     if (created.spawnError) throw buildxMissing(bin, created.spawnError);
     if (created.exitCode !== 0) throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`);
 
     const argv = buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs);
     const buildStarted = Date.now();
-    const built = await buildWithRetries(config, argv, bin, env, deps);
+    const built = await buildWithRetries(config, argv, bin, env, { ...deps, mask: masker(materialized.secretTexts), waitForDaemon: waitForIt });
     const metadata = parseMetadata(await readMetadata(config.metadataFile));
     checkPushedDigests(metadata.digest, built.steps.pushed);
     const results = successResults(config, metadata);
@@ -99,18 +100,17 @@ async function buildWithRetries(
   argv: string[],
   bin: string,
   env: Record<string, string | undefined>,
-  deps: StepDeps,
+  deps: StepDeps & { mask: (text: string) => string; waitForDaemon: () => Promise<unknown> },
 ): Promise<Pick<Summary, 'attempts' | 'steps' | 'cacheExportFailed'>> {
   for (let attempt = 1; ; attempt++) {
     // buildx writes the metadata file only on success: never let a stale one pass for this build's.
     await fs.remove(config.metadataFile);
-    await fs.ensureDir(path.dirname(config.metadataFile));
-    const counter = progressCounter();
-    const run = await deps.runner(bin, argv, { env, signal: deps.signal, onLine: counter.line, mask: deps.mask });
+    const progress = readProgress();
+    const run = await deps.runner(bin, argv, { env, signal: deps.signal, onLine: progress.line, mask: deps.mask, write: deps.output });
     if (run.spawnError) throw buildxMissing(bin, run.spawnError);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the build was interrupted');
     if (run.exitCode === 0) {
-      const facts = counter.counts();
+      const facts = progress.facts();
       if (facts.cacheExportError) {
         deps.log(`warning: the cache export failed, the image was built anyway (set cache_export_fatal to fail instead): ${facts.cacheExportError}`);
       }
@@ -120,7 +120,10 @@ async function buildWithRetries(
     const message = `buildx build failed (exit ${run.exitCode}, attempt ${attempt}): ${failure.detail}`;
     if (!failure.transient || attempt > config.retries) throw new StepError(failure.code, message);
     deps.log(`transient failure (${failure.code}), retrying (attempt ${attempt + 1} of ${config.retries + 1}): ${failure.detail.split('\n')[0]}`);
-    await (deps.backoff ?? defaultBackoff)(attempt);
+    await (deps.backoff ?? defaultBackoff)(attempt, deps.signal);
+    if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'interrupted between build attempts');
+    // A daemon that went away (restart, OOM kill) must answer again before the next attempt.
+    if (failure.code === 'DAEMON_UNREACHABLE') await deps.waitForDaemon();
   }
 }
 
@@ -136,13 +139,34 @@ function checkPushedDigests(digest: string, pushed: Record<string, string>): voi
   }
 }
 
-/** buildx's environment: ours, with buildx state kept in our dir and registry auth from `docker_config`. */
+/**
+ * buildx's environment: ours without the params (they may hold secret values buildx has no use
+ * for), buildx state kept in our dir, and registry auth from `docker_config`.
+ */
 function buildxEnv(env: NodeJS.ProcessEnv, dockerConfigDir: string | undefined): Record<string, string | undefined> {
+  const inherited = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('PARAM_') && name !== PARAMS_ENV));
   return {
-    ...env,
+    ...inherited,
     BUILDX_CONFIG: path.join(stateDir(env), 'buildx'),
     ...(dockerConfigDir ? { DOCKER_CONFIG: dockerConfigDir } : {}),
   };
+}
+
+/**
+ * The metadata file's dir and the OCI layout's parent must be writable before anything runs:
+ * otherwise the build runs in full and fails at the very end (a PVC without fsGroup, a typo).
+ */
+async function checkWritable(config: BuildConfig): Promise<void> {
+  const dirs = [path.dirname(config.metadataFile), ...(config.ociLayout ? [path.dirname(config.ociLayout)] : [])];
+  for (const dir of dirs) {
+    try {
+      await fs.ensureDir(dir);
+      await fs.access(dir, fs.constants.W_OK);
+    } catch (error) {
+      const param = dir === path.dirname(config.metadataFile) ? 'metadata_file' : 'oci_layout';
+      throw new StepError('OUTPUT_UNWRITABLE', `${param}: cannot write to ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+    }
+  }
 }
 
 async function readMetadata(file: string): Promise<string> {

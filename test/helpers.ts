@@ -58,11 +58,12 @@ export function writeContext(dir: string, files: Record<string, string>): string
   return dir;
 }
 
-/** A stand-in buildx that records that it ran; for tests that must prove buildx never started. */
-export function fakeBuildx(dir: string): { bin: string; ran: () => boolean } {
+/** A stand-in buildx that records its argv (one line a run) and environment; for tests that must prove what buildx got. */
+export function fakeBuildx(dir: string): { bin: string; ran: () => boolean; env: () => string } {
   mkdirSync(dir, { recursive: true });
   const bin = path.join(dir, 'buildx');
   const marker = path.join(dir, 'ran');
-  writeFileSync(bin, `#!/bin/sh\necho "$@" >> '${marker}'\nexit 0\n`, { mode: 0o755 });
-  return { bin, ran: () => existsSync(marker) };
+  const envFile = path.join(dir, 'env');
+  writeFileSync(bin, `#!/bin/sh\necho "$@" >> '${marker}'\nenv >> '${envFile}'\nexit 0\n`, { mode: 0o755 });
+  return { bin, ran: () => existsSync(marker), env: () => (existsSync(envFile) ? readFileSync(envFile, 'utf8') : '') };
 }

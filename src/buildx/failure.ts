@@ -1,5 +1,5 @@
 // Tells why buildx failed from its last output lines: a real build failure, an auth problem,
-// a push problem, or something transient worth another attempt. Pure.
+// a push problem, a lost daemon, or something transient worth another attempt. Pure.
 import type { ErrorCode } from '../errors.js';
 
 export type Failure = { code: ErrorCode; transient: boolean; detail: string };
@@ -15,23 +15,25 @@ const BUILD_ERROR = [
   /invalid reference format/,
 ];
 
-const AUTH_ERROR = [/401 Unauthorized/, /403 Forbidden/, /\bunauthorized\b/i, /failed to authorize/, /authentication required/, /insufficient_scope/, /push access denied/, /requested access to the resource is denied/];
+/** The registry said no to the credentials: a 401/403 or its error codes. */
+const AUTH_ERROR = [/\b401 Unauthorized/, /\b403 Forbidden/, /\bunauthorized:/i, /authentication required/, /insufficient_scope/, /push access denied/, /requested access to the resource is denied/, /no basic auth credentials/];
 
+/** Network and server trouble that goes away: worth another attempt. */
 const TRANSIENT = [
-  /\b50[0234]\b/,
-  /Service Unavailable|Bad Gateway|Gateway Timeout|Internal Server Error/,
-  /connection reset by peer/,
-  /connection refused/,
-  /i\/o timeout/,
-  /TLS handshake timeout/,
-  /unexpected EOF/,
-  /context deadline exceeded/,
-  /broken pipe/,
-  /server misbehaving|temporary failure in name resolution/i,
-  /too many requests|toomanyrequests|\b429\b/i,
+  /\b50[0234] (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)/,
+  /\bstatus(?: code)?:? 50[0234]\b/,
+  /\b429 Too Many Requests|toomanyrequests/i,
   // A registry's JSON error code for 503, which is all buildx keeps of it in the ERROR line.
   /: unavailable:/,
+  /connection reset by peer|connection refused|connection timed out|broken pipe/,
+  /i\/o timeout|TLS handshake timeout|context deadline exceeded/,
+  /unexpected EOF|: EOF$/m,
+  /GOAWAY|http2: server sent GOAWAY/,
+  /server misbehaving|temporary failure in name resolution/i,
 ];
+
+/** The daemon went away under the build (crash, restart, OOM kill). */
+const DAEMON_LOST = [/code = Unavailable/, /error reading from server: EOF/, /transport is closing/];
 
 const PUSH = [/failed to push/, /pushing (?:layers|manifest)/, /failed commit on ref/, /failed to do request.*\/v2\//];
 
@@ -48,8 +50,11 @@ export function classifyFailure(tail: readonly string[]): Failure {
   const detail = section.slice(0, 12).join('\n');
   const matches = (patterns: RegExp[]) => patterns.some((pattern) => pattern.test(text));
   if (matches(BUILD_ERROR)) return { code: 'BUILD_FAILED', transient: false, detail };
-  if (matches(AUTH_ERROR)) return { code: 'REGISTRY_AUTH', transient: false, detail };
+  if (matches(DAEMON_LOST)) return { code: 'DAEMON_UNREACHABLE', transient: true, detail };
   const transient = matches(TRANSIENT);
+  // A token server that answers 503 or times out is an outage, not bad credentials.
+  if (matches(AUTH_ERROR) && !transient) return { code: 'REGISTRY_AUTH', transient: false, detail };
+  if (/failed to authorize|failed to fetch (?:oauth|anonymous) token/.test(text)) return { code: 'REGISTRY_AUTH', transient, detail };
   if (matches(PUSH)) return { code: 'PUSH_FAILED', transient, detail };
   return { code: 'BUILD_FAILED', transient, detail };
 }

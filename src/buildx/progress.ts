@@ -1,4 +1,4 @@
-// Counts Dockerfile steps and cache hits from buildx's plain progress output. Pure.
+// Reads facts from buildx's plain progress output: steps, cache hits, pushes, cache export errors. Pure.
 
 export type StepCounts = { steps: number; cached: number };
 
@@ -9,8 +9,11 @@ export type ProgressFacts = StepCounts & {
   cacheExportError: string | undefined;
 };
 
-/** Feed it every output line; `counts()` tells how many build steps ran and how many came from cache. */
-export function progressCounter(): { line: (line: string) => void; counts: () => ProgressFacts } {
+/**
+ * Feed it every output line; `facts()` tells how many build steps ran, how many came from
+ * cache, which digests were pushed, and whether a cache export failed.
+ */
+export function readProgress(): { line: (line: string) => void; facts: () => ProgressFacts } {
   const steps = new Set<string>();
   const cached = new Set<string>();
   const pushed: Record<string, string> = {};
@@ -30,6 +33,6 @@ export function progressCounter(): { line: (line: string) => void; counts: () =>
       const error = /^#(\d+) ERROR: (.*)$/.exec(line);
       if (error?.[1] && cacheExports.has(error[1])) cacheExportError ??= error[2];
     },
-    counts: () => ({ steps: steps.size, cached: [...cached].filter((id) => steps.has(id)).length, pushed, cacheExportError }),
+    facts: () => ({ steps: steps.size, cached: [...cached].filter((id) => steps.has(id)).length, pushed, cacheExportError }),
   };
 }

@@ -7,6 +7,8 @@ export type RunOptions = {
   onLine?: (line: string) => void;
   /** Applied to every line before it is shown or kept. */
   mask?: (text: string) => string;
+  /** Where buildx's output is shown; our stderr by default. */
+  write?: (text: string) => void;
   signal?: AbortSignal;
 };
 
@@ -22,10 +24,11 @@ export const runBuildx: Runner = async (bin, args, options) => {
   // that fails on its params never need.
   const { execa } = await import('execa');
   const mask = options.mask ?? ((text: string) => text);
+  const write = options.write ?? ((text: string) => process.stderr.write(text));
   const tail: string[] = [];
   const emit = (raw: string) => {
     const line = mask(raw);
-    process.stderr.write(`${line}\n`);
+    write(`${line}\n`);
     options.onLine?.(line);
     tail.push(line);
     if (tail.length > TAIL_LINES) tail.shift();

@@ -15,6 +15,8 @@ export type WaitOptions = {
   /** First pause between tries; doubles up to `maxDelayMs`. */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** Ends the wait at once (SIGTERM), with INTERRUPTED. */
+  signal?: AbortSignal;
 };
 
 /** Resolves with the number of tries once the daemon answers; throws DAEMON_UNREACHABLE at the deadline. */
@@ -26,13 +28,14 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
   let tries = 0;
   let lastReason = '';
   for (;;) {
+    if (options.signal?.aborted) throw new StepError('INTERRUPTED', `interrupted while waiting for the BuildKit daemon at ${options.endpoint}`);
     tries++;
     const remaining = deadline - now();
     const result = await options.probe(options.endpoint, options.tls, Math.max(50, Math.min(remaining, 5000)));
     if (result.ok) return { tries, workers: result.workers };
     if (!result.transient) {
       const code = options.tls ? 'DAEMON_TLS' : 'DAEMON_UNREACHABLE';
-      throw new StepError(code, `BuildKit daemon at ${options.endpoint} refused the connection: ${result.reason}`);
+      throw new StepError(code, `BuildKit daemon at ${options.endpoint} cannot be reached: ${result.reason}`);
     }
     if (result.reason !== lastReason) options.log(`waiting for BuildKit daemon at ${options.endpoint}: ${result.reason}`);
     lastReason = result.reason;
@@ -43,7 +46,7 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
         `BuildKit daemon at ${options.endpoint} did not answer within ${options.timeoutMs / 1000} s (${tries} tries; last: ${lastReason})`,
       );
     }
-    await sleep(Math.min(delay, left));
+    await sleep(Math.min(delay, left), undefined, { signal: options.signal }).catch(() => {});
     delay = Math.min(delay * 2, maxDelay);
   }
 }

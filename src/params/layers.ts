@@ -1,7 +1,8 @@
 // Turns each params source into a layer of values, and merges layers by precedence. Pure.
 import { StepError } from '../errors.js';
-import { closestName, envVarName, PARAMS_ENV } from './names.js';
+import { closestName, envVarName, flagName, PARAMS_ENV } from './names.js';
 import { paramKeys, paramType, type JsonSchema } from './schema.js';
+import { kindOf } from './validate.js';
 
 /** Values from one source, and a human name for that source ("PARAM_TAGS", "file p.json"). */
 export type Layer = { origin: string; values: Record<string, unknown>; originOf?: (key: string) => string };
@@ -32,7 +33,7 @@ export function jsonLayer(origin: string, text: string): Layer {
     throw new StepError('PARAMS_INVALID', `${origin}: not valid JSON (${jsonErrorPlace(error)})`, { cause: error });
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new StepError('PARAMS_INVALID', `${origin}: must be a JSON object of parameters, got ${jsonKind(parsed)}`);
+    throw new StepError('PARAMS_INVALID', `${origin}: must be a JSON object of parameters, got ${kindOf(parsed, false)}`);
   }
   return { origin, values: plainObject(parsed as Record<string, unknown>) };
 }
@@ -54,7 +55,7 @@ export function paramEnvLayer(env: NodeJS.ProcessEnv, schema: JsonSchema): Layer
   const byEnvName = new Map(keys.map((key) => [envVarName(key), key]));
   const values = plainObject({});
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('PARAM_') || raw === undefined) continue;
+    if (!name.startsWith('PARAM_') || raw === undefined || isServiceLink(name)) continue;
     const key = byEnvName.get(name);
     if (key === undefined) {
       const hint = closestName(name, [...byEnvName.keys()]);
@@ -66,6 +67,14 @@ export function paramEnvLayer(env: NodeJS.ProcessEnv, schema: JsonSchema): Layer
   return { origin: 'env', values, originOf: envVarName };
 }
 
+/**
+ * Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT_80_TCP_ADDR`, ... for every
+ * Service in the namespace; a Service named `param-...` must not break every build.
+ */
+function isServiceLink(name: string): boolean {
+  return /_SERVICE_(HOST|PORT(_[A-Z0-9_]+)?)$|_PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?$/.test(name);
+}
+
 /** CLI flags already parsed by yargs, keyed by parameter name; undefined means not given. */
 export function flagsLayer(flags: Record<string, unknown>, schema: JsonSchema): Layer {
   const values = plainObject({});
@@ -74,9 +83,9 @@ export function flagsLayer(flags: Record<string, unknown>, schema: JsonSchema): 
     if (value === undefined) continue;
     const type = paramType(schema, key);
     const arrayOfObjects = type === 'array' && typeof value === 'string';
-    values[key] = type === 'object' || arrayOfObjects ? parseEnvJson(`--${key.replaceAll('_', '-')}`, value as string, type) : value;
+    values[key] = type === 'object' || arrayOfObjects ? parseEnvJson(`--${flagName(key)}`, value as string, type) : value;
   }
-  return { origin: 'flag', values, originOf: (key) => `--${key.replaceAll('_', '-')}` };
+  return { origin: 'flag', values, originOf: (key) => `--${flagName(key)}` };
 }
 
 /** Later layers win: pass them lowest precedence first. */
@@ -114,7 +123,3 @@ function jsonErrorPlace(error: unknown): string {
   return /end of (JSON )?input/i.test(message) ? 'unexpected end of input' : 'syntax error';
 }
 
-function jsonKind(value: unknown): string {
-  if (value === null) return 'null';
-  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-}

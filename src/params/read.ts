@@ -1,6 +1,8 @@
 // Reads every params source (files, env, flags) and returns validated params. Touches the filesystem.
 import { readFile } from 'node:fs/promises';
+import { RESULT_NAMES, type ResultName } from '../config.js';
 import { StepError } from '../errors.js';
+import { PARAMS_ENV } from './names.js';
 import { defaultsLayer, envJsonLayer, flagsLayer, jsonLayer, mergeLayers, paramEnvLayer, type Layer } from './layers.js';
 import type { JsonSchema } from './schema.js';
 import { validateParams } from './validate.js';
@@ -28,5 +30,31 @@ async function readParamsFile(file: string): Promise<string> {
     throw new StepError('PARAMS_UNREADABLE', `--params-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
       cause: error,
     });
+  }
+}
+
+/**
+ * `result_paths` read on its own, leniently, before the full validation: a StepAction gets its
+ * results only at those paths, so ERROR_REASON for invalid params must go there too.
+ */
+export function earlyResultPaths(sources: Omit<ParamSources, 'paramsFiles'>): Partial<Record<ResultName, string>> {
+  const candidates = [sources.flags.result_paths, sources.env.PARAM_RESULT_PATHS, parseOrUndefined(sources.env[PARAMS_ENV])?.result_paths];
+  for (const candidate of candidates) {
+    const value = typeof candidate === 'string' ? parseOrUndefined(candidate) : candidate;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
+    const known = Object.entries(value as Record<string, unknown>).filter(
+      (entry): entry is [ResultName, string] => (RESULT_NAMES as readonly string[]).includes(entry[0]) && typeof entry[1] === 'string' && entry[1] !== '',
+    );
+    if (known.length > 0) return Object.fromEntries(known);
+  }
+  return {};
+}
+
+function parseOrUndefined(text: string | undefined): Record<string, unknown> | undefined {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
   }
 }

@@ -1,6 +1,6 @@
 // Rules that tie several parameters together, which the schema alone does not express. Pure.
 import type { Params } from '../config.js';
-import { StepError } from '../errors.js';
+import { paramsInvalid } from './validate.js';
 
 /** Throws PARAMS_INVALID listing every broken rule. */
 export function checkRules(params: Params): Params {
@@ -10,8 +10,6 @@ export function checkRules(params: Params): Params {
   if (params.tls_server_name !== undefined && params.tls_dir === undefined) problems.push('tls_server_name: needs tls_dir');
   if (params.sbom_generator !== undefined && !params.sbom) problems.push('sbom_generator: needs sbom: true');
   if (params.oci_tar && params.push && params.oci_layout === undefined) problems.push('oci_tar: needs oci_layout when push is true');
-  if (problems.length > 0) {
-    throw new StepError('PARAMS_INVALID', `${problems.length} parameter problem${problems.length === 1 ? '' : 's'}:\n  - ${problems.join('\n  - ')}`);
-  }
+  if (problems.length > 0) throw paramsInvalid(problems);
   return params;
 }

@@ -21,9 +21,18 @@ function compile(schema: JsonSchema): ValidateFunction {
 export function validateParams<T>(merged: MergedParams, schema: JsonSchema): T {
   const validate = compile(schema);
   if (validate(merged.values)) return merged.values as T;
-  const problems = dedupe((validate.errors ?? []).map((error) => explain(error, merged, schema)));
+  throw paramsInvalid([...new Set((validate.errors ?? []).map((error) => explain(error, merged, schema)))]);
+}
+
+/** One PARAMS_INVALID error listing every problem. */
+export function paramsInvalid(problems: readonly string[]): StepError {
   const noun = problems.length === 1 ? 'parameter problem' : 'parameter problems';
-  throw new StepError('PARAMS_INVALID', `${problems.length} ${noun}:\n  - ${problems.join('\n  - ')}`);
+  return new StepError('PARAMS_INVALID', `${problems.length} ${noun}:\n  - ${problems.join('\n  - ')}`);
+}
+
+/** Params whose values are secret (`writeOnly` in the schema): never quoted, at any depth. */
+export function secretParams(schema: JsonSchema): Set<string> {
+  return new Set(Object.entries(schema.properties ?? {}).filter(([, property]) => property.writeOnly === true).map(([key]) => key));
 }
 
 function explain(error: ErrorObject, merged: MergedParams, schema: JsonSchema): string {
@@ -31,8 +40,10 @@ function explain(error: ErrorObject, merged: MergedParams, schema: JsonSchema): 
   const topKey = error.instancePath.split('/')[1] ?? '';
   const from = merged.origins[topKey] ? ` (from ${merged.origins[topKey]})` : '';
   const params = error.params as Record<string, unknown>;
-  // Secret values (writeOnly in the schema) are never quoted back.
-  const secret = (error.parentSchema as JsonSchema | undefined)?.writeOnly === true;
+  // Secret values (writeOnly in the schema, on the param or the field) are never quoted back;
+  // only a pair's `key` (the secret's id) is safe to show.
+  const inSecretParam = secretParams(schema).has(topKey) && !error.instancePath.endsWith('/key');
+  const secret = inSecretParam || (error.parentSchema as JsonSchema | undefined)?.writeOnly === true;
   switch (error.keyword) {
     case 'required': {
       const missing = String(params.missingProperty);
@@ -86,10 +97,11 @@ function valueAt(root: unknown, instancePath: string): unknown {
   return value;
 }
 
-function kindOf(value: unknown): string {
+/** `null`, `an array`, or `a string ("x")`: what a value is, for messages. */
+export function kindOf(value: unknown, quote = true): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return `${article(typeof value)} (${JSON.stringify(truncate(value))})`;
+  return quote ? `${article(typeof value)} (${JSON.stringify(truncate(value))})` : article(typeof value);
 }
 
 function article(type: string): string {
@@ -100,6 +112,3 @@ function truncate(value: unknown): unknown {
   return typeof value === 'string' && value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }
 
-function dedupe(lines: string[]): string[] {
-  return [...new Set(lines)];
-}

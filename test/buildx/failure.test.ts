@@ -15,7 +15,13 @@ describe('classifyFailure', () => {
     { name: 'a push answered with 503', tail: ['ERROR: failed to build: failed to solve: failed to push 127.0.0.1:5000/a/b:1: failed to do request: unexpected status from PUT request to http://127.0.0.1:5000/v2/a/b/blobs/uploads/x: 503 Service Unavailable'], code: 'PUSH_FAILED', transient: true },
     { name: 'a push without credentials', tail: ['ERROR: failed to build: failed to solve: failed to push 127.0.0.1:5000/a/b:1: failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized'], code: 'REGISTRY_AUTH', transient: false },
     { name: 'a base image pull refused', tail: ['ERROR: failed to build: failed to solve: 127.0.0.1:5000/base:1: failed to resolve source metadata for 127.0.0.1:5000/base:1: unexpected status from HEAD request: 401 Unauthorized'], code: 'REGISTRY_AUTH', transient: false },
-    { name: 'the daemon connection dropped', tail: ['ERROR: failed to build: rpc error: code = Unavailable desc = connection reset by peer'], code: 'BUILD_FAILED', transient: true },
+    { name: 'the daemon went away mid-build', tail: ['ERROR: failed to build: rpc error: code = Unavailable desc = connection reset by peer'], code: 'DAEMON_UNREACHABLE', transient: true },
+    { name: 'a token server outage is not bad credentials', tail: ['ERROR: failed to build: failed to solve: failed to push r.io/a:1: failed to authorize: failed to fetch oauth token: unexpected status: 503 Service Unavailable'], code: 'REGISTRY_AUTH', transient: true },
+    { name: 'a token server timeout', tail: ['ERROR: failed to build: failed to solve: failed to authorize: failed to fetch anonymous token: Get "https://auth.r.io/token": dial tcp 10.0.0.1:443: i/o timeout'], code: 'REGISTRY_AUTH', transient: true },
+    { name: 'a push cut short with a bare EOF', tail: ['ERROR: failed to build: failed to solve: failed to push r.io/a:1: failed to copy: EOF'], code: 'PUSH_FAILED', transient: true },
+    { name: 'a GOAWAY from a proxy', tail: ['ERROR: failed to build: failed to solve: failed to push r.io/a:1: http2: server sent GOAWAY and closed the connection'], code: 'PUSH_FAILED', transient: true },
+    { name: 'a missing tag that happens to be 502 is not a 502', tail: ['ERROR: failed to build: failed to solve: r.io/base:502: failed to resolve source metadata for r.io/base:502: r.io/base:502: not found'], code: 'BUILD_FAILED', transient: false },
+    { name: 'too many requests', tail: ['ERROR: failed to build: failed to solve: r.io/base:1: unexpected status from GET request to https://r.io/v2/base/manifests/1: 429 Too Many Requests'], code: 'BUILD_FAILED', transient: true },
     { name: 'no ERROR line at all: the last lines decide', tail: ['something odd', 'and then it stopped'], code: 'BUILD_FAILED', transient: false },
   ];
   for (const { name, tail, code, transient } of cases) {

@@ -1,10 +1,10 @@
 // Counting steps, cache hits and pushed digests from plain progress output.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { progressCounter } from '../../src/buildx/progress.js';
+import { readProgress } from '../../src/buildx/progress.js';
 
 test('counts Dockerfile steps and which of them were cached; ignores internal vertices', () => {
-  const counter = progressCounter();
+  const counter = readProgress();
   const digest = `sha256:${'a'.repeat(64)}`;
   for (const line of [
     '#1 [internal] load build definition from Dockerfile',
@@ -21,11 +21,11 @@ test('counts Dockerfile steps and which of them were cached; ignores internal ve
   ]) {
     counter.line(line);
   }
-  assert.deepEqual(counter.counts(), { steps: 3, cached: 2, pushed: { '127.0.0.1:5000/a/b:v1': digest }, cacheExportError: undefined });
+  assert.deepEqual(counter.facts(), { steps: 3, cached: 2, pushed: { '127.0.0.1:5000/a/b:v1': digest }, cacheExportError: undefined });
 });
 
 test('a cache export error is told apart from a cache import error (captured buildx v0.38.2 lines)', () => {
-  const counter = progressCounter();
+  const counter = readProgress();
   for (const line of [
     '#3 importing cache manifest from 127.0.0.1:45693/c:1',
     '#3 ERROR: failed to configure registry cache importer: unexpected status from HEAD request to http://127.0.0.1:45693/v2/c/manifests/1: 401 Unauthorized',
@@ -35,5 +35,5 @@ test('a cache export error is told apart from a cache import error (captured bui
   ]) {
     counter.line(line);
   }
-  assert.equal(counter.counts().cacheExportError, 'error writing layer blob: unexpected status from HEAD request to http://127.0.0.1:45693/v2/c/blobs/sha256:3f0e: 401 Unauthorized');
+  assert.equal(counter.facts().cacheExportError, 'error writing layer blob: unexpected status from HEAD request to http://127.0.0.1:45693/v2/c/blobs/sha256:3f0e: 401 Unauthorized');
 });

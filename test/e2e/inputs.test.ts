@@ -78,17 +78,19 @@ describe('secrets', () => {
     });
   });
 
-  test('a failing build still removes the secret files, and a RUN that prints a secret is masked in the log', async () => {
+  test('a failing build still removes the secret files, and a RUN that prints secrets is masked in the log', async () => {
     const value = 'do-not-print-this-secret';
+    const mounted = 'mounted-secret-from-a-dir';
+    const secretsDir = writeContext(path.join(work, 'secrets-fail-mount'), { fromdir: mounted });
     const run = await build(
       'secrets-fail',
-      { Dockerfile: `FROM ${suite.bed.busybox}\nRUN --mount=type=secret,id=token cat /run/secrets/token; exit 1\n` },
-      { image: 'e2e/secrets-fail', tags: ['1'], secrets: [{ key: 'token', value }] },
+      { Dockerfile: `FROM ${suite.bed.busybox}\nRUN --mount=type=secret,id=token --mount=type=secret,id=fromdir cat /run/secrets/token /run/secrets/fromdir; exit 1\n` },
+      { image: 'e2e/secrets-fail', tags: ['1'], secrets: [{ key: 'token', value }], secrets_dir: secretsDir },
     );
     check(() => {
       assert.equal(run.exitCode, 20, run.stderr);
-      assert.match(run.stderr, /\*\*\*/, 'the printed secret shows as ***');
-      assertNowhere(run, [value]);
+      assert.match(run.stderr, /\*\*\*/, 'the printed secrets show as ***');
+      assertNowhere(run, [value, mounted]);
     });
   });
 });

@@ -136,11 +136,53 @@ describe('failures', () => {
   });
 });
 
+describe('failures before the build', () => {
+  test('invalid params: ERROR_REASON still reaches the per-result paths (a StepAction has no other results)', async () => {
+    const paths = { ERROR_REASON: path.join(work, 'early', 'step', 'ERROR_REASON'), ERROR_MESSAGE: path.join(work, 'early', 'step', 'ERROR_MESSAGE') };
+    const run = await runCli({ resultsDir: path.join(work, 'early', 'scratch'), env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: 'latest', PARAM_RESULT_PATHS: JSON.stringify(paths) } });
+    check(() => {
+      assert.equal(run.exitCode, 2, run.stderr);
+      assert.equal(readFileSync(paths.ERROR_REASON, 'utf8'), 'PARAMS_INVALID');
+      assert.match(readFileSync(paths.ERROR_MESSAGE, 'utf8'), /PARAM_TAGS: expected JSON/);
+    });
+  });
+
+  test('an OCI layout under a path that cannot be a directory: OUTPUT_UNWRITABLE before any daemon wait or build', async () => {
+    const fake = fakeBuildx(path.join(work, 'unwritable-bin'));
+    const run = await step('unwritable', scratch, { image: 'e2e/x', tags: ['1'], oci_layout: '/dev/null/layout', endpoint: 'unix:///nonexistent/buildkitd.sock', daemon_timeout: 60 }, { env: { BUILDKIT_STEP_BUILDX: fake.bin } });
+    check(() => {
+      assert.equal(run.exitCode, 25, run.stderr);
+      assert.equal(run.results.ERROR_REASON, 'OUTPUT_UNWRITABLE');
+      assert.match(run.results.ERROR_MESSAGE!, /^oci_layout: cannot write to \/dev\/null/);
+      assert.ok(run.ms < 10_000, `failed at once (${run.ms} ms), not after the 60 s daemon timeout`);
+      assert.equal(fake.ran(), false);
+    });
+  });
+
+  test('SIGTERM while waiting for the daemon: INTERRUPTED at once, not at the end of daemon_timeout', async () => {
+    let signalled = false;
+    const run = await step('interrupt-wait', scratch, { image: 'e2e/x', tags: ['1'], endpoint: `unix://${work}/never/buildkitd.sock`, daemon_timeout: 120 }, {
+      onStderr: (stderr, child) => {
+        if (!signalled && stderr.includes('waiting for BuildKit daemon')) {
+          signalled = true;
+          child.kill('SIGTERM');
+        }
+      },
+    });
+    check(() => {
+      assert.equal(run.exitCode, 130, run.stderr);
+      assert.equal(run.results.ERROR_REASON, 'INTERRUPTED');
+      assert.ok(run.ms < 10_000, `stopped after ${run.ms} ms`);
+    });
+  });
+});
+
 describe('commands', () => {
   const params = { BUILDKIT_STEP_PARAMS: JSON.stringify({ image: 'r.example.com/a/b', tags: ['1'], secrets: [{ key: 'tok', value: 'print-argv-secret' }] }) };
 
   test('validate: exit 0 with resolved params (secrets hidden); the params code on bad input', async () => {
-    const ok = await runCli({ args: ['validate'], resultsDir: path.join(work, 'validate'), env: params });
+    const quoted = { BUILDKIT_STEP_PARAMS: JSON.stringify({ image: 'r.example.com/a/b', tags: ['1'], secrets: [{ key: 'tok', value: 'print-argv-secret' }, { key: 'q', value: 'with "quotes" and \\ backslash' }] }) };
+    const ok = await runCli({ args: ['validate'], resultsDir: path.join(work, 'validate'), env: quoted });
     const bad = await runCli({ args: ['validate'], resultsDir: path.join(work, 'validate-bad'), env: { PARAM_TAGS: '[]' } });
     check(() => {
       assert.equal(ok.exitCode, 0, ok.stderr);
@@ -148,6 +190,7 @@ describe('commands', () => {
       assert.equal(out.valid, true);
       assert.equal(out.params.daemon_timeout, 120);
       assert.ok(!ok.stdout.includes('print-argv-secret'));
+      assert.ok(!ok.stdout.includes('quotes'), 'a secret with quotes and backslashes is hidden too');
       assert.equal(bad.exitCode, 2);
       assert.equal((JSON.parse(bad.stdout) as { code: string }).code, 'PARAMS_INVALID');
       assert.deepEqual(ok.results, {}, 'validate writes no results');
@@ -170,6 +213,8 @@ describe('commands', () => {
     const recorded = readFileSync(path.join(work, 'argv-bin', 'ran'), 'utf8').trim().split('\n');
     const normalize = (line: string) => line.replace(/private-[A-Za-z0-9]{6}/g, 'private-*');
     check(() => {
+      assert.doesNotMatch(fake.env(), /^(PARAM_|BUILDKIT_STEP_PARAMS=)/m, 'buildx does not inherit the params (they may hold secrets)');
+      assert.ok(!fake.env().includes('print-argv-secret'));
       assert.equal(normalize(recorded[0]!), normalize(plan.create.join(' ')));
       assert.equal(normalize(recorded[1]!), normalize(plan.build.join(' ')));
       assert.ok(plan.build.includes('--secret'));

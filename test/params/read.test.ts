@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { StepError } from '../../src/errors.js';
 import { mergeLayers, paramEnvLayer } from '../../src/params/layers.js';
-import { readParams } from '../../src/params/read.js';
+import { earlyResultPaths, readParams } from '../../src/params/read.js';
 import { paramsSchema } from '../../src/params/schema.js';
 import { checkRules } from '../../src/params/rules.js';
 import type { Params } from '../../src/config.js';
@@ -49,6 +49,11 @@ describe('params precedence: flags > PARAM_* > BUILDKIT_STEP_PARAMS > files (lat
       for (const [key, value] of Object.entries(expect)) assert.deepEqual(params[key], value, key);
     });
   }
+
+  test('Kubernetes service-link variables of a Service named param-* are not parameters', async () => {
+    const params = await read({ env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_CACHE_SERVICE_HOST: '10.0.0.1', PARAM_CACHE_SERVICE_PORT_HTTP: '80', PARAM_CACHE_PORT: 'tcp://10.0.0.1:80', PARAM_CACHE_PORT_80_TCP_ADDR: '10.0.0.1' } });
+    assert.equal(params.image, 'a/b');
+  });
 
   test('keys such as __proto__ in user JSON stay data and never reach Object.prototype', async () => {
     await rejects({ env: { BUILDKIT_STEP_PARAMS: '{"image":"a/b","tags":["1"],"__proto__":{"polluted":true}}' } }, 'PARAMS_INVALID', /__proto__.*unknown parameter/);
@@ -108,6 +113,22 @@ describe('bad params name the parameter, its source and the problem', () => {
     });
   });
 
+  const wrongShapes: Array<[string, NodeJS.ProcessEnv]> = [
+    ['secrets as an object', { PARAM_SECRETS: '{"key":"a","value":"hunter2-secret"}' }],
+    ['secrets as a list of strings', { PARAM_SECRETS: '["hunter2-secret"]' }],
+    ['ssh as a bare key', { PARAM_SSH: '"-----BEGIN OPENSSH PRIVATE KEY-----\\nhunter2-secret"' }],
+  ];
+  for (const [name, env] of wrongShapes) {
+    test(`${name}: rejected without quoting the value`, async () => {
+      await assert.rejects(read({ env: { ...base, ...env } }), (error: unknown) => {
+        assert.ok(error instanceof StepError && error.code === 'PARAMS_INVALID');
+        assert.ok(!error.message.includes('hunter2'), error.message);
+        assert.ok(!error.message.includes('BEGIN OPENSSH'), error.message);
+        return true;
+      });
+    });
+  }
+
   test('bad JSON holding a secret is reported without the input snippet', async () => {
     await assert.rejects(read({ env: { BUILDKIT_STEP_PARAMS: '{"secrets":[{"key":"k","value":"hunter2-secret"}' } }), (error: unknown) => {
       assert.ok(error instanceof StepError);
@@ -119,6 +140,14 @@ describe('bad params name the parameter, its source and the problem', () => {
 
   test('a params file with bad JSON names the file', () =>
     rejects({ files: [file('broken.json', '{"image": ')] }, 'PARAMS_INVALID', /params file .*broken\.json: not valid JSON/));
+});
+
+describe('earlyResultPaths', () => {
+  test('reads result_paths from flags, PARAM_RESULT_PATHS or BUILDKIT_STEP_PARAMS even when other params are broken', () => {
+    assert.deepEqual(earlyResultPaths({ env: { PARAM_RESULT_PATHS: '{"ERROR_REASON":"/r/ERROR_REASON","BOGUS":"/x","IMAGE_URL":""}', PARAM_TAGS: 'not json' }, flags: {} }), { ERROR_REASON: '/r/ERROR_REASON' });
+    assert.deepEqual(earlyResultPaths({ env: { BUILDKIT_STEP_PARAMS: '{"result_paths":{"ERROR_MESSAGE":"/m"},"tags":"bad"}' }, flags: {} }), { ERROR_MESSAGE: '/m' });
+    assert.deepEqual(earlyResultPaths({ env: { PARAM_RESULT_PATHS: '{broken' }, flags: {} }), {});
+  });
 });
 
 describe('layers', () => {
