@@ -17,11 +17,17 @@ ARG GO_IMAGE=golang:1.26-bookworm@sha256:9fdc884aacc3bec89b20ffc69f4bb369c78210e
 ARG BUILDX_VERSION=v0.38.2
 
 # --- buildx, built from Go modules exactly like scripts/install-tools.sh builds it -------------
-FROM ${GO_IMAGE} AS buildx-build
+# Runs on the build platform and cross-compiles for the target one (CGO is off, so it is pure Go):
+# a multi-platform build (`--platform linux/amd64,linux/arm64`) compiles nothing under emulation.
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS buildx-build
 ARG BUILDX_VERSION
+ARG TARGETOS TARGETARCH
 # buildx's go.mod asks for a newer Go patch release than the image may have: let the go command
 # fetch that toolchain (a module from the Go module proxy) instead of failing.
 ENV CGO_ENABLED=0 GOTOOLCHAIN=auto
+# `go install` refuses to cross-compile into a GOBIN, so GOBIN stays unset: a native build lands
+# in $GOPATH/bin/buildx, a cross build in $GOPATH/bin/<GOOS>_<GOARCH>/buildx. A native binary is
+# run to check its version; a cross one cannot be, so its embedded build info is checked instead.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     --mount=type=secret,id=ca-certs,required=false \
@@ -29,11 +35,20 @@ RUN --mount=type=cache,target=/go/pkg/mod \
       cat /etc/ssl/certs/ca-certificates.crt /run/secrets/ca-certs > /tmp/ca-certs.pem \
       && export SSL_CERT_FILE=/tmp/ca-certs.pem; \
     fi \
- && GOBIN=/tmp/gobin go install -trimpath \
+ && export GOOS="${TARGETOS:-$(go env GOHOSTOS)}" GOARCH="${TARGETARCH:-$(go env GOHOSTARCH)}" \
+ && unset GOBIN \
+ && go install -trimpath \
       -ldflags "-s -w -X github.com/docker/buildx/version.Version=${BUILDX_VERSION}" \
       "github.com/docker/buildx/cmd/buildx@${BUILDX_VERSION}" \
- && /tmp/gobin/buildx version | grep -qF " ${BUILDX_VERSION}" \
- && install -m 0755 /tmp/gobin/buildx /buildx
+ && gopath="$(go env GOPATH)" \
+ && if [ "${GOOS}/${GOARCH}" = "$(go env GOHOSTOS)/$(go env GOHOSTARCH)" ]; then \
+      bin="${gopath}/bin/buildx" && "${bin}" version | grep -qF " ${BUILDX_VERSION}"; \
+    else \
+      bin="${gopath}/bin/${GOOS}_${GOARCH}/buildx" \
+      && go version -m "${bin}" | grep -qE "^[[:space:]]+mod[[:space:]]+github.com/docker/buildx[[:space:]]+${BUILDX_VERSION}[[:space:]]" \
+      && go version -m "${bin}" | grep -qE "^[[:space:]]+build[[:space:]]+GOARCH=${GOARCH}\$"; \
+    fi \
+ && install -m 0755 "${bin}" /buildx
 
 # The one place the runtime takes buildx from: `/buildx` of this stage. A prebuilt binary can
 # replace the stage, and skip the Go build and the golang image entirely, with
@@ -49,7 +64,9 @@ FROM buildx-build AS buildx-bin
 #   --secret id=npmrc,src=$HOME/.npmrc              a registry mirror and/or its auth token
 #   --secret id=ca-certs,src=/path/to/ca-bundle.pem  extra CA certificates (PEM) that npm and go
 #       trust in this build: for a mirror or a TLS-inspecting proxy with a private CA
-FROM ${NODE_IMAGE} AS build
+# Runs on the build platform: the dependencies are plain JavaScript (no install scripts, no
+# native addons in package-lock.json), so what is built here runs on every target platform.
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
@@ -68,6 +85,7 @@ RUN npx tsc -p tsconfig.json \
  && npm prune --omit=dev --no-audit --no-fund
 
 # --- the step image ------------------------------------------------------------------------------
+# The only stage on the target platform; it runs nothing, it only copies.
 FROM ${NODE_IMAGE}
 ARG BUILDX_VERSION
 LABEL org.opencontainers.image.title="buildkit-step" \
