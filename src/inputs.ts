@@ -1,6 +1,7 @@
 // Materializes the inputs that live on disk: ConfigMap/Secret dirs, secret values as private
 // files, the registry config and TLS files. Touches the filesystem; `cleanup` undoes it.
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BuildInputs, TlsFiles } from './buildx/argv.js';
 import type { BuildConfig, Pair } from './config.js';
@@ -53,6 +54,7 @@ export async function materialize(config: BuildConfig, stateDir: string, options
       key: sshIdOf(pair.key),
       value: pair.value,
     }));
+    await Promise.all(config.sshKeyFiles.map((pair) => mustRead(pair.value, 'ssh_key_files')));
     const sshValues = await Promise.all(config.ssh.map(async (pair, index) => ({ key: pair.key, value: await writePrivate(`ssh-${index}`, pair.value) })));
     const ssh = groupById([...sshFromDir, ...config.sshKeyFiles, ...sshValues]);
     if (!dryRun) {
@@ -66,6 +68,15 @@ export async function materialize(config: BuildConfig, stateDir: string, options
   } catch (error) {
     await cleanup();
     throw error;
+  }
+}
+
+/** Fails with PARAMS_UNREADABLE naming the param when `file` cannot be read (before buildx fails obscurely). */
+async function mustRead(file: string, param: string): Promise<void> {
+  try {
+    await access(file, constants.R_OK);
+  } catch (error) {
+    throw new StepError('PARAMS_UNREADABLE', `${param}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`, { cause: error });
   }
 }
 
