@@ -10,7 +10,7 @@ import { envVarName, flagName, PARAMS_ENV, RESULTS_DIR_ENV } from './params/name
 import { earlyResultPaths, readParams } from './params/read.js';
 import { checkRules } from './params/rules.js';
 import { paramKeys, paramsSchema, paramType, resolveRef, type JsonSchema } from './params/schema.js';
-import { failureResults, successResults } from './results.js';
+import { failureResults } from './results.js';
 import { planBuild, runBuild } from './step.js';
 import { writeResults } from './write-results.js';
 

@@ -14,7 +14,6 @@ export type CliOptions = {
   env?: NodeJS.ProcessEnv;
   resultsDir: string;
   cwd?: string;
-  onStart?: () => void;
   /** Sees stderr as it arrives (all of it so far), with the child: for tests that signal it mid-build. */
   onStderr?: (stderr: string, child: ChildProcess) => void;
 };
@@ -39,7 +38,6 @@ export function runCli(options: CliOptions): Promise<CliRun> {
     child.on('close', (exitCode) => {
       resolve({ exitCode, stdout, stderr, results: readResults(options.resultsDir), ms: Date.now() - started });
     });
-    options.onStart?.();
   });
 }
 

@@ -111,42 +111,35 @@ describe('tls: buildkitd on loopback TCP with mutual TLS', () => {
     assert.equal(result.ok, false);
   });
 
-  test('buildx builds through the remote driver with cacert/cert/key/servername', async (t) => {
+  /** Creates a remote builder with the files of `secret` as driver options and builds a tiny context through it. */
+  async function buildOverTls(name: string, secret: { ca: string; cert: string; key: string }, withServername: boolean, timeoutMs?: number) {
     const { tools } = theBed();
-    const configDir = path.join(dir, 'buildx');
-    await createRemoteBuilder(tools.buildx, configDir, 'bedtls', endpoint, {
-      cacert: files.client.ca,
-      cert: files.client.cert,
-      key: files.client.key,
-      servername: files.servername,
+    const configDir = path.join(dir, `buildx-${name}`);
+    await createRemoteBuilder(tools.buildx, configDir, name, endpoint, {
+      cacert: secret.ca,
+      cert: secret.cert,
+      key: secret.key,
+      ...(withServername ? { servername: files.servername } : {}),
     });
-    const ctx = context(path.join(dir, 'ctx'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
-    const layout = path.join(dir, 'layout');
+    const ctx = context(path.join(dir, `ctx-${name}`), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
+    const layout = path.join(dir, `layout-${name}`);
     const result = await runBuildx(
       tools.buildx,
-      ['build', '--builder', 'bedtls', '--progress', 'plain', '--output', `type=oci,dest=${layout},tar=false`, ctx],
-      { configDir },
+      ['build', '--builder', name, '--progress', 'plain', '--output', `type=oci,dest=${layout},tar=false`, ctx],
+      { configDir, ...(timeoutMs ? { timeoutMs } : {}) },
     );
+    return { result, layout };
+  }
+
+  test('buildx builds through the remote driver with cacert/cert/key/servername', async (t) => {
+    const { result, layout } = await buildOverTls('bedtls', files.client, true);
     assert.equal(result.code, 0, describeFailure(result));
     assert.match(fileInLayout(layout, 'hello.txt'), /^hello /);
     t.diagnostic('driver-opt that worked: cacert=<dir>/ca.pem,cert=<dir>/cert.pem,key=<dir>/key.pem,servername=localhost');
   });
 
   test('buildx with the wrong CA fails (recorded)', async (t) => {
-    const { tools } = theBed();
-    const configDir = path.join(dir, 'buildx-wrong');
-    await createRemoteBuilder(tools.buildx, configDir, 'bedtlswrong', endpoint, {
-      cacert: files.wrongCa.ca,
-      cert: files.wrongCa.cert,
-      key: files.wrongCa.key,
-      servername: files.servername,
-    });
-    const ctx = context(path.join(dir, 'ctx-wrong'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
-    const result = await runBuildx(
-      tools.buildx,
-      ['build', '--builder', 'bedtlswrong', '--progress', 'plain', '--output', `type=oci,dest=${path.join(dir, 'layout-wrong')},tar=false`, ctx],
-      { configDir, timeoutMs: 60_000 },
-    );
+    const { result } = await buildOverTls('bedtlswrong', files.wrongCa, true, 60_000);
     t.diagnostic(`wrong CA buildx exit ${result.code} timedOut=${result.timedOut}; stderr:\n${result.stderr}`);
     assert.notEqual(result.code, 0);
     assert.equal(result.timedOut, false, 'buildx hung with the wrong CA');
@@ -155,12 +148,7 @@ describe('tls: buildkitd on loopback TCP with mutual TLS', () => {
   });
 
   test('buildx also connects without servername (the certificate has an IP SAN)', async () => {
-    const { tools } = theBed();
-    const configDir = path.join(dir, 'buildx-ip');
-    await createRemoteBuilder(tools.buildx, configDir, 'bedtlsip', endpoint, { cacert: files.client.ca, cert: files.client.cert, key: files.client.key });
-    const ctx = context(path.join(dir, 'ctx-ip'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
-    const layout = path.join(dir, 'layout-ip');
-    const result = await runBuildx(tools.buildx, ['build', '--builder', 'bedtlsip', '--progress', 'plain', '--output', `type=oci,dest=${layout},tar=false`, ctx], { configDir });
+    const { result, layout } = await buildOverTls('bedtlsip', files.client, false);
     assert.equal(result.code, 0, describeFailure(result));
     assert.match(fileInLayout(layout, 'hello.txt'), /^hello /);
   });

@@ -19,17 +19,18 @@ export function seedBusybox(tools: Tools, endpoint: string, registryHost: string
 
 /** Builds `dir` (holding a Dockerfile) with buildctl, independent of the step under test, and pushes it as `ref`. */
 export function pushContext(tools: Tools, endpoint: string, dir: string, ref: string): string {
-  execFileSync(
-    tools.buildctl,
-    [
-      '--addr', endpoint,
-      'build',
-      '--frontend', 'dockerfile.v0',
-      '--local', `context=${dir}`,
-      '--local', `dockerfile=${dir}`,
-      '--output', `type=image,name=${ref},push=true`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  execFileSync(tools.buildctl, buildctlPushArgs(endpoint, dir, ref), { stdio: ['ignore', 'pipe', 'pipe'] });
   return ref;
+}
+
+/** buildctl's argv for building `dir` with the built-in Dockerfile frontend and pushing it as `ref`. */
+export function buildctlPushArgs(endpoint: string, dir: string, ref: string): string[] {
+  return [
+    '--addr', endpoint,
+    'build',
+    '--frontend', 'dockerfile.v0',
+    '--local', `context=${dir}`,
+    '--local', `dockerfile=${dir}`,
+    '--output', `type=image,name=${ref},push=true`,
+  ];
 }

@@ -2,17 +2,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startAuthRegistry } from '../bed/auth-registry.js';
 import { startBuildkitd } from '../bed/buildkitd.js';
-import { blobPath, imageManifests, layoutIndex, readImageFile, readJson } from '../bed/oci.js';
+import { imageManifests, layoutIndex, readImageFile } from '../bed/oci.js';
 import { freePort } from '../bed/registry.js';
 import { manifest, manifestDigest } from '../bed/registry-client.js';
 import { makeSshKey, seedSshImage } from '../bed/ssh-image.js';
 import { makeTlsFiles } from '../bed/tls.js';
-import { runCli, writeContext, type CliRun } from '../helpers.js';
+import { writeContext, type CliRun } from '../helpers.js';
 import { bedSuite } from './suite.js';
 
 const suite = bedSuite('inputs');
@@ -21,16 +21,7 @@ const { work, check } = suite;
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
 /** Runs the step on a context made of `files`, with params as PARAM_* env. */
-async function build(name: string, files: Record<string, string>, params: Record<string, unknown>, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun & { dir: string }> {
-  const dir = path.join(work, name);
-  const context = writeContext(path.join(dir, 'src'), files);
-  const tmp = path.join(dir, 'tmp');
-  mkdirSync(tmp, { recursive: true });
-  const env: NodeJS.ProcessEnv = { PARAM_CONTEXT: context, TMPDIR: tmp, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state'), ...extraEnv };
-  for (const [key, value] of Object.entries(params)) env[`PARAM_${key.toUpperCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
-  const run = await runCli({ resultsDir: path.join(dir, 'results'), env: suite.env(env) });
-  return { ...run, dir };
-}
+const build = (name: string, files: Record<string, string>, params: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => suite.step(name, files, params, { env });
 
 /** Nothing the step leaves behind may contain `secret`: output, results, metadata, state dir. */
 function assertNowhere(run: CliRun & { dir: string }, secrets: string[]): void {

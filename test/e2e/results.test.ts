@@ -1,28 +1,19 @@
 // What the step leaves behind, and how it fails: results, the size guard, retries, commands.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ERROR_CODES } from '../../src/errors.js';
 import { paramKeys, paramsSchema } from '../../src/params/schema.js';
 import { isManifestPut, startFlakyProxy } from '../bed/flaky-proxy.js';
 import { manifestDigest } from '../bed/registry-client.js';
-import { fakeBuildx, REPO, runCli, writeContext, type CliOptions } from '../helpers.js';
+import { fakeBuildx, REPO, runCli } from '../helpers.js';
 import { bedSuite } from './suite.js';
 
 const suite = bedSuite('results');
 const { work, check } = suite;
 
-/** A step run on `files` with params as env; its own TMPDIR and state dir under `work/name`. */
-async function step(name: string, files: Record<string, string>, params: Record<string, unknown>, options: Partial<CliOptions> = {}) {
-  const dir = path.join(work, name);
-  const tmp = path.join(dir, 'tmp');
-  mkdirSync(tmp, { recursive: true });
-  const env: NodeJS.ProcessEnv = { PARAM_CONTEXT: writeContext(path.join(dir, 'src'), files), TMPDIR: tmp, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state') };
-  for (const [key, value] of Object.entries(params)) env[`PARAM_${key.toUpperCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
-  const run = await runCli({ resultsDir: path.join(dir, 'results'), ...options, env: suite.env({ ...env, ...options.env }) });
-  return { ...run, dir, summary: JSON.parse(run.stdout.trim().split('\n').pop() || '{}') as Record<string, unknown> };
-}
+const step = suite.step;
 
 const scratch = { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'results' };
 

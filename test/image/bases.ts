@@ -10,6 +10,7 @@ import { copyFileSync, linkSync, mkdirSync, readdirSync, realpathSync, symlinkSy
 import path from 'node:path';
 import { REPO } from '../helpers.js';
 import { tail } from '../bed/process.js';
+import { buildctlPushArgs } from '../bed/seed.js';
 import type { Tools } from '../bed/tools.js';
 import { execOk } from './exec.js';
 
@@ -70,17 +71,6 @@ export async function pushNodeBase(tools: Tools, endpoint: string, registryHost:
       '',
     ].join('\n'),
   );
-  await execOk(
-    tools.buildctl,
-    [
-      '--addr', endpoint,
-      'build',
-      '--frontend', 'dockerfile.v0',
-      '--local', `context=${dir}`,
-      '--local', `dockerfile=${dir}`,
-      '--output', `type=image,name=${ref},push=true`,
-    ],
-    { logFile, timeoutMs: 10 * 60_000 },
-  );
+  await execOk(tools.buildctl, buildctlPushArgs(endpoint, dir, ref), { logFile, timeoutMs: 10 * 60_000 });
   return ref;
 }
