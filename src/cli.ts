@@ -12,7 +12,7 @@ import { checkRules } from './params/rules.js';
 import { paramKeys, paramsSchema, paramType, resolveRef, type JsonSchema } from './params/schema.js';
 import { failureResults } from './results.js';
 import { planBuild, runBuild } from './step.js';
-import { writeResults } from './write-results.js';
+import { checkResultsWritable, writeFailureResults, writeResults } from './write-results.js';
 
 export type Io = {
   argv: string[];
@@ -59,6 +59,7 @@ export async function main(io: Io): Promise<number> {
       try {
         const params = await loadParams(args as unknown as GlobalArgs);
         resultPaths = params.result_paths ?? {};
+        await checkResultsWritable({ dir: resultsDir, paths: resultPaths });
         const outcome = await runBuild(params, {
           env: io.env,
           cwd: io.cwd,
@@ -90,10 +91,8 @@ export async function main(io: Io): Promise<number> {
         });
       } catch (thrown) {
         const error = fail(io.signal?.aborted ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown }) : thrown);
-        try {
-          await writeResults({ dir: resultsDir, paths: resultPaths }, failureResults(error));
-        } catch (writeError) {
-          log(`also failed to write error results: ${(writeError as Error).message}`);
+        for (const problem of await writeFailureResults({ dir: resultsDir, paths: resultPaths }, failureResults(error))) {
+          log(`also failed to write an error result: ${problem.message}`);
         }
         json({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, durationMs: Date.now() - started });
       }

@@ -117,13 +117,14 @@ async function buildWithRetries(
       return { attempts: attempt, steps: facts, cacheExportFailed: facts.cacheExportError !== undefined };
     }
     const failure = classifyFailure(run.tail);
-    const message = `buildx build failed (exit ${run.exitCode}, attempt ${attempt}): ${failure.detail}`;
+    const lost = failure.code === 'DAEMON_UNREACHABLE' ? `the BuildKit daemon at ${config.endpoint} was lost during the build: ` : '';
+    const message = `buildx build failed (exit ${run.exitCode}, attempt ${attempt}): ${lost}${failure.detail}`;
     if (!failure.transient || attempt > config.retries) throw new StepError(failure.code, message);
-    deps.log(`transient failure (${failure.code}), retrying (attempt ${attempt + 1} of ${config.retries + 1}): ${failure.detail.split('\n')[0]}`);
+    deps.log(`transient failure (${failure.code}), retrying (attempt ${attempt + 1} of ${config.retries + 1}): ${lost}${failure.detail.split('\n')[0]}`);
     await (deps.backoff ?? defaultBackoff)(attempt, deps.signal);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'interrupted between build attempts');
     // A daemon that went away (restart, OOM kill) must answer again before the next attempt.
-    if (failure.code === 'DAEMON_UNREACHABLE') await deps.waitForDaemon();
+    if (failure.code === 'DAEMON_UNREACHABLE') await deps.waitForDaemon().catch((error: unknown) => Promise.reject(notBack(error, attempt, failure.detail)));
   }
 }
 
@@ -167,6 +168,13 @@ async function checkWritable(config: BuildConfig): Promise<void> {
       throw new StepError('OUTPUT_UNWRITABLE', `${param}: cannot write to ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
     }
   }
+}
+
+/** A daemon lost mid-build that did not answer again: says both, keeping the wait's own code. */
+function notBack(error: unknown, attempt: number, detail: string): unknown {
+  if (!(error instanceof StepError) || error.code !== 'DAEMON_UNREACHABLE') return error;
+  const why = detail.split('\n').at(-1) ?? '';
+  return new StepError('DAEMON_UNREACHABLE', `the BuildKit daemon was lost during build attempt ${attempt} (${why}) and did not come back: ${error.message}`, { cause: error });
 }
 
 async function readMetadata(file: string): Promise<string> {

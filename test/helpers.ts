@@ -16,13 +16,16 @@ export type CliOptions = {
   cwd?: string;
   /** Sees stderr as it arrives (all of it so far), with the child: for tests that signal it mid-build. */
   onStderr?: (stderr: string, child: ChildProcess) => void;
+  /** A command the CLI runs under (`setpriv ...`, `unshare ... sh -c ...`): spawned as `wrap... node cli.js args...`. */
+  wrap?: string[];
 };
 
 /** Runs `node dist/src/main.js ...` with a clean env plus `env`; collects output and result files. */
 export function runCli(options: CliOptions): Promise<CliRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...(options.args ?? [])], {
+    const command = [...(options.wrap ?? []), process.execPath, CLI, ...(options.args ?? [])];
+    const child = spawn(command[0]!, command.slice(1), {
       cwd: options.cwd ?? REPO,
       env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, BUILDKIT_STEP_RESULTS_DIR: options.resultsDir, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

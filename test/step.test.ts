@@ -68,4 +68,26 @@ describe('runBuild', () => {
     const buildx = scriptedBuildx(dir, [{ exitCode: 0, lines: [`#9 pushing manifest for r.example.com/a/b:1@${other} 0.1s done`] }]);
     await assert.rejects(runBuild(params(dir), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'METADATA_INVALID');
   });
+
+  test('a daemon lost mid-build that does not come back: DAEMON_UNREACHABLE saying it was lost, after one wait', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const lost = { exitCode: 1, tail: ['ERROR: failed to build: failed to receive status: rpc error: code = Unavailable desc = error reading from server: EOF'] };
+    const buildx = scriptedBuildx(dir, [lost]);
+    let probes = 0;
+    const probe = async () => (++probes === 1 ? { ok: true as const, workers: 1 } : { ok: false as const, transient: true, reason: 'ECONNREFUSED: connect ECONNREFUSED /nowhere.sock' });
+    await assert.rejects(runBuild(params(dir, { daemon_timeout: 0.2 }), { ...deps(dir, buildx.runner), probe }), (error: unknown) => {
+      assert.ok(error instanceof StepError);
+      assert.equal(error.code, 'DAEMON_UNREACHABLE');
+      assert.match(error.message, /^the BuildKit daemon was lost during build attempt 1 \(ERROR: .*error reading from server: EOF\) and did not come back: BuildKit daemon at unix:\/\/\/nowhere\.sock did not answer within 0\.2 s/);
+      return true;
+    });
+    assert.equal(buildx.builds(), 1, 'no build on a daemon that is not back');
+    assert.deepEqual(readdirSync(path.join(dir, 'state')).filter((name) => name.startsWith('private-')), []);
+  });
+
+  test('a daemon lost on the last attempt: the message says so', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const buildx = scriptedBuildx(dir, [{ exitCode: 1, tail: ['ERROR: failed to build: rpc error: code = Unavailable desc = connection reset by peer'] }]);
+    await assert.rejects(runBuild(params(dir, { retries: 0 }), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'DAEMON_UNREACHABLE' && /attempt 1\): the BuildKit daemon at unix:\/\/\/nowhere\.sock was lost during the build: ERROR/.test(error.message));
+  });
 });

@@ -16,6 +16,11 @@ export type BuildkitdOptions = {
   tls?: { serverCa: string; serverCert: string; serverKey: string; client: TlsMaterial };
   /** Don't wait for the daemon to answer (for tests that start the step first). */
   noWait?: boolean;
+  /**
+   * A command buildkitd runs under, which must exec it (so the PID is buildkitd's), e.g.
+   * `unshare --mount --propagation private`: the mounts of a daemon that gets killed die with it.
+   */
+  wrap?: string[];
 };
 
 /** Starts buildkitd with the overlayfs snapshotter, falling back to native where overlayfs won't mount. */
@@ -33,7 +38,8 @@ export async function startBuildkitd(tools: Tools, options: BuildkitdOptions): P
       '--containerd-worker=false',
       ...(options.tls ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey] : []),
     ];
-    const daemon = startDaemon(`buildkitd (${snapshotter})`, tools.buildkitd, args, path.join(options.dir, `buildkitd-${snapshotter}.log`));
+    const command = [...(options.wrap ?? []), tools.buildkitd, ...args];
+    const daemon = startDaemon(`buildkitd (${snapshotter})`, command[0]!, command.slice(1), path.join(options.dir, `buildkitd-${snapshotter}.log`));
     const bed = { ...daemon, endpoint, snapshotter };
     if (options.noWait) return bed;
     try {
