@@ -45,23 +45,58 @@ export const runBuildx: Runner = async (bin, args, options) => {
       flush: () => partial && emit(partial),
     };
   };
+  // buildx runs in a process group of its own, and a stop signals the whole group: a wrapper
+  // script around buildx (or anything it started) cannot outlive the step.
   const child = execa(bin, args, {
     env: options.env,
     extendEnv: false,
     stdin: 'ignore',
     buffer: false,
     reject: false,
-    cancelSignal: options.signal,
-    forceKillAfterDelay: 5000,
+    detached: true,
   });
+  const stopGroup = stopper(child.pid);
+  options.signal?.addEventListener('abort', stopGroup.stop, { once: true });
+  if (options.signal?.aborted) stopGroup.stop();
   const out = splitter();
   const err = splitter();
   child.stdout?.on('data', out.take);
   child.stderr?.on('data', err.take);
   const result = await child;
+  options.signal?.removeEventListener('abort', stopGroup.stop);
+  stopGroup.done();
   out.flush();
   err.flush();
   const code = (result as { code?: string }).code;
   const spawnError = code === 'ENOENT' || code === 'EACCES' ? (result as unknown as NodeJS.ErrnoException) : undefined;
   return { exitCode: result.exitCode ?? (result.failed ? 1 : 0), tail, spawnError };
 };
+
+/** How long buildx gets to cancel its build after SIGTERM before its group is killed. */
+export const KILL_AFTER_MS = 5000;
+
+/**
+ * `stop`: SIGTERM to the process group `pid` leads, SIGKILL after KILL_AFTER_MS. `done` (once
+ * the leader exited): SIGKILL to whatever is left in the group, so nothing it started stays.
+ */
+function stopper(pid: number | undefined): { stop: () => void; done: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    if (!pid) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  return {
+    stop: () => {
+      signalGroup('SIGTERM');
+      timer ??= setTimeout(() => signalGroup('SIGKILL'), KILL_AFTER_MS);
+    },
+    done: () => {
+      clearTimeout(timer);
+      signalGroup('SIGKILL');
+    },
+  };
+}

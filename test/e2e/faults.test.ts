@@ -77,13 +77,16 @@ const slowRun = (seconds: number) => ({
 const startedLine = /\n#\d+ \d+\.\d+ started/;
 
 describe('SIGTERM', () => {
-  test('mid-RUN: exit 130 INTERRUPTED, buildx gone within seconds, secret files removed', async () => {
+  /** SIGTERM once the RUN printed `started`; measures until no buildx process of the step is left. */
+  const sigtermMidRun = async (name: string, env: NodeJS.ProcessEnv = {}) => {
     let signalledAt = 0;
     let buildxGone: Promise<{ ms: number; left: unknown[] }> | undefined;
-    const run = await faultStep('sigterm', slowRun(60), { image: 'e2e/sigterm', tags: ['1'] }, {
+    let buildxSeen = false;
+    const run = await faultStep(name, slowRun(60), { image: `e2e/${name}`, tags: ['1'] }, {
+      env,
       during: (stderr, kill, _figures, marker) => {
         if (signalledAt || !startedLine.test(stderr)) return;
-        assert.ok(survivors(marker).some((survivor) => /buildx/.test(survivor.command)), 'buildx runs when the signal comes');
+        buildxSeen = survivors(marker).some((survivor) => /buildx/.test(survivor.command));
         signalledAt = Date.now();
         kill('SIGTERM');
         buildxGone = untilGone(marker, /buildx/, 20_000);
@@ -95,11 +98,22 @@ describe('SIGTERM', () => {
     run.figures.exitAfterSignalMs = ended - signalledAt;
     check(() => {
       assert.ok(signalledAt, 'the RUN step started');
+      assert.ok(buildxSeen, 'buildx ran when the signal came');
       assertClean(run, { exit: 130, reason: 'INTERRUPTED' });
       assert.deepEqual(gone?.left, [], `buildx was still running ${gone?.ms} ms after SIGTERM`);
       assert.ok(gone!.ms < 10_000, `buildx gone ${gone!.ms} ms after SIGTERM`);
     });
-    report('sigterm', run);
+    report(name, run);
+  };
+
+  test('mid-RUN: exit 130 INTERRUPTED, buildx gone within seconds, secret files removed', () => sigtermMidRun('sigterm'));
+
+  test('mid-RUN with buildx behind a wrapper script that forwards no signal: buildx is stopped all the same', async () => {
+    const wrapper = path.join(work, 'wrapper-bin', 'buildx');
+    mkdirSync(path.dirname(wrapper), { recursive: true });
+    // No `exec`: the shell stays buildx's parent, and dies of SIGTERM without passing it on.
+    writeFileSync(wrapper, `#!/bin/sh\n'${suite.bed.tools.buildx}' "$@"\n`, { mode: 0o755 });
+    await sigtermMidRun('sigterm-wrapper', { BUILDKIT_STEP_BUILDX: wrapper });
   });
 });
 
@@ -125,29 +139,53 @@ describe('endpoints that cannot be used', () => {
     }
   });
 
-  test('a socket the step may not use (root 0660, step as uid 1000): DAEMON_UNREACHABLE with EACCES, at once', async () => {
-    // The step's own dirs belong to uid 1000; the bed's socket stays root's, in a root-only dir.
+  /** The step as uid 1000 without groups, its own dirs belonging to that uid. */
+  const asUser = (name: string) => {
+    chmodSync(work, 0o755);
+    for (const dir of ['tmp', 'state', 'results']) {
+      mkdirSync(path.join(work, name, dir), { recursive: true });
+      chownSync(path.join(work, name, dir), 1000, 1000);
+    }
+    return { wrap: ['setpriv', '--reuid=1000', '--regid=1000', '--clear-groups'] };
+  };
+
+  test('a root 0600 socket in a dir anyone may enter, step as uid 1000: DAEMON_UNREACHABLE with EACCES, at once', async () => {
+    // A listening unix socket of our own: the daemon behind it does not matter, connect() is refused first.
+    const dir = path.join(work, 'open-socket-dir');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const socket = path.join(dir, 'buildkitd.sock');
+    const server = net.createServer((connection) => connection.destroy());
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    chmodSync(socket, 0o600);
+    try {
+      const run = await faultStep('eacces-socket', scratch, { image: 'e2e/eacces', tags: ['1'], endpoint: `unix://${socket}`, daemon_timeout: 60 }, asUser('eacces-socket'));
+      check(() => {
+        assertClean(run, { exit: 10, reason: 'DAEMON_UNREACHABLE' });
+        assert.match(run.results.ERROR_MESSAGE!, new RegExp(`^BuildKit daemon at unix://${socket} cannot be reached: EACCES`));
+        assert.ok(run.ms < 10_000, `failed in ${run.ms} ms, not after the 60 s daemon_timeout`);
+      });
+      report('eacces-socket', run);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("the bed daemon's socket (root 0660 in a root-only dir), step as uid 1000: DAEMON_UNREACHABLE with EACCES, at once", async () => {
     const socket = new URL(suite.bed.buildkitd.endpoint).pathname;
     const socketStats = statSync(socket);
     const dirMode = statSync(path.dirname(path.dirname(socket))).mode & 0o777;
-    chmodSync(work, 0o755);
-    for (const dir of ['tmp', 'state', 'results']) {
-      mkdirSync(path.join(work, 'eacces', dir), { recursive: true });
-      chownSync(path.join(work, 'eacces', dir), 1000, 1000);
-    }
-    const run = await faultStep('eacces', scratch, { image: 'e2e/eacces', tags: ['1'], daemon_timeout: 60 }, {
-      wrap: ['setpriv', '--reuid=1000', '--regid=1000', '--clear-groups'],
-    });
+    const run = await faultStep('eacces-dir', scratch, { image: 'e2e/eacces', tags: ['1'], daemon_timeout: 60 }, asUser('eacces-dir'));
     run.figures.socketMode = socketStats.mode & 0o777;
     run.figures.bedDirMode = dirMode;
     check(() => {
       assert.equal(socketStats.uid, 0);
       assert.equal(socketStats.mode & 0o007, 0, 'others may not use the socket');
+      assert.equal(dirMode & 0o007, 0, 'others may not enter its dir');
       assertClean(run, { exit: 10, reason: 'DAEMON_UNREACHABLE' });
-      assert.match(run.results.ERROR_MESSAGE!, /EACCES/);
+      assert.match(run.results.ERROR_MESSAGE!, /cannot be reached: EACCES/);
       assert.ok(run.ms < 10_000, `failed in ${run.ms} ms, not after the 60 s daemon_timeout`);
     });
-    report('eacces', run);
+    report('eacces-dir', run);
   });
 });
 
