@@ -226,8 +226,34 @@ describe('a daemon that goes away', () => {
       assert.match(run.results.ERROR_MESSAGE!, /lost/);
       assert.match(run.results.ERROR_MESSAGE!, new RegExp(`${daemon.endpoint}.*did not answer within 4 s`, 's'));
       assert.equal(run.stderr.match(/^#0 building with/gm)?.length, 1, 'no second build on a daemon that is not there');
+      assert.ok(run.figures.exitAfterKillMs! >= 4000, `waited the whole daemon_timeout for it (${run.figures.exitAfterKillMs} ms)`);
     });
     report('daemon-killed', run);
+  });
+
+  test('killed mid-RUN, then SIGTERM while the step waits for it again: INTERRUPTED at once', async () => {
+    const daemon = await own();
+    let killedAt = 0;
+    let signalledAt = 0;
+    const run = await faultStep('daemon-killed-sigterm', slowRun(3), { image: 'e2e/killed-sigterm', tags: ['1'], endpoint: daemon.endpoint, daemon_timeout: 120, retries: 2 }, {
+      during: (stderr, signal) => {
+        if (!killedAt && startedLine.test(stderr)) {
+          killedAt = Date.now();
+          void kill(daemon);
+        }
+        if (killedAt && !signalledAt && /waiting for BuildKit daemon at .*ECONNREFUSED/.test(stderr)) {
+          signalledAt = Date.now();
+          signal('SIGTERM');
+        }
+      },
+    });
+    run.figures.exitAfterSignalMs = Date.now() - signalledAt;
+    check(() => {
+      assert.ok(signalledAt, 'the step waited for the lost daemon');
+      assertClean(run, { exit: 130, reason: 'INTERRUPTED' });
+      assert.ok(run.figures.exitAfterSignalMs! < 20_000, `ended ${run.figures.exitAfterSignalMs} ms after SIGTERM, not at the 120 s daemon_timeout`);
+    });
+    report('daemon-killed-sigterm', run);
   });
 
   test('killed mid-RUN and restarted on the same socket: the step waits for it and succeeds on the next attempt', async () => {
