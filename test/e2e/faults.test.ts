@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBuildkitd, type Buildkitd } from '../bed/buildkitd.js';
 import { isPush, startFlakyProxy } from '../bed/flaky-proxy.js';
-import { secretLeftovers, stepMarker, survivors, untilGone, type Marker } from '../bed/leftovers.js';
+import { secretLeftovers, stepMarker, survivors, untilGone, type Marker, type Survivor } from '../bed/leftovers.js';
 import { freePort } from '../bed/registry.js';
 import { manifestDigest } from '../bed/registry-client.js';
 import type { CliOptions } from '../helpers.js';
@@ -20,7 +20,7 @@ import { bedSuite, type StepRun } from './suite.js';
 const suite = bedSuite('faults');
 const { work, check } = suite;
 
-type FaultRun = StepRun & { secret: string; marker: Marker; figures: Record<string, number> };
+type FaultRun = StepRun & { secrets: string[]; marker: Marker; left: Survivor[]; figures: Record<string, number> };
 
 /** The figures of a case, for the record (after its assertions passed); `results` where the run's own dir does not hold them. */
 const report = (name: string, run: FaultRun, results: Record<string, string> = run.results) =>
@@ -29,8 +29,9 @@ const report = (name: string, run: FaultRun, results: Record<string, string> = r
   );
 
 /**
- * Runs the step with an inline secret and a mounted one, and a unique marker in its env.
- * `onStderr` gets the run's figures to fill in.
+ * Runs the step with an inline secret and a mounted one (`secrets_dir`), and a unique marker in
+ * its env; `left` is every process with the marker the moment the step has exited. `during` sees
+ * stderr as it arrives, can signal the step, and fills in figures.
  */
 async function faultStep(
   name: string,
@@ -52,21 +53,19 @@ async function faultStep(
     env: { ...cliOptions.env, ...marker.env },
     onStderr: during ? (stderr, child) => during(stderr, (signal) => child.kill(signal), figures, marker) : undefined,
   });
-  return { ...run, secret: `${secret}\n${mounted}`, marker, figures };
+  const left = survivors(marker);
+  return { ...run, secrets: [secret, mounted], marker, left, figures };
 }
 
 /** The assertions every case makes: exit code, ERROR_REASON, no secret anywhere, no survivor. */
 function assertClean(run: FaultRun, expected: { exit: number; reason?: string; results?: Record<string, string> }): void {
-  const alive = survivors(run.marker);
-  assert.deepEqual(alive, [], 'no process of the step survives it');
+  assert.deepEqual(run.left, [], 'no process of the step survives it');
   assert.equal(run.exitCode, expected.exit, run.stderr);
   const results = expected.results ?? run.results;
   assert.equal(results.ERROR_REASON, expected.reason);
-  const [inline, mounted] = run.secret.split('\n') as [string, string];
-  assert.deepEqual(secretLeftovers([run.dir], [inline]), [], 'no secret file left');
-  for (const text of [run.stdout, run.stderr]) {
-    assert.ok(!text.includes(inline) && !text.includes(mounted), 'no secret value in the output');
-  }
+  // The step's TMPDIR, state dir and results dir are all under run.dir; the mounted secret lives elsewhere.
+  assert.deepEqual(secretLeftovers([run.dir], run.secrets), [], 'no secret file left');
+  for (const text of [run.stdout, run.stderr]) assert.ok(!run.secrets.some((secret) => text.includes(secret)), 'no secret value in the output');
 }
 
 const scratch = { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'faults' };
