@@ -33,7 +33,9 @@ const TRANSIENT = [
 ];
 
 /** The daemon went away under the build (crash, restart, OOM kill). */
-const DAEMON_LOST = [/code = Unavailable/, /error reading from server: EOF/, /transport is closing/];
+// gRPC's words for a connection that broke; buildx prints them as `code = Unavailable desc = ...`
+// or, from the solve, as `Unavailable: error reading from server: ...` (both seen on a killed daemon).
+const DAEMON_LOST = [/code = Unavailable/, /error reading from server: /, /transport is closing/];
 
 const PUSH = [/failed to push/, /pushing (?:layers|manifest)/, /failed commit on ref/, /failed to do request.*\/v2\//];
 
