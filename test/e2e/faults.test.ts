@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startBuildkitd, type Buildkitd } from '../bed/buildkitd.js';
 import { isPush, startFlakyProxy } from '../bed/flaky-proxy.js';
 import { secretLeftovers, stepMarker, survivors, untilGone, type Marker, type Survivor } from '../bed/leftovers.js';
-import { freePort } from '../bed/registry.js';
+import { freePort, startRegistry } from '../bed/registry.js';
 import { manifestDigest } from '../bed/registry-client.js';
 import type { CliOptions } from '../helpers.js';
 import { bedSuite, type StepRun } from './suite.js';
@@ -69,9 +69,9 @@ function assertClean(run: FaultRun, expected: { exit: number; reason?: string; r
 }
 
 const scratch = { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'faults' };
-/** A RUN that mounts both secrets, prints `started`, then runs for `seconds`. */
-const slowRun = (seconds: number) => ({
-  Dockerfile: `FROM ${suite.bed.busybox}\nRUN --mount=type=secret,id=s --mount=type=secret,id=mounted echo started && sleep ${seconds}\n`,
+/** A RUN that mounts both secrets, prints `started`, then runs for `seconds`; `id` makes it miss the cache of other runs. */
+const slowRun = (seconds: number, id = '') => ({
+  Dockerfile: `FROM ${suite.bed.busybox}\n${id ? `ENV FAULT_RUN=${id}\n` : ''}RUN --mount=type=secret,id=s --mount=type=secret,id=mounted echo started && sleep ${seconds}\n`,
 });
 const startedLine = /\n#\d+ \d+\.\d+ started/;
 
@@ -319,6 +319,42 @@ describe('a registry that is down or failing', () => {
       assert.equal(pushed, run.results.IMAGE_DIGEST);
     });
     report('cache-down', run);
+  });
+
+  test('the cache registry stopped mid-build: success, with a warning; with cache_export_fatal a clear PUSH_FAILED', async () => {
+    const host = suite.bed.registry.host;
+    const runs: Record<string, FaultRun> = {};
+    for (const fatal of [false, true]) {
+      const name = fatal ? 'cache-stopped-fatal' : 'cache-stopped';
+      const cache = await startRegistry(suite.bed.tools, { dir: path.join(work, `${name}-registry`) });
+      let stopped: Promise<void> | undefined;
+      try {
+        runs[name] = await faultStep(name, slowRun(1, `${name}-${randomUUID()}`), { image: `${host}/faults/${name}`, tags: ['1'], push: true, cache_repo: `${cache.host}/team/cache`, cache_export_fatal: fatal, retries: 0 }, {
+          during: (stderr) => {
+            if (!stopped && startedLine.test(stderr)) stopped = cache.stop();
+          },
+        });
+        await stopped;
+        runs[name]!.figures.cacheRegistryStopped = stopped ? 1 : 0;
+      } finally {
+        await cache.stop();
+      }
+    }
+    const lenient = runs['cache-stopped']!;
+    const strict = runs['cache-stopped-fatal']!;
+    const pushed = await manifestDigest(host, 'faults/cache-stopped', '1');
+    check(() => {
+      assert.equal(lenient.figures.cacheRegistryStopped, 1, 'the cache registry was stopped during the RUN');
+      assertClean(lenient, { exit: 0 });
+      assert.equal(lenient.summary.cacheExportFailed, true);
+      assert.match(lenient.stderr, /warning: the cache export failed, the image was built anyway/);
+      assert.equal(pushed, lenient.results.IMAGE_DIGEST);
+      assert.equal(strict.figures.cacheRegistryStopped, 1, 'the cache registry was stopped during the RUN');
+      assertClean(strict, { exit: 21, reason: 'PUSH_FAILED' });
+      assert.match(strict.results.ERROR_MESSAGE!, /connection refused/);
+    });
+    report('cache-stopped', lenient);
+    report('cache-stopped-fatal', strict);
   });
 
   test('cache export to a registry answering 503: success, with a warning and cacheExportFailed', async () => {
