@@ -123,8 +123,13 @@ async function buildWithRetries(
     deps.log(`transient failure (${failure.code}), retrying (attempt ${attempt + 1} of ${config.retries + 1}): ${lost}${failure.detail.split('\n')[0]}`);
     // A daemon that went away (restart, OOM kill) must answer again before the next attempt; the
     // wait polls it with its own backoff, within daemon_timeout. Anything else: a pause.
-    if (failure.code === 'DAEMON_UNREACHABLE') await deps.waitForDaemon().catch((error: unknown) => Promise.reject(notBack(error, attempt, failure.detail)));
-    else await (deps.backoff ?? defaultBackoff)(attempt, deps.signal);
+    if (failure.code === 'DAEMON_UNREACHABLE') {
+      try {
+        await deps.waitForDaemon();
+      } catch (error) {
+        throw notBack(error, attempt, failure.detail);
+      }
+    } else await (deps.backoff ?? defaultBackoff)(attempt, deps.signal);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'interrupted between build attempts');
   }
 }

@@ -85,6 +85,18 @@ describe('runBuild', () => {
     assert.deepEqual(readdirSync(path.join(dir, 'state')).filter((name) => name.startsWith('private-')), []);
   });
 
+  test('a daemon lost and back: the next attempt starts once it answers, without the retry pause', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const buildx = scriptedBuildx(dir, [{ exitCode: 1, tail: ['ERROR: failed to build: failed to solve: Unavailable: error reading from server: EOF'] }, { exitCode: 0 }]);
+    let probes = 0;
+    let pauses = 0;
+    const probe = async () => (++probes === 2 ? { ok: false as const, transient: true, reason: 'ECONNREFUSED' } : { ok: true as const, workers: 1 });
+    const outcome = await runBuild(params(dir), { ...deps(dir, buildx.runner), probe, backoff: async () => void pauses++ });
+    assert.equal(outcome.summary.attempts, 2);
+    assert.equal(probes, 3, 'the first wait, then the wait again: refused once, then answered');
+    assert.equal(pauses, 0);
+  });
+
   test('a daemon lost on the last attempt: the message says so', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
     const buildx = scriptedBuildx(dir, [{ exitCode: 1, tail: ['ERROR: failed to build: rpc error: code = Unavailable desc = connection reset by peer'] }]);

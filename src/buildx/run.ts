@@ -73,7 +73,7 @@ export const runBuildx: Runner = async (bin, args, options) => {
 };
 
 /** How long buildx gets to cancel its build after SIGTERM before its group is killed. */
-export const KILL_AFTER_MS = 5000;
+const KILL_AFTER_MS = 5000;
 
 /**
  * `stop`: SIGTERM to the process group `pid` leads, SIGKILL after KILL_AFTER_MS. `done` (once
