@@ -14,7 +14,7 @@ import { waitForDaemon } from './daemon/wait.js';
 import { StepError } from './errors.js';
 import { PARAMS_ENV } from './params/names.js';
 import { materialize } from './inputs.js';
-import { masker } from './mask.js';
+import { masker, type Masker } from './mask.js';
 import { checkResultsSize, successResults, type Results } from './results.js';
 
 export type StepDeps = {
@@ -100,7 +100,7 @@ async function buildWithRetries(
   argv: string[],
   bin: string,
   env: Record<string, string | undefined>,
-  deps: StepDeps & { mask: (text: string) => string; waitForDaemon: () => Promise<unknown> },
+  deps: StepDeps & { mask: Masker; waitForDaemon: () => Promise<unknown> },
 ): Promise<Pick<Summary, 'attempts' | 'steps' | 'cacheExportFailed'>> {
   for (let attempt = 1; ; attempt++) {
     // buildx writes the metadata file only on success: never let a stale one pass for this build's.

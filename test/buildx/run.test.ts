@@ -1,0 +1,43 @@
+// Running buildx: its output passes through masked and whole, however long its lines are.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { runBuildx } from '../../src/buildx/run.js';
+import { masker } from '../../src/mask.js';
+
+const SECRET = 'tok-3f9a-secret-value';
+
+/** A stand-in buildx: a progress line, a 3 MB line with the secret in it written in odd-sized writes, an error. */
+const SCRIPT = `
+const line = Array.from({ length: 3000 }, (_, i) => 'chunk ' + i + ' ' + 'x'.repeat(990) + (i % 500 === 7 ? '${SECRET}' : '')).join('|');
+process.stdout.write('out line\\n');
+process.stderr.write('#1 [1/2] RUN print\\n#1 0.1 ');
+for (let at = 0; at < line.length; at += 4093) process.stderr.write(line.slice(at, at + 4093));
+process.stderr.write('\\nERROR: boom\\n', () => process.exit(3));
+`;
+
+test('a 3 MB line streams through in bounded pieces, masked across every cut; tail and onLine keep only line starts', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-run-'));
+  try {
+    const script = path.join(dir, 'buildx.cjs');
+    writeFileSync(script, SCRIPT);
+    const writes: string[] = [];
+    const lines: string[] = [];
+    const run = await runBuildx(process.execPath, [script], { env: {}, mask: masker([SECRET]), write: (text) => writes.push(text), onLine: (line) => lines.push(line) });
+    const shown = writes.join('');
+    const longLine = Array.from({ length: 3000 }, (_, i) => `chunk ${i} ${'x'.repeat(990)}${i % 500 === 7 ? '***' : ''}`).join('|');
+    assert.equal(run.exitCode, 3);
+    assert.ok(!shown.includes(SECRET), 'the secret is masked wherever the line was cut');
+    assert.equal(shown.split('\n').filter((line) => line.startsWith('#1 0.1 ')).join(''), `#1 0.1 ${longLine}`, 'the long line arrives whole');
+    assert.ok(shown.includes('out line\n') && shown.endsWith('ERROR: boom\n'));
+    assert.ok(Math.max(...writes.map((text) => text.length)) < 200_000, 'no write holds the whole line');
+    assert.deepEqual(lines.map((line) => line.slice(0, 10)).sort(), ['#1 0.1 chu', '#1 [1/2] R', 'ERROR: boo', 'out line'].sort());
+    assert.ok(lines.every((line) => line.length < 200_000), 'onLine sees the start of a long line, not all of it');
+    assert.ok(run.tail.every((line) => line.length <= 4096), 'the tail keeps a bounded start of each line');
+    assert.equal(run.tail.at(-1), 'ERROR: boom');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
