@@ -23,8 +23,8 @@ export type StepDeps = {
   runner: Runner;
   probe: Probe;
   log: (line: string) => void;
-  /** Where buildx's own output goes (the step's stderr). */
-  output?: (text: string) => void;
+  /** Where buildx's own output goes (the step's stderr); a returned promise means wait before reading more. */
+  output?: (text: string) => void | Promise<void>;
   isTty: boolean;
   signal?: AbortSignal;
   /** Pause between attempts; injectable so tests of retries need not wait. */

@@ -1,6 +1,7 @@
 // Runs buildx as a child process, streaming its output to our stderr line by line (masked).
 // The one place buildx is spawned.
 import { masker, type Masker } from '../mask.js';
+import { writeOrWait } from '../output.js';
 import { lineSplitter, type Piece } from './lines.js';
 
 export type RunOptions = {
@@ -9,8 +10,11 @@ export type RunOptions = {
   onLine?: (line: string) => void;
   /** Applied to every line before it is shown or kept. */
   mask?: Masker;
-  /** Where buildx's output is shown; our stderr by default. */
-  write?: (text: string) => void;
+  /**
+   * Where buildx's output is shown; our stderr by default. A returned promise means the text is
+   * queued: buildx's output is not read until it resolves.
+   */
+  write?: (text: string) => void | Promise<void>;
   signal?: AbortSignal;
 };
 
@@ -28,13 +32,25 @@ export const runBuildx: Runner = async (bin, args, options) => {
   // that fails on its params never need.
   const { execa } = await import('execa');
   const mask = options.mask ?? masker([]);
-  const write = options.write ?? ((text: string) => process.stderr.write(text));
+  const write = options.write ?? writeOrWait(process.stderr);
   const tail: string[] = [];
-  // One write per chunk read, not per line: a log of millions of short lines stays cheap.
-  // Writes to a pipe or file are synchronous, so buildx is not read faster than we can show it.
+  let paused: Promise<void> | undefined;
+  const pause = (until: Promise<void>) => {
+    child.stdout?.pause();
+    child.stderr?.pause();
+    const resume = (paused = Promise.all([paused, until]).then(() => {
+      if (paused !== resume) return;
+      paused = undefined;
+      child.stdout?.resume();
+      child.stderr?.resume();
+    }));
+  };
+  // One write per chunk read, not per line: a log of millions of short lines stays cheap. While
+  // the reader of our output lags, buildx is not read either, so its log cannot pile up here.
   const show = (pieces: Piece[]) => {
     if (pieces.length === 0) return;
-    write(pieces.map((piece) => (piece.last ? `${piece.text}\n` : piece.text)).join(''));
+    const queued = write(pieces.map((piece) => (piece.last ? `${piece.text}\n` : piece.text)).join(''));
+    if (queued) pause(queued);
     for (const piece of pieces) {
       if (!piece.first) continue;
       options.onLine?.(piece.text);
@@ -60,6 +76,7 @@ export const runBuildx: Runner = async (bin, args, options) => {
   const result = await child;
   show(out.end());
   show(err.end());
+  await paused;
   const code = (result as { code?: string }).code;
   const spawnError = code === 'ENOENT' || code === 'EACCES' ? (result as unknown as NodeJS.ErrnoException) : undefined;
   return { exitCode: result.exitCode ?? (result.failed ? 1 : 0), tail, spawnError };

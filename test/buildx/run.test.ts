@@ -25,7 +25,7 @@ test('a 3 MB line streams through in bounded pieces, masked across every cut; ta
     writeFileSync(script, SCRIPT);
     const writes: string[] = [];
     const lines: string[] = [];
-    const run = await runBuildx(process.execPath, [script], { env: {}, mask: masker([SECRET]), write: (text) => writes.push(text), onLine: (line) => lines.push(line) });
+    const run = await runBuildx(process.execPath, [script], { env: {}, mask: masker([SECRET]), write: (text) => void writes.push(text), onLine: (line) => lines.push(line) });
     const shown = writes.join('');
     const longLine = Array.from({ length: 3000 }, (_, i) => `chunk ${i} ${'x'.repeat(990)}${i % 500 === 7 ? '***' : ''}`).join('|');
     assert.equal(run.exitCode, 3);
@@ -37,6 +37,29 @@ test('a 3 MB line streams through in bounded pieces, masked across every cut; ta
     assert.ok(lines.every((line) => line.length < 200_000), 'onLine sees the start of a long line, not all of it');
     assert.ok(run.tail.every((line) => line.length <= 4096), 'the tail keeps a bounded start of each line');
     assert.equal(run.tail.at(-1), 'ERROR: boom');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('while the output is not taken (write returned a promise), buildx is not read: its log cannot pile up here', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-run-'));
+  try {
+    const script = path.join(dir, 'buildx.cjs');
+    writeFileSync(script, "const line = 'z'.repeat(99) + '\\n'; let left = 20000; const more = () => { while (left > 0) { left--; if (!process.stderr.write(line)) return process.stderr.once('drain', more); } }; more();");
+    const writes: string[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const running = runBuildx(process.execPath, [script], { env: {}, write: (text) => (writes.push(text) === 1 ? held : undefined) });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const whilePaused = writes.length;
+    release();
+    const run = await running;
+    const shown = writes.join('');
+    assert.equal(run.exitCode, 0);
+    assert.ok(whilePaused <= 2, `${whilePaused} writes while the first was still queued (a second stream's chunk may already be in flight)`);
+    assert.equal(shown.length, 2_000_000, 'everything arrives once the writer takes more');
+    assert.equal(shown.split('\n').length - 1, 20000);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
