@@ -16,6 +16,8 @@ export type BuildkitdOptions = {
   tls?: { serverCa: string; serverCert: string; serverKey: string; client: TlsMaterial };
   /** Don't wait for the daemon to answer (for tests that start the step first). */
   noWait?: boolean;
+  /** Extra environment for the daemon (e.g. BUILDKIT_STEP_LOG_MAX_SIZE), on top of ours. */
+  env?: NodeJS.ProcessEnv;
 };
 
 /** Starts buildkitd with the overlayfs snapshotter, falling back to native where overlayfs won't mount. */
@@ -33,7 +35,7 @@ export async function startBuildkitd(tools: Tools, options: BuildkitdOptions): P
       '--containerd-worker=false',
       ...(options.tls ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey] : []),
     ];
-    const daemon = startDaemon(`buildkitd (${snapshotter})`, tools.buildkitd, args, path.join(options.dir, `buildkitd-${snapshotter}.log`));
+    const daemon = startDaemon(`buildkitd (${snapshotter})`, tools.buildkitd, args, path.join(options.dir, `buildkitd-${snapshotter}.log`), options.env && { ...process.env, ...options.env });
     const bed = { ...daemon, endpoint, snapshotter };
     if (options.noWait) return bed;
     try {
