@@ -19,7 +19,8 @@ export type Io = {
   env: NodeJS.ProcessEnv;
   cwd: string;
   stdout: (text: string) => void;
-  stderr: (text: string) => void;
+  /** May return a promise when the text is queued: resolves once the stream takes more. */
+  stderr: (text: string) => void | Promise<void>;
   isTty: boolean;
   signal?: AbortSignal;
 };

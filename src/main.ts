@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `buildkit-step` executable: real process I/O around `main`, plus signal handling.
 import { main } from './cli.js';
+import { writeOrWait } from './output.js';
 
 const controller = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -12,7 +13,9 @@ process.exitCode = await main({
   env: process.env,
   cwd: process.cwd(),
   stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+  // A pipe to stderr is written asynchronously: without waiting for 'drain' a fast build log
+  // would pile up in our memory when the reader is slower than buildx.
+  stderr: writeOrWait(process.stderr),
   isTty: Boolean(process.stderr.isTTY),
   signal: controller.signal,
 });

@@ -2,17 +2,36 @@
 
 const MIN_LENGTH = 4;
 
+/** Hides secrets in text; `cut` tells how much of an unfinished line can be shown safely. */
+export type Masker = ((text: string) => string) & {
+  /**
+   * How many leading characters of `text` (the start of a line whose rest has not arrived yet)
+   * can be masked and shown on their own: no secret can begin before that point and end after it.
+   */
+  cut: (text: string) => number;
+};
+
 /**
  * A function replacing every occurrence of each secret (and of each line of a multi-line one)
  * with `***`. Very short fragments are left alone: masking "a" would garble every log line.
  */
-export function masker(secrets: readonly string[]): (text: string) => string {
+export function masker(secrets: readonly string[]): Masker {
   const fragments = [...new Set(secrets.flatMap((secret) => [secret, ...secret.split(/\r?\n/)]).map((part) => part.trim()))]
     .filter((part) => part.length >= MIN_LENGTH)
     .sort((a, b) => b.length - a.length);
-  if (fragments.length === 0) return (text) => text;
+  if (fragments.length === 0) return Object.assign((text: string) => text, { cut: (text: string) => text.length });
   const pattern = new RegExp(fragments.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
-  return (text) => text.replace(pattern, '***');
+  // A secret that starts within the last (longest - 1) characters may go on in text not read yet.
+  const holdBack = (fragments[0]?.length ?? 1) - 1;
+  const cut = (text: string): number => {
+    const at = Math.max(0, text.length - holdBack);
+    for (const match of text.matchAll(pattern)) {
+      if (match.index >= at) break;
+      if (match.index + match[0].length > at) return match.index;
+    }
+    return at;
+  };
+  return Object.assign((text: string) => text.replace(pattern, '***'), { cut });
 }
 
 type Pairs = Array<{ key: string; value: string }> | undefined;

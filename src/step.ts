@@ -14,7 +14,7 @@ import { waitForDaemon } from './daemon/wait.js';
 import { StepError } from './errors.js';
 import { PARAMS_ENV } from './params/names.js';
 import { materialize } from './inputs.js';
-import { masker } from './mask.js';
+import { masker, type Masker } from './mask.js';
 import { checkResultsSize, successResults, type Results } from './results.js';
 
 export type StepDeps = {
@@ -23,8 +23,8 @@ export type StepDeps = {
   runner: Runner;
   probe: Probe;
   log: (line: string) => void;
-  /** Where buildx's own output goes (the step's stderr). */
-  output?: (text: string) => void;
+  /** Where buildx's own output goes (the step's stderr); a returned promise means wait before reading more. */
+  output?: (text: string) => void | Promise<void>;
   isTty: boolean;
   signal?: AbortSignal;
   /** Pause between attempts; injectable so tests of retries need not wait. */
@@ -100,7 +100,7 @@ async function buildWithRetries(
   argv: string[],
   bin: string,
   env: Record<string, string | undefined>,
-  deps: StepDeps & { mask: (text: string) => string; waitForDaemon: () => Promise<unknown> },
+  deps: StepDeps & { mask: Masker; waitForDaemon: () => Promise<unknown> },
 ): Promise<Pick<Summary, 'attempts' | 'steps' | 'cacheExportFailed'>> {
   for (let attempt = 1; ; attempt++) {
     // buildx writes the metadata file only on success: never let a stale one pass for this build's.

@@ -9,3 +9,14 @@ test('masks whole values and each line of multi-line ones, longest first; leaves
   assert.equal(masker([])('unchanged'), 'unchanged');
   assert.equal(masker(['a.b*c+'])('x a.b*c+ y aXbbc'), 'x *** y aXbbc');
 });
+
+test('cut: the start of an unfinished line that can be shown without splitting a secret', () => {
+  const mask = masker(['secret-1', 'abcd']);
+  // Holds back 7 characters (longest secret - 1): a secret may begin there and go on later.
+  assert.equal(mask.cut('0123456789ABCDEFGHIJ'), 13);
+  assert.equal(mask.cut('0123456789abcdefghij'), 10, 'a short secret across the cut too');
+  assert.equal(mask.cut('0123456789 secret-1 tail'), 11, 'a secret across the cut moves it to its start');
+  assert.equal(mask.cut('012345678901234567 secret'), 18);
+  assert.equal(mask.cut('short'), 0);
+  assert.equal(masker([]).cut('anything at all'), 15, 'nothing to hide: all of it');
+});

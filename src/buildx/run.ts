@@ -1,14 +1,20 @@
 // Runs buildx as a child process, streaming its output to our stderr line by line (masked).
 // The one place buildx is spawned.
+import { masker, type Masker } from '../mask.js';
+import { writeOrWait } from '../output.js';
+import { lineSplitter, type Piece } from './lines.js';
 
 export type RunOptions = {
   env: Record<string, string | undefined>;
-  /** Called for each line buildx prints, after it was passed through. */
+  /** Called for each line buildx prints, after it was passed through (at most its first 64 KiB). */
   onLine?: (line: string) => void;
   /** Applied to every line before it is shown or kept. */
-  mask?: (text: string) => string;
-  /** Where buildx's output is shown; our stderr by default. */
-  write?: (text: string) => void;
+  mask?: Masker;
+  /**
+   * Where buildx's output is shown; our stderr by default. A returned promise means the text is
+   * queued: buildx's output is not read until it resolves.
+   */
+  write?: (text: string) => void | Promise<void>;
   signal?: AbortSignal;
 };
 
@@ -18,32 +24,39 @@ export type RunResult = { exitCode: number; tail: string[]; spawnError?: NodeJS.
 export type Runner = (bin: string, args: readonly string[], options: RunOptions) => Promise<RunResult>;
 
 const TAIL_LINES = 60;
+/** Characters of each line kept in the tail: enough for any error message, bounded for any line. */
+const TAIL_LINE_CHARS = 4096;
 
 export const runBuildx: Runner = async (bin, args, options) => {
   // Loaded on first use: execa takes ~0.3 s to import, which validate, print-argv and a step
   // that fails on its params never need.
   const { execa } = await import('execa');
-  const mask = options.mask ?? ((text: string) => text);
-  const write = options.write ?? ((text: string) => process.stderr.write(text));
+  const mask = options.mask ?? masker([]);
+  const write = options.write ?? writeOrWait(process.stderr);
   const tail: string[] = [];
-  const emit = (raw: string) => {
-    const line = mask(raw);
-    write(`${line}\n`);
-    options.onLine?.(line);
-    tail.push(line);
-    if (tail.length > TAIL_LINES) tail.shift();
+  let paused: Promise<void> | undefined;
+  const pause = (until: Promise<void>) => {
+    child.stdout?.pause();
+    child.stderr?.pause();
+    const resume = (paused = Promise.all([paused, until]).then(() => {
+      if (paused !== resume) return;
+      paused = undefined;
+      child.stdout?.resume();
+      child.stderr?.resume();
+    }));
   };
-  // stdout and stderr are split into lines separately so their lines never interleave mid-line.
-  const splitter = () => {
-    let partial = '';
-    return {
-      take: (chunk: Buffer) => {
-        const lines = (partial + chunk.toString('utf8')).split('\n');
-        partial = lines.pop() ?? '';
-        lines.forEach(emit);
-      },
-      flush: () => partial && emit(partial),
-    };
+  // One write per chunk read, not per line: a log of millions of short lines stays cheap. While
+  // the reader of our output lags, buildx is not read either, so its log cannot pile up here.
+  const show = (pieces: Piece[]) => {
+    if (pieces.length === 0) return;
+    const queued = write(pieces.map((piece) => (piece.last ? `${piece.text}\n` : piece.text)).join(''));
+    if (queued) pause(queued);
+    for (const piece of pieces) {
+      if (!piece.first) continue;
+      options.onLine?.(piece.text);
+      tail.push(piece.text.slice(0, TAIL_LINE_CHARS));
+      if (tail.length > TAIL_LINES) tail.shift();
+    }
   };
   // buildx runs in a process group of its own, and a stop signals the whole group: a wrapper
   // script around buildx (or anything it started) cannot outlive the step.
@@ -58,15 +71,18 @@ export const runBuildx: Runner = async (bin, args, options) => {
   const stopGroup = stopper(child.pid);
   options.signal?.addEventListener('abort', stopGroup.stop, { once: true });
   if (options.signal?.aborted) stopGroup.stop();
-  const out = splitter();
-  const err = splitter();
-  child.stdout?.on('data', out.take);
-  child.stderr?.on('data', err.take);
+  // stdout and stderr are split separately so their lines never interleave mid-line (only the
+  // pieces of a line longer than 64 KiB can have the other stream's lines between them).
+  const out = lineSplitter(mask);
+  const err = lineSplitter(mask);
+  child.stdout?.on('data', (chunk: Buffer) => show(out.take(chunk)));
+  child.stderr?.on('data', (chunk: Buffer) => show(err.take(chunk)));
   const result = await child;
   options.signal?.removeEventListener('abort', stopGroup.stop);
   stopGroup.done();
-  out.flush();
-  err.flush();
+  show(out.end());
+  show(err.end());
+  await paused;
   const code = (result as { code?: string }).code;
   const spawnError = code === 'ENOENT' || code === 'EACCES' ? (result as unknown as NodeJS.ErrnoException) : undefined;
   return { exitCode: result.exitCode ?? (result.failed ? 1 : 0), tail, spawnError };

@@ -21,6 +21,8 @@ export type BuildkitdOptions = {
    * `unshare --mount --propagation private`: the mounts of a daemon that gets killed die with it.
    */
   wrap?: string[];
+  /** Extra environment for the daemon (e.g. BUILDKIT_STEP_LOG_MAX_SIZE), on top of ours. */
+  env?: NodeJS.ProcessEnv;
 };
 
 /** Starts buildkitd with the overlayfs snapshotter, falling back to native where overlayfs won't mount. */
@@ -39,7 +41,7 @@ export async function startBuildkitd(tools: Tools, options: BuildkitdOptions): P
       ...(options.tls ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey] : []),
     ];
     const command = [...(options.wrap ?? []), tools.buildkitd, ...args];
-    const daemon = startDaemon(`buildkitd (${snapshotter})`, command[0]!, command.slice(1), path.join(options.dir, `buildkitd-${snapshotter}.log`));
+    const daemon = startDaemon(`buildkitd (${snapshotter})`, command[0]!, command.slice(1), path.join(options.dir, `buildkitd-${snapshotter}.log`), options.env && { ...process.env, ...options.env });
     const bed = { ...daemon, endpoint, snapshotter };
     if (options.noWait) return bed;
     try {

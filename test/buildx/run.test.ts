@@ -1,12 +1,14 @@
-// The buildx runner with tiny stand-in executables: a stop reaches buildx's whole process group,
-// and nothing buildx started outlives it.
+// The buildx runner with stand-in executables: output passes through masked and whole however
+// long its lines are, a stop reaches buildx's whole process group, and nothing buildx started
+// outlives it.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runBuildx } from '../../src/buildx/run.js';
+import { masker } from '../../src/mask.js';
 
 const script = (body: string) => {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'bks-run-')), 'buildx');
@@ -69,4 +71,62 @@ describe('runBuildx', () => {
     assert.ok(background > 0);
     assert.ok(await goneSoon(background), 'the background process is gone');
   });
+});
+
+const SECRET = 'tok-3f9a-secret-value';
+
+/** A stand-in buildx: a progress line, a 3 MB line with the secret in it written in odd-sized writes, an error. */
+const SCRIPT = `
+const line = Array.from({ length: 3000 }, (_, i) => 'chunk ' + i + ' ' + 'x'.repeat(990) + (i % 500 === 7 ? '${SECRET}' : '')).join('|');
+process.stdout.write('out line\\n');
+process.stderr.write('#1 [1/2] RUN print\\n#1 0.1 ');
+for (let at = 0; at < line.length; at += 4093) process.stderr.write(line.slice(at, at + 4093));
+process.stderr.write('\\nERROR: boom\\n', () => process.exit(3));
+`;
+
+test('a 3 MB line streams through in bounded pieces, masked across every cut; tail and onLine keep only line starts', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-run-'));
+  try {
+    const script = path.join(dir, 'buildx.cjs');
+    writeFileSync(script, SCRIPT);
+    const writes: string[] = [];
+    const lines: string[] = [];
+    const run = await runBuildx(process.execPath, [script], { env: {}, mask: masker([SECRET]), write: (text) => void writes.push(text), onLine: (line) => lines.push(line) });
+    const shown = writes.join('');
+    const longLine = Array.from({ length: 3000 }, (_, i) => `chunk ${i} ${'x'.repeat(990)}${i % 500 === 7 ? '***' : ''}`).join('|');
+    assert.equal(run.exitCode, 3);
+    assert.ok(!shown.includes(SECRET), 'the secret is masked wherever the line was cut');
+    assert.equal(shown.split('\n').filter((line) => line.startsWith('#1 0.1 ')).join(''), `#1 0.1 ${longLine}`, 'the long line arrives whole');
+    assert.ok(shown.includes('out line\n') && shown.endsWith('ERROR: boom\n'));
+    assert.ok(Math.max(...writes.map((text) => text.length)) < 200_000, 'no write holds the whole line');
+    assert.deepEqual(lines.map((line) => line.slice(0, 10)).sort(), ['#1 0.1 chu', '#1 [1/2] R', 'ERROR: boo', 'out line'].sort());
+    assert.ok(lines.every((line) => line.length < 200_000), 'onLine sees the start of a long line, not all of it');
+    assert.ok(run.tail.every((line) => line.length <= 4096), 'the tail keeps a bounded start of each line');
+    assert.equal(run.tail.at(-1), 'ERROR: boom');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('while the output is not taken (write returned a promise), buildx is not read: its log cannot pile up here', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-run-'));
+  try {
+    const script = path.join(dir, 'buildx.cjs');
+    writeFileSync(script, "const line = 'z'.repeat(99) + '\\n'; let left = 20000; const more = () => { while (left > 0) { left--; if (!process.stderr.write(line)) return process.stderr.once('drain', more); } }; more();");
+    const writes: string[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const running = runBuildx(process.execPath, [script], { env: {}, write: (text) => (writes.push(text) === 1 ? held : undefined) });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const whilePaused = writes.length;
+    release();
+    const run = await running;
+    const shown = writes.join('');
+    assert.equal(run.exitCode, 0);
+    assert.ok(whilePaused <= 2, `${whilePaused} writes while the first was still queued (a second stream's chunk may already be in flight)`);
+    assert.equal(shown.length, 2_000_000, 'everything arrives once the writer takes more');
+    assert.equal(shown.split('\n').length - 1, 20000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
