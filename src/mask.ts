@@ -11,8 +11,9 @@ export function masker(secrets: readonly string[]): (text: string) => string {
     .filter((part) => part.length >= MIN_LENGTH)
     .sort((a, b) => b.length - a.length);
   if (fragments.length === 0) return (text) => text;
-  const pattern = new RegExp(fragments.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
-  return (text) => text.replace(pattern, '***');
+  // Plain substring replacement, longest first: one alternation regex of every secret fails to
+  // compile ("regular expression too large") once secrets reach tens of KB (a PEM bundle, a key).
+  return (text) => fragments.reduce((masked, part) => (masked.includes(part) ? masked.split(part).join('***') : masked), text);
 }
 
 type Pairs = Array<{ key: string; value: string }> | undefined;

@@ -9,3 +9,8 @@ test('masks whole values and each line of multi-line ones, longest first; leaves
   assert.equal(masker([])('unchanged'), 'unchanged');
   assert.equal(masker(['a.b*c+'])('x a.b*c+ y aXbbc'), 'x *** y aXbbc');
 });
+
+test('a secret of 500 KB is masked (an alternation regex of it would not compile)', () => {
+  const big = 'k'.repeat(512000);
+  assert.equal(masker([big, 'short-secret'])(`a ${big} b short-secret c`), 'a *** b *** c');
+});
