@@ -105,6 +105,8 @@ function valueAt(root: unknown, instancePath: string): unknown {
 export function kindOf(value: unknown, quote = true): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
+  // `--daemon-timeout=abc` reaches us as NaN, which JSON would show as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   return quote ? `${article(typeof value)} (${JSON.stringify(truncate(value))})` : article(typeof value);
 }
 

@@ -363,6 +363,7 @@ function handWritten(f: Fixture): Case[] {
     { name: 'flag --tags followed by a separate --output', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags', '--output=/tmp/x'], expect: { rejected: 'output' } },
     { name: 'flag --target followed by a separate -o', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--target', '-o'], expect: { rejected: 'o' } },
     { name: 'flag --build-args JSON holding a NUL', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--build-args=[{"key":"A","value":"a\\u0000b"}]'], expect: { rejected: 'build_args[0].value' } },
+    { name: 'flag --daemon-timeout=abc (NaN)', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--daemon-timeout=abc'], expect: { rejected: 'daemon_timeout (from --daemon-timeout): must be a number, got NaN' } },
     { name: 'flag --push=maybe', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--push=maybe'], expect: { rejected: 'push' } },
     { name: 'an extra positional after the command', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--output=type=local,dest=/tmp/x'], expect: { rejected: 'output' } },
   ];

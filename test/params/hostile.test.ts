@@ -236,10 +236,10 @@ describe('hostile params corpus, in-process through the CLI entry', () => {
 });
 
 describe('hostile params corpus, a sample through the built binary', () => {
-  // Every 25th case that fits in an environment variable (execve takes at most 128 KiB per variable), plus all hand-written flag cases.
+  // Every 40th case that fits in an environment variable (execve takes at most 128 KiB per variable), plus all hand-written flag cases.
   const sample = cases.filter((kase, index) => {
     const size = (kase.text ?? JSON.stringify(kase.doc)).length;
-    return size < 100_000 && (index % 25 === 0 || (kase.origin === 'hand' && kase.via === 'flags'));
+    return size < 100_000 && (index % 40 === 0 || (kase.origin === 'hand' && kase.via === 'flags'));
   });
 
   test(`${sample.length} documents give the same outcome as in-process`, async () => {
