@@ -34,8 +34,10 @@ export async function main(io: Io): Promise<number> {
   const schema = paramsSchema();
   const log = (line: string) => io.stderr(`buildkit-step: ${line}\n`);
   const json = (value: unknown) => io.stdout(`${JSON.stringify(value)}\n`);
-  const loadParams = async (args: GlobalArgs): Promise<Params> =>
-    checkRules(await readParams<Params>({ paramsFiles: args.paramsFile, env: io.env, flags: flagValues(args, schema) }, schema));
+  const loadParams = async (args: GlobalArgs): Promise<Params> => {
+    checkBooleanFlags(io.argv, schema);
+    return checkRules(await readParams<Params>({ paramsFiles: args.paramsFile, env: io.env, flags: flagValues(args, schema) }, schema));
+  };
   let exitCode = 0;
   const fail = (thrown: unknown) => {
     const error = toStepError(thrown);
@@ -134,9 +136,52 @@ export async function main(io: Io): Promise<number> {
   } catch (thrown) {
     const error = toStepError(thrown);
     io.stderr(`buildkit-step: error ${error.code}: ${error.message}\n`);
+    // yargs refused the command line (an unknown or misplaced flag): a build step still owes ERROR_REASON.
+    if (commandOf(io.argv) === 'build') {
+      io.stdout(`${JSON.stringify({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, durationMs: 0 })}\n`);
+      const resultsDir = resultsDirOf(io.argv) || io.env[RESULTS_DIR_ENV] || DEFAULT_RESULTS_DIR;
+      try {
+        await writeResults({ dir: resultsDir, paths: earlyResultPaths({ env: io.env, flags: {} }) }, failureResults(error));
+      } catch (writeError) {
+        io.stderr(`buildkit-step: also failed to write error results: ${(writeError as Error).message}\n`);
+      }
+    }
     return error.exitCode;
   }
   return exitCode;
+}
+
+const COMMANDS = ['build', 'validate', 'print-argv', 'schema'];
+
+/** The command a raw command line asks for (the first one named; `build` by default), for when yargs could not parse it. */
+function commandOf(argv: readonly string[]): string {
+  return argv.find((arg) => COMMANDS.includes(arg)) ?? (argv.some((arg) => arg === '--help' || arg === '--version') ? 'help' : 'build');
+}
+
+/** `--results-dir X` or `--results-dir=X` from a raw command line. */
+function resultsDirOf(argv: readonly string[]): string | undefined {
+  for (const [index, arg] of argv.entries()) {
+    if (arg === '--results-dir') return argv[index + 1];
+    if (arg.startsWith('--results-dir=')) return arg.slice('--results-dir='.length);
+  }
+  return undefined;
+}
+
+/**
+ * yargs reads `--push=1` or `--push=maybe` as false without a word: a boolean flag given a
+ * value must say true or false.
+ */
+function checkBooleanFlags(argv: readonly string[], schema: JsonSchema): void {
+  const booleans = new Set(paramKeys(schema).filter((key) => paramType(schema, key) === 'boolean').map(flagName));
+  for (const arg of argv) {
+    const match = /^--([a-z-]+)=(.*)$/s.exec(arg);
+    if (!match) continue;
+    const [, name = '', value = ''] = match;
+    const boolean = booleans.has(name) || (name.startsWith('no-') && booleans.has(name.slice(3)));
+    if (boolean && value !== 'true' && value !== 'false') {
+      throw new StepError('PARAMS_INVALID', `--${name}: expected true or false, got ${JSON.stringify(value.slice(0, 40))}`);
+    }
+  }
 }
 
 /** One option per schema property: `--tags a --tags b`, `--daemon-timeout 30`, `--build-args '[...]'`. */

@@ -55,6 +55,9 @@ export async function materialize(config: BuildConfig, stateDir: string, options
       value: pair.value,
     }));
     await Promise.all(config.sshKeyFiles.map((pair) => mustRead(pair.value, 'ssh_key_files')));
+    checkSshPaths('ssh_dir', sshFromDir);
+    checkSshPaths('ssh_key_files', config.sshKeyFiles);
+    if (config.ssh.length > 0) checkSshPaths('ssh (its keys go to BUILDKIT_STEP_STATE_DIR)', [{ key: '', value: privateDir }]);
     const sshValues = await Promise.all(config.ssh.map(async (pair, index) => ({ key: pair.key, value: await writePrivate(`ssh-${index}`, pair.value) })));
     const ssh = groupById([...sshFromDir, ...config.sshKeyFiles, ...sshValues]);
     if (!dryRun) {
@@ -69,6 +72,15 @@ export async function materialize(config: BuildConfig, stateDir: string, options
     await cleanup();
     throw error;
   }
+}
+
+/**
+ * buildx splits `--ssh id=path,path` at every comma and has no quoting: a key path with a comma
+ * (a relative path resolved in a dir with one, too) would forward two wrong paths.
+ */
+function checkSshPaths(param: string, pairs: readonly Pair[]): void {
+  const bad = pairs.find((pair) => pair.value.includes(','));
+  if (bad) throw new StepError('PARAMS_INVALID', `${param}: the key path ${JSON.stringify(bad.value)} contains ",", which buildx --ssh cannot carry (it splits key paths at commas)`);
 }
 
 /** Fails with PARAMS_UNREADABLE naming the param when `file` cannot be read (before buildx fails obscurely). */

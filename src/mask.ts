@@ -20,18 +20,27 @@ export function masker(secrets: readonly string[]): Masker {
     .filter((part) => part.length >= MIN_LENGTH)
     .sort((a, b) => b.length - a.length);
   if (fragments.length === 0) return Object.assign((text: string) => text, { cut: (text: string) => text.length });
-  const pattern = new RegExp(fragments.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
-  // A secret that starts within the last (longest - 1) characters may go on in text not read yet.
+  // Plain substring replacement, longest first: one alternation regex of every secret fails to
+  // compile ("regular expression too large") once secrets reach tens of KB (a PEM bundle, a key).
+  const mask = (text: string) => fragments.reduce((masked, part) => (masked.includes(part) ? masked.split(part).join('***') : masked), text);
+  // A secret that starts within the last (longest - 1) characters may go on in text not read yet;
+  // one that starts before the cut and ends after it moves the cut to its start.
   const holdBack = (fragments[0]?.length ?? 1) - 1;
-  const cut = (text: string): number => {
-    const at = Math.max(0, text.length - holdBack);
-    for (const match of text.matchAll(pattern)) {
-      if (match.index >= at) break;
-      if (match.index + match[0].length > at) return match.index;
+  const straddling = (text: string, at: number): number => {
+    let earliest = at;
+    for (const part of fragments) {
+      for (let index = text.indexOf(part, Math.max(0, at - part.length + 1)); index !== -1 && index < at; index = text.indexOf(part, index + 1)) {
+        earliest = Math.min(earliest, index);
+      }
     }
+    return earliest;
+  };
+  const cut = (text: string): number => {
+    let at = Math.max(0, text.length - holdBack);
+    for (let moved = straddling(text, at); moved < at; moved = straddling(text, at)) at = moved;
     return at;
   };
-  return Object.assign((text: string) => text.replace(pattern, '***'), { cut });
+  return Object.assign(mask, { cut });
 }
 
 type Pairs = Array<{ key: string; value: string }> | undefined;

@@ -67,6 +67,8 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
   await checkWritable(config);
   const materialized = await materialize(config, stateDir(deps.env));
   try {
+    // Made (and checked) before anything runs: a value execve cannot take fails here, not after the daemon wait.
+    const argv = buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs);
     const waitStarted = Date.now();
     const waitForIt = () =>
       waitForDaemon({ endpoint: config.endpoint, tls: materialized.tls?.material, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
@@ -81,7 +83,6 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
     if (created.spawnError) throw buildxMissing(bin, created.spawnError);
     if (created.exitCode !== 0) throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`);
 
-    const argv = buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs);
     const buildStarted = Date.now();
     const built = await buildWithRetries(config, argv, bin, env, { ...deps, mask: masker(materialized.secretTexts), waitForDaemon: waitForIt });
     const metadata = parseMetadata(await readMetadata(config.metadataFile));

@@ -19,4 +19,10 @@ test('cut: the start of an unfinished line that can be shown without splitting a
   assert.equal(mask.cut('012345678901234567 secret'), 18);
   assert.equal(mask.cut('short'), 0);
   assert.equal(masker([]).cut('anything at all'), 15, 'nothing to hide: all of it');
+  assert.equal(masker(['KLMNOPQR', 'HIJKL']).cut('0123456789HIJKLMNOPQRxx'), 10, 'a cut moved to one secret\'s start must not split another');
+});
+
+test('a secret of 500 KB is masked (an alternation regex of it would not compile)', () => {
+  const big = 'k'.repeat(512000);
+  assert.equal(masker([big, 'short-secret'])(`a ${big} b short-secret c`), 'a *** b *** c');
 });

@@ -1,6 +1,7 @@
 // Builds the complete buildx argv from the config and the materialized inputs. Pure: no env,
 // no files, no probing.
 import type { BuildConfig, Pair } from '../config.js';
+import { checkArgv } from './limits.js';
 
 /** The name of the buildx builder the step creates (and re-creates) for the daemon. */
 export const BUILDER_NAME = 'buildkit-step';
@@ -35,7 +36,7 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
     ...(config.push ? [csv({ type: 'image', push: 'true', ...rewrite })] : []),
     ...(config.ociLayout ? [csv({ type: 'oci', dest: config.ociLayout, tar: String(config.ociTar), ...rewrite })] : []),
   ];
-  return [
+  return checkArgv([
     'build',
     '--builder', BUILDER_NAME,
     '--progress', inputs.progress,
@@ -58,7 +59,7 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
     ...outputs.flatMap((output) => ['--output', output]),
     '--metadata-file', config.metadataFile,
     config.context,
-  ];
+  ]);
 }
 
 /** buildx reads `--output` and friends as one CSV record: quote fields holding `,` or `"`. */

@@ -4,6 +4,7 @@ import { StepError } from '../errors.js';
 import type { MergedParams } from './layers.js';
 import { closestName, envVarName, flagName } from './names.js';
 import { paramKeys, type JsonSchema } from './schema.js';
+import { printableKey, textProblems } from './text.js';
 
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
@@ -20,8 +21,10 @@ function compile(schema: JsonSchema): ValidateFunction {
 /** Returns the params unchanged when valid; otherwise throws PARAMS_INVALID listing every problem. */
 export function validateParams<T>(merged: MergedParams, schema: JsonSchema): T {
   const validate = compile(schema);
-  if (validate(merged.values)) return merged.values as T;
-  throw paramsInvalid([...new Set((validate.errors ?? []).map((error) => explain(error, merged, schema)))]);
+  const valid = validate(merged.values);
+  const problems = [...(valid ? [] : (validate.errors ?? []).map((error) => explain(error, merged, schema))), ...textProblems(merged.values, secretParams(schema))];
+  if (problems.length === 0) return merged.values as T;
+  throw paramsInvalid([...new Set(problems)]);
 }
 
 /** One PARAMS_INVALID error listing every problem. */
@@ -53,10 +56,11 @@ function explain(error: ErrorObject, merged: MergedParams, schema: JsonSchema): 
       return `${path}${from}: "${missing}" is missing`;
     }
     case 'additionalProperties': {
-      const extra = String(params.additionalProperty);
+      const raw = String(params.additionalProperty);
+      const extra = printableKey(raw);
       if (path === '') {
-        const origin = merged.origins[extra] ? ` (from ${merged.origins[extra]})` : '';
-        const hint = closestName(extra, paramKeys(schema));
+        const origin = merged.origins[raw] ? ` (from ${merged.origins[raw]})` : '';
+        const hint = closestName(raw, paramKeys(schema));
         return `${extra}${origin}: unknown parameter${hint ? `; did you mean "${hint}"?` : ''}`;
       }
       return `${path}${from}: unknown field "${extra}"`;
@@ -101,6 +105,8 @@ function valueAt(root: unknown, instancePath: string): unknown {
 export function kindOf(value: unknown, quote = true): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
+  // `--daemon-timeout=abc` reaches us as NaN, which JSON would show as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   return quote ? `${article(typeof value)} (${JSON.stringify(truncate(value))})` : article(typeof value);
 }
 

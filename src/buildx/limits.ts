@@ -1,0 +1,52 @@
+// What the kernel lets through execve, checked on the finished buildx argv. Pure.
+import { StepError } from '../errors.js';
+
+/** Linux MAX_ARG_STRLEN: one argument, in bytes with its terminating NUL. */
+export const MAX_ARG_BYTES = 128 * 1024;
+/** Our share of ARG_MAX (usually 2 MiB for argv and environment together): the rest is for the environment. */
+export const MAX_ARGV_BYTES = 1024 * 1024;
+
+/** The parameter(s) a buildx flag's value comes from, for error messages. */
+const PARAM_OF_FLAG: Record<string, string> = {
+  '--build-arg': 'build_args/build_args_dir',
+  '--label': 'labels',
+  '--annotation': 'annotations',
+  '--tag': 'image/tags',
+  '--secret': 'secrets/secrets_dir',
+  '--ssh': 'ssh/ssh_dir/ssh_key_files',
+  '--cache-from': 'cache_from/cache_repo',
+  '--cache-to': 'cache_to/cache_repo',
+  '--output': 'oci_layout',
+  '--file': 'dockerfile',
+  '--metadata-file': 'metadata_file',
+  '--platform': 'platforms',
+  '--target': 'target',
+  '--sbom': 'sbom_generator',
+};
+
+/**
+ * Returns `argv` when execve can take it; otherwise PARAMS_INVALID naming the parameter:
+ * spawn would fail with E2BIG (or Node would refuse a NUL) and look like a missing buildx.
+ * Params are checked for both earlier; this catches values read from dirs (build_args_dir).
+ */
+export function checkArgv(argv: readonly string[]): string[] {
+  const problems: string[] = [];
+  const bytes = argv.map((arg) => Buffer.byteLength(arg) + 1);
+  const paramAt = (index: number) => (index === argv.length - 1 ? 'context' : (PARAM_OF_FLAG[argv[index - 1] ?? ''] ?? `the value of ${argv[index - 1]}`));
+  argv.forEach((arg, index) => {
+    if (arg.includes('\0')) problems.push(`${paramAt(index)}: a value contains a NUL character, which a command-line argument cannot carry`);
+    if ((bytes[index] ?? 0) > MAX_ARG_BYTES) problems.push(`${paramAt(index)}: one value makes a ${bytes[index]}-byte buildx argument, over Linux's ${MAX_ARG_BYTES}-byte limit per argument`);
+  });
+  const total = bytes.reduce((sum, size) => sum + size, 0);
+  if (total > MAX_ARGV_BYTES) {
+    const byParam = new Map<string, number>();
+    argv.forEach((_, index) => byParam.set(paramAt(index), (byParam.get(paramAt(index)) ?? 0) + (bytes[index] ?? 0)));
+    const largest = [...byParam].sort((a, b) => b[1] - a[1])[0];
+    problems.push(`${largest?.[0]}: the buildx command line would be ${total} bytes (${largest?.[1]} of them from this parameter), over the ${MAX_ARGV_BYTES}-byte limit`);
+  }
+  if (problems.length > 0) {
+    const noun = problems.length === 1 ? 'parameter problem' : 'parameter problems';
+    throw new StepError('PARAMS_INVALID', `${problems.length} ${noun}:\n  - ${[...new Set(problems)].join('\n  - ')}`);
+  }
+  return [...argv];
+}
