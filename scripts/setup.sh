@@ -1,5 +1,6 @@
 # Sourced by the entry scripts: installs npm packages and the pinned tools when missing, puts the
-# tools on PATH (BUILDKIT_STEP_TOOLS_BIN for the test bed) and compiles the TypeScript.
+# tools on PATH (BUILDKIT_STEP_TOOLS_BIN for the test bed) and builds (`npm run build`: compiles the
+# TypeScript, generates the params validator and bundles execa).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
@@ -7,4 +8,4 @@ BUILDKIT_STEP_TOOLS_BIN="$(bash scripts/install-tools.sh | tail -n 1)"
 export BUILDKIT_STEP_TOOLS_BIN
 export PATH="$BUILDKIT_STEP_TOOLS_BIN:$PATH"
 rm -rf dist
-npx tsc -p tsconfig.json
+npm run --silent build
