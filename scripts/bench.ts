@@ -115,40 +115,42 @@ async function bareBuildx(bed: Bed, dir: string, env: NodeJS.ProcessEnv, secrets
 }
 
 /**
- * Paired, interleaved runs of the bare buildx build and the whole step (order alternating, so a
- * drift in machine load hits both alike); each step run gets an empty state dir, like a new pod.
+ * Paired, interleaved runs (order rotating, so a drift in machine load hits all alike) of the bare
+ * buildx build and the whole step, the step once with a state dir kept across runs like the bare
+ * buildx config (the figure the target is about), once with an empty one, like a new pod: buildx
+ * keeps its node ID there, and buildkitd re-receives the whole context from a new node ID.
  */
 async function paired(bed: Bed, dir: string, params: Record<string, unknown>, count: number, secrets: Record<string, string> = {}) {
   const base = stepEnv(bed, dir, params);
   const bare = await bareBuildx(bed, dir, base, secrets);
-  await runStep({ ...base, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state-warm') }); // fills the daemon's cache
+  await runStep(base); // fills the daemon's cache
   await run(bed.tools.buildx, bare.argv, bare.env);
-  const pairs: Array<{ bare: number; step: number; summary: Summary }> = [];
+  const rounds: Array<{ bare: number; step: number; fresh: number; summary: Summary }> = [];
   for (let round = 0; round < count; round++) {
-    const env = { ...base, BUILDKIT_STEP_STATE_DIR: path.join(dir, `state-${round}`) };
-    const runBare = () => run(bed.tools.buildx, bare.argv, bare.env);
-    let bareRun: Run;
-    let stepRun: Run;
-    if (round % 2 === 0) {
-      bareRun = await runBare();
-      stepRun = await runStep(env);
-    } else {
-      stepRun = await runStep(env);
-      bareRun = await runBare();
-    }
-    const summary = summaryOf(stepRun);
+    const freshEnv = { ...base, BUILDKIT_STEP_STATE_DIR: path.join(dir, `state-${round}`) };
+    const runs: Record<'bare' | 'step' | 'fresh', () => Promise<Run>> = {
+      bare: () => run(bed.tools.buildx, bare.argv, bare.env),
+      step: () => runStep(base),
+      fresh: () => runStep(freshEnv),
+    };
+    const order = (['bare', 'step', 'fresh'] as const).map((_, index, all) => all[(index + round) % all.length]!);
+    const took: Partial<Record<'bare' | 'step' | 'fresh', Run>> = {};
+    for (const name of order) took[name] = await runs[name]();
+    const summary = summaryOf(took.step!);
     // FROM is never reported as cached; every other step must be.
     if (summary.cachedSteps < summary.steps - 1) progress(`warning: a step run was not fully cached (${summary.cachedSteps}/${summary.steps})`);
-    pairs.push({ bare: bareRun.ms, step: stepRun.ms, summary });
-    rmSync(env.BUILDKIT_STEP_STATE_DIR!, { recursive: true, force: true });
+    rounds.push({ bare: took.bare!.ms, step: took.step!.ms, fresh: took.fresh!.ms, summary });
+    rmSync(freshEnv.BUILDKIT_STEP_STATE_DIR, { recursive: true, force: true });
   }
   return {
-    bare: pairs.map((pair) => pair.bare),
-    step: pairs.map((pair) => pair.step),
-    ratio: pairs.map((pair) => pair.step / pair.bare),
-    extra: pairs.map((pair) => pair.step - pair.bare),
-    rssMiB: pairs.map((pair) => pair.summary.maxRssKiB / 1024),
-    daemonWait: pairs.map((pair) => pair.summary.daemonWaitMs),
+    bare: rounds.map((entry) => entry.bare),
+    step: rounds.map((entry) => entry.step),
+    ratio: rounds.map((entry) => entry.step / entry.bare),
+    extra: rounds.map((entry) => entry.step - entry.bare),
+    freshRatio: rounds.map((entry) => entry.fresh / entry.bare),
+    freshExtra: rounds.map((entry) => entry.fresh - entry.bare),
+    rssMiB: rounds.map((entry) => entry.summary.maxRssKiB / 1024),
+    daemonWait: rounds.map((entry) => entry.summary.daemonWaitMs),
   };
 }
 
@@ -402,6 +404,7 @@ try {
   row('1. cached build: `buildkit-step build` wall time', spread(overhead.step, ms), '', '');
   row('1. **step / bare buildx** (same argv, same warm daemon, paired)', spread(overhead.ratio, ratio), '≤ 1.10', verdict(median(overhead.ratio) <= 1.1));
   row('1. step − bare buildx', spread(overhead.extra, ms), '', '');
+  row('1. step with an empty state dir (new pod, new buildx node ID) / bare buildx', spread(overhead.freshRatio, ratio), '', '');
   row('1. step peak RSS (Node alone, buildx excluded)', spread(overhead.rssMiB, (value) => `${value.toFixed(1)} MiB`), '< 80 MiB', verdict(quantile(overhead.rssMiB, 1) < 80));
   row('1. daemon wait inside the step (daemon up)', spread(overhead.daemonWait, ms), '', '');
 
@@ -456,6 +459,7 @@ try {
     rebuildRows(label, figures, false);
     row(`${label}: step / bare buildx, cached, warm daemon`, spread(pairedFigures.ratio, ratio), '', '');
     row(`${label}: step − bare buildx`, spread(pairedFigures.extra, ms), '', '');
+    row(`${label}: step with an empty state dir (new pod, new buildx node ID) − bare buildx`, spread(pairedFigures.freshExtra, ms), '', '');
   }
 
   progress(`3. params, secrets and tags, ${SCALE_ROUNDS} paired rounds each`);
