@@ -121,19 +121,26 @@ async function bareBuildx(bed: Bed, dir: string, env: NodeJS.ProcessEnv, secrets
  * keeps its node ID there, and buildkitd re-receives the whole context from a new node ID.
  */
 async function paired(bed: Bed, dir: string, params: Record<string, unknown>, count: number, secrets: Record<string, string> = {}) {
+  const runner = await pairedRunner(bed, dir, params, secrets);
+  for (let round = 0; round < count; round++) await runner.round(round);
+  return runner.figures();
+}
+
+/** What `paired` does, one round at a time, so that several variants can be interleaved. */
+async function pairedRunner(bed: Bed, dir: string, params: Record<string, unknown>, secrets: Record<string, string> = {}) {
   const base = stepEnv(bed, dir, params);
   const bare = await bareBuildx(bed, dir, base, secrets);
   await runStep(base); // fills the daemon's cache
   await run(bed.tools.buildx, bare.argv, bare.env);
   const rounds: Array<{ bare: number; step: number; fresh: number; summary: Summary }> = [];
-  for (let round = 0; round < count; round++) {
-    const freshEnv = { ...base, BUILDKIT_STEP_STATE_DIR: path.join(dir, `state-${round}`) };
+  const round = async (index: number) => {
+    const freshEnv = { ...base, BUILDKIT_STEP_STATE_DIR: path.join(dir, `state-${index}`) };
     const runs: Record<'bare' | 'step' | 'fresh', () => Promise<Run>> = {
       bare: () => run(bed.tools.buildx, bare.argv, bare.env),
       step: () => runStep(base),
       fresh: () => runStep(freshEnv),
     };
-    const order = (['bare', 'step', 'fresh'] as const).map((_, index, all) => all[(index + round) % all.length]!);
+    const order = (['bare', 'step', 'fresh'] as const).map((_, position, all) => all[(position + index) % all.length]!);
     const took: Partial<Record<'bare' | 'step' | 'fresh', Run>> = {};
     for (const name of order) took[name] = await runs[name]();
     const summary = summaryOf(took.step!);
@@ -141,8 +148,8 @@ async function paired(bed: Bed, dir: string, params: Record<string, unknown>, co
     if (summary.cachedSteps < summary.steps - 1) progress(`warning: a step run was not fully cached (${summary.cachedSteps}/${summary.steps})`);
     rounds.push({ bare: took.bare!.ms, step: took.step!.ms, fresh: took.fresh!.ms, summary });
     rmSync(freshEnv.BUILDKIT_STEP_STATE_DIR, { recursive: true, force: true });
-  }
-  return {
+  };
+  const figures = () => ({
     bare: rounds.map((entry) => entry.bare),
     step: rounds.map((entry) => entry.step),
     ratio: rounds.map((entry) => entry.step / entry.bare),
@@ -151,7 +158,8 @@ async function paired(bed: Bed, dir: string, params: Record<string, unknown>, co
     freshExtra: rounds.map((entry) => entry.fresh - entry.bare),
     rssMiB: rounds.map((entry) => entry.summary.maxRssKiB / 1024),
     daemonWait: rounds.map((entry) => entry.summary.daemonWaitMs),
-  };
+  });
+  return { round, figures };
 }
 
 // --- the late daemon -------------------------------------------------------------------------
@@ -472,15 +480,21 @@ try {
     ['100 build args + 50 secrets + 50 tags + 20 labels', { build_args: pairs(100, 'ARG_'), secrets: pairs(50, 'secret'), tags: Array.from({ length: 50 }, (_, i) => `t${i}`), labels: pairs(20, 'org.example.l') }],
   ];
   const scaleContext = writeContext(path.join(work, 'scale-src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo scale > /x\n` });
-  const flat: number[] = [];
-  for (const [index, [name, extra]] of variants.entries()) {
+  // Variants interleaved round by round, so a change in machine load hits them all alike.
+  const runners = [];
+  for (const [index, [, extra]] of variants.entries()) {
     const dir = path.join(work, `scale-${index}`);
     const params = { image: 'bench/scale', tags: ['1'], context: scaleContext, oci_layout: path.join(dir, 'layout'), ...extra };
     const secrets = Object.fromEntries(((extra.secrets as Array<{ key: string; value: string }> | undefined) ?? []).map((pair) => [pair.key, pair.value]));
-    const figures = await paired(bed, dir, params, SCALE_ROUNDS, secrets);
-    flat.push(median(figures.extra));
-    row(`3. ${name}: step − bare buildx`, spread(figures.extra, ms), index === 0 ? '' : 'flat', index === 0 ? '' : `${flat[index]! - flat[0]! >= 0 ? '+' : ''}${Math.round(flat[index]! - flat[0]!)} ms vs 1 tag`);
-    rmSync(dir, { recursive: true, force: true });
+    runners.push(await pairedRunner(bed, dir, params, secrets));
+  }
+  for (let round = 0; round < SCALE_ROUNDS; round++) {
+    for (let offset = 0; offset < runners.length; offset++) await runners[(offset + round) % runners.length]!.round(round);
+  }
+  const flat = runners.map((runner) => median(runner.figures().extra));
+  for (const [index, [name]] of variants.entries()) {
+    const difference = flat[index]! - flat[0]!;
+    row(`3. ${name}: step − bare buildx`, spread(runners[index]!.figures().extra, ms), index === 0 ? '' : 'flat', index === 0 ? '' : `${difference >= 0 ? '+' : ''}${Math.round(difference)} ms vs the first`);
   }
 
   const out = [
