@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { probeDaemon } from '../src/daemon/probe.js';
 import { startBuildkitd, type Buildkitd } from '../test/bed/buildkitd.js';
@@ -354,25 +355,44 @@ function linkedCopy(source: string, dir: string): string {
 
 // --- where the time goes ---------------------------------------------------------------------
 
-/** Median wall time of small pieces the step's overhead is made of. */
-async function pieces(bed: Bed, dir: string, count: number): Promise<Array<[string, number]>> {
+/**
+ * The pieces the step's overhead is made of, each alone in a new Node process that reports its
+ * own CPU time and the time since the process started (spawn and exit not counted); and two
+ * whole processes, by wall time. Interleaved round by round.
+ */
+async function pieces(bed: Bed, dir: string, count: number): Promise<Array<{ name: string; cpu?: number; wall: number }>> {
   const env = stepEnv(bed, dir, { image: 'bench/pieces', tags: ['1'], context: dir });
   const buildxEnv = { PATH: process.env.PATH, BUILDX_CONFIG: path.join(dir, 'pieces-buildx') };
-  const node = (code: string) => () => run(process.execPath, ['--input-type=module', '-e', code], env);
-  const measures: Array<[string, () => Promise<Run>]> = [
-    ['node start, nothing loaded (`node -e ""`)', node('')],
-    ['node + import yargs', node("await import('yargs')")],
-    ['node + import execa', node("await import('execa')")],
-    ['node + import fs-extra', node("await import('fs-extra')")],
-    ['node + ajv compiling the params schema at run time', node(`const { Ajv2020 } = await import('ajv/dist/2020.js'); const fs = await import('node:fs'); new Ajv2020({ allErrors: true, strict: true, verbose: true }).compile(JSON.parse(fs.readFileSync(${JSON.stringify(path.resolve(CLI, '../../../schemas/params.schema.json'))}, 'utf8')))`)],
-    ['`buildkit-step validate` (start, params, precompiled validator)', () => run(process.execPath, [CLI, 'validate'], env)],
-    ['`buildx create` (remote driver)', () => run(bed.tools.buildx, ['create', '--name', 'pieces', '--node', 'pieces0', '--driver', 'remote', bed.buildkitd.endpoint], buildxEnv)],
+  const dist = path.resolve(CLI, '..');
+  const report = "const used = process.cpuUsage(); console.log(JSON.stringify({ cpu: (used.user + used.system) / 1000, wall: performance.now() }));";
+  const node = (code: string) => async () => {
+    const result = await run(process.execPath, ['--input-type=module', '-e', `${code}\n${report}`], env);
+    return JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { cpu: number; wall: number };
+  };
+  const wall = (file: string, args: string[], runEnv: NodeJS.ProcessEnv) => async () => ({ wall: (await run(file, args, runEnv)).ms });
+  const url = (file: string) => JSON.stringify(pathToFileURL(path.join(dist, file)).href);
+  const schemaFile = JSON.stringify(path.resolve(dist, '../../schemas/params.schema.json'));
+  const measures: Array<[string, () => Promise<{ cpu?: number; wall: number }>]> = [
+    ['Node start, nothing loaded', node('')],
+    ['+ import yargs', node("await import('yargs');")],
+    ['+ import fs-extra', node("await import('fs-extra');")],
+    ['+ import execa from its package (~150 modules; before)', node("await import('execa');")],
+    ['+ import execa from the build\'s one-file bundle (now)', node(`await import(${url('buildx/execa.bundle.js')});`)],
+    ['+ ajv compiling the params schema at run time (before)', node(`const { Ajv2020 } = await import('ajv/dist/2020.js'); const fs = await import('node:fs'); new Ajv2020({ allErrors: true, strict: true, verbose: true }).compile(JSON.parse(fs.readFileSync(${schemaFile}, 'utf8')));`)],
+    ['+ the validator generated at build time (now)', node(`const { createRequire } = await import('node:module'); createRequire(${url('params/validate.js')})('./params-validator.generated.cjs');`)],
+    ['+ import the step\'s whole static module graph (cli.js)', node(`await import(${url('cli.js')});`)],
+    ['`buildkit-step validate`, whole process', wall(process.execPath, [CLI, 'validate'], env)],
+    ['`buildx create` (remote driver), whole process', wall(bed.tools.buildx, ['create', '--name', 'pieces', '--node', 'pieces0', '--driver', 'remote', bed.buildkitd.endpoint], buildxEnv)],
   ];
-  const times = new Map<string, number[]>(measures.map(([name]) => [name, []]));
+  const times = new Map<string, Array<{ cpu?: number; wall: number }>>(measures.map(([name]) => [name, []]));
   for (let round = 0; round < count; round++) {
-    for (const [name, measure] of measures) times.get(name)!.push((await measure()).ms);
+    for (const [name, measure] of measures) times.get(name)!.push(await measure());
   }
-  return measures.map(([name]) => [name, median(times.get(name)!)]);
+  return measures.map(([name]) => {
+    const runs = times.get(name)!;
+    const cpu = runs.map((entry) => entry.cpu).filter((value): value is number => value !== undefined);
+    return { name, wall: median(runs.map((entry) => entry.wall)), ...(cpu.length > 0 ? { cpu: median(cpu) } : {}) };
+  });
 }
 
 // --- the machine -----------------------------------------------------------------------------
@@ -425,7 +445,7 @@ try {
   row('1. late daemon: the step\'s own latency (first possible answer → step notices)', spread(lateFigure('answerToNotice'), ms), '< 100 ms', verdict(median(lateFigure('answerToNotice')) < 100));
 
   progress('1. where the time goes');
-  const parts = await pieces(bed, path.join(work, 'pieces'), Math.max(3, Math.min(ROUNDS, 7)));
+  const parts = await pieces(bed, path.join(work, 'pieces'), Math.max(3, Math.min(ROUNDS, 9)));
 
   // 2. Fresh-pod rebuilds.
   progress(`2. fresh-pod rebuild, ${REBUILD_ROUNDS} rounds`);
@@ -508,11 +528,11 @@ try {
     '| --- | --- | --- | --- |',
     ...rows,
     '',
-    'Where the step\'s overhead goes (median wall time of each piece alone, same machine, same minute):',
+    'Where the step\'s overhead goes: each piece alone in a new Node process (CPU time, and time since the process started), or a whole process (wall time); medians, interleaved:',
     '',
-    '| piece | median |',
-    '| --- | --- |',
-    ...parts.map(([name, value]) => `| ${name} | ${ms(value)} |`),
+    '| piece | CPU | wall |',
+    '| --- | --- | --- |',
+    ...parts.map((part) => `| ${part.name} | ${part.cpu === undefined ? '' : ms(part.cpu)} | ${ms(part.wall)} |`),
     '',
     'Cached steps per build (cached/total), per round:',
     '',
