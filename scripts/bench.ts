@@ -52,8 +52,8 @@ const spread = (values: number[], format: (value: number) => string) =>
 
 type Run = { ms: number; code: number | null; stdout: string; stderr: string };
 
-/** Runs a command to its end; wall time from spawn to exit. Throws on a non-zero exit unless `allowFail`. */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, options: { allowFail?: boolean; onStderr?: (text: string) => void } = {}): Promise<Run> {
+/** Runs a command to its end; wall time from spawn to exit. Throws on a non-zero exit. */
+function run(file: string, args: string[], env: NodeJS.ProcessEnv, options: { onStderr?: (text: string) => void } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -67,7 +67,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, options: { al
     child.on('error', reject);
     child.on('close', (code) => {
       const result = { ms: Number(process.hrtime.bigint() - started) / 1e6, code, stdout, stderr };
-      if (code !== 0 && !options.allowFail) reject(new Error(`${file} ${args.join(' ')} exited ${code}:\n${stderr.slice(-3000)}`));
+      if (code !== 0) reject(new Error(`${file} ${args.join(' ')} exited ${code}:\n${stderr.slice(-3000)}`));
       else resolve(result);
     });
   });
