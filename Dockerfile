@@ -64,8 +64,8 @@ FROM buildx-build AS buildx-bin
 #   --secret id=npmrc,src=$HOME/.npmrc              a registry mirror and/or its auth token
 #   --secret id=ca-certs,src=/path/to/ca-bundle.pem  extra CA certificates (PEM) that npm and go
 #       trust in this build: for a mirror or a TLS-inspecting proxy with a private CA
-# Runs on the build platform: the dependencies are plain JavaScript (no install scripts, no
-# native addons in package-lock.json), so what is built here runs on every target platform.
+# Runs on the build platform: the runtime dependencies are plain JavaScript (no install scripts,
+# no native addons), so what is built here runs on every target platform.
 FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -75,10 +75,15 @@ RUN --mount=type=cache,target=/root/.npm \
     { [ ! -s /run/secrets/ca-certs ] || export NODE_EXTRA_CA_CERTS=/run/secrets/ca-certs; } \
  && npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+COPY schemas ./schemas
+COPY scripts/gen-validator.ts scripts/bundle-execa.ts ./scripts/
 COPY src ./src
-# tsconfig also includes test/ and scripts/, which .dockerignore keeps out: only src/ compiles.
-# Then drop the dev dependencies (TypeScript, types): the runtime copies node_modules from here.
-RUN npx tsc -p tsconfig.json \
+# tsconfig also includes test/ and scripts/, which .dockerignore keeps out: only src/ and the two
+# build scripts compile. `npm run build` then writes ajv's standalone code for the params schema
+# into dist/src/params/ and bundles execa into one file in dist/src/buildx/ (esbuild, a dev
+# dependency with a native binary for the build platform only). Then drop the dev dependencies
+# (TypeScript, types, esbuild): the runtime copies node_modules from here.
+RUN npm run build \
  && chmod 0755 dist/src/main.js \
  && mkdir -p /out/bin \
  && ln -s /app/dist/src/main.js /out/bin/buildkit-step \

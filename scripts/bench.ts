@@ -1,90 +1,546 @@
-// Measures, side by side in one run, what the step costs on top of plain buildx, and how fast
-// it notices a daemon that comes up late compared with `buildx inspect --bootstrap`.
+// `npm run bench` (scripts/bench.sh): what the step costs around `buildx build`, and how much of a
+// rebuild the registry cache saves in a fresh pod, measured side by side in one run against the
+// real buildkitd, buildx and registry of the test bed. Figures are ratios of runs made in the same
+// minute on the same machine; absolute times on a shared machine are noise.
 //
-//   npm run bench            (after the tools are installed; scripts/bench.sh does that)
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+// Progress goes to stderr; the result, a markdown table, to stdout (paste it into docs/benchmarks.md).
+// Rounds, by env: BENCH_ROUNDS (paired step/buildx runs, default 15), BENCH_LATE_ROUNDS (late
+// daemon, 5), BENCH_REBUILD_ROUNDS (fresh-pod rebuilds, 3), BENCH_SCALE_ROUNDS (paired runs per
+// params/secrets/tags variant, 5), BENCH_CONTEXT_ROUNDS (large contexts, 1; 0 skips them).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import { startBuildkitd } from '../test/bed/buildkitd.js';
-import { startBed, tempDir } from '../test/bed/index.js';
+import { pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { probeDaemon } from '../src/daemon/probe.js';
+import { startBuildkitd, type Buildkitd } from '../test/bed/buildkitd.js';
+import { startBed, tempDir, type Bed } from '../test/bed/index.js';
 import { CLI, writeContext } from '../test/helpers.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const rounds = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got ${process.env[name]}`);
+  return value;
+};
+const ROUNDS = Math.max(1, rounds('BENCH_ROUNDS', 15));
+const LATE_ROUNDS = Math.max(1, rounds('BENCH_LATE_ROUNDS', 5));
+const REBUILD_ROUNDS = Math.max(1, rounds('BENCH_REBUILD_ROUNDS', 3));
+const SCALE_ROUNDS = Math.max(1, rounds('BENCH_SCALE_ROUNDS', 5));
+const CONTEXT_ROUNDS = rounds('BENCH_CONTEXT_ROUNDS', 1);
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+// --- statistics ------------------------------------------------------------------------------
 
-/** Runs a command to completion; returns wall time and peak RSS (GNU time's %M, in KiB). */
-function timed(file: string, args: string[], env: NodeJS.ProcessEnv): { ms: number; maxRssKiB: number } {
-  const started = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', '%M', file, ...args], { env, encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} failed:\n${result.stderr}`);
-  return { ms, maxRssKiB: Number(result.stderr.trim().split('\n').pop()) };
+const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+/** Linear-interpolated quantile, q in [0, 1]. */
+function quantile(values: number[], q: number): number {
+  const s = sorted(values);
+  if (s.length === 0) return NaN;
+  const at = (s.length - 1) * q;
+  const low = Math.floor(at);
+  return s[low]! + (s[Math.ceil(at)]! - s[low]!) * (at - low);
+}
+const median = (values: number[]) => quantile(values, 0.5);
+const ms = (value: number) => `${Math.round(value)} ms`;
+const ratio = (value: number) => `${value.toFixed(2)}`;
+/** `median (p25–p75, n=N)`, formatted by `format`. */
+const spread = (values: number[], format: (value: number) => string) =>
+  `${format(median(values))} (${format(quantile(values, 0.25))}–${format(quantile(values, 0.75))}, n=${values.length})`;
+
+// --- running things --------------------------------------------------------------------------
+
+type Run = { ms: number; code: number | null; stdout: string; stderr: string };
+
+/** Runs a command to its end; wall time from spawn to exit. Throws on a non-zero exit. */
+function run(file: string, args: string[], env: NodeJS.ProcessEnv, options: { onStderr?: (text: string) => void } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      options.onStderr?.(stderr);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const result = { ms: Number(process.hrtime.bigint() - started) / 1e6, code, stdout, stderr };
+      if (code !== 0) reject(new Error(`${file} ${args.join(' ')} exited ${code}:\n${stderr.slice(-3000)}`));
+      else resolve(result);
+    });
+  });
 }
 
-function ensureGnuTime(): void {
-  if (spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status === 0) return;
-  spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'time'], { stdio: 'inherit' });
+const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+type Summary = { status: string; maxRssKiB: number; daemonWaitMs: number; buildMs: number; durationMs: number; steps: number; cachedSteps: number };
+const summaryOf = (result: Run) => JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as Summary;
+
+/** The step as the Task runs it: `buildkit-step build`, params in PARAM_* env, a state dir of its own. */
+function stepEnv(bed: Bed, dir: string, params: Record<string, unknown>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    TMPDIR: path.join(dir, 'tmp'),
+    BUILDKIT_STEP_BUILDX: bed.tools.buildx,
+    BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state'),
+    BUILDKIT_STEP_RESULTS_DIR: path.join(dir, 'results'),
+    PARAM_ENDPOINT: bed.buildkitd.endpoint,
+  };
+  mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  for (const [key, value] of Object.entries(params)) env[`PARAM_${key.toUpperCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
+  return env;
 }
 
-/** Milliseconds from the daemon being ready until `waiter` (started 1 s before it) exits, and its exit code. */
-async function detection(waiter: (endpoint: string) => { file: string; args: string[]; env: NodeJS.ProcessEnv }, dir: string, tools: Parameters<typeof startBuildkitd>[0]): Promise<{ ms: number; code: number }> {
-  const daemonDir = path.join(dir, 'daemon');
-  const { file, args, env } = waiter(`unix://${daemonDir}/buildkitd.sock`);
-  const child = spawn(file, args, { env, stdio: 'ignore' });
-  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const daemon = await startBuildkitd(tools, { dir: daemonDir });
-  const ready = process.hrtime.bigint();
-  const code = await exited;
-  const ms = Number(process.hrtime.bigint() - ready) / 1e6;
-  await daemon.stop();
-  return { ms, code };
+const runStep = (env: NodeJS.ProcessEnv, options: { onStderr?: (text: string) => void } = {}) => run(process.execPath, [CLI, 'build'], env, options);
+
+/**
+ * The bare `buildx build` the step would run with these params: the argv from `print-argv`, a
+ * builder created once in its own BUILDX_CONFIG. Secret files the step would write at run time
+ * are written here once, at the same paths.
+ */
+async function bareBuildx(bed: Bed, dir: string, env: NodeJS.ProcessEnv, secrets: Record<string, string> = {}): Promise<{ argv: string[]; env: NodeJS.ProcessEnv }> {
+  const printed = JSON.parse((await run(process.execPath, [CLI, 'print-argv'], env)).stdout) as { create: string[]; build: string[] };
+  const secretDir = path.join(dir, 'bare-secrets');
+  mkdirSync(secretDir, { recursive: true });
+  const argv = printed.build.map((arg, index) => {
+    if (printed.build[index - 1] !== '--secret') return arg;
+    const id = /(?:^|,)id=([^,]+)/.exec(arg)?.[1] ?? '';
+    writeFileSync(path.join(secretDir, id), secrets[id] ?? '', { mode: 0o600 });
+    return `id=${id},src=${path.join(secretDir, id)}`;
+  });
+  const buildxEnv = { PATH: process.env.PATH, TMPDIR: env.TMPDIR, BUILDX_CONFIG: path.join(dir, 'bare-buildx') };
+  await run(bed.tools.buildx, printed.create, buildxEnv);
+  return { argv, env: buildxEnv };
 }
 
-ensureGnuTime();
-const bed = await startBed();
-const work = tempDir('bench');
-try {
-  const context = writeContext(path.join(work, 'src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo cached > /x\nCOPY a /a\n`, a: 'bench' });
-  const buildxConfig = path.join(work, 'buildx');
-  const buildxEnv = { ...process.env, BUILDX_CONFIG: buildxConfig };
-  spawnSync(bed.tools.buildx, ['create', '--name', 'bench', '--node', 'bench0', '--driver', 'remote', bed.buildkitd.endpoint], { env: buildxEnv });
-  const plain = ['build', '--builder', 'bench', '--progress', 'plain', '--provenance', 'mode=min', '--tag', 'bench/app:1', '--output', `type=oci,dest=${path.join(work, 'plain')},tar=false`, '--metadata-file', path.join(work, 'plain.json'), context];
-  const stepEnv = { ...process.env, BUILDKIT_STEP_BUILDX: bed.tools.buildx, BUILDKIT_STEP_STATE_DIR: path.join(work, 'state'), BUILDKIT_STEP_RESULTS_DIR: path.join(work, 'results'), PARAM_ENDPOINT: bed.buildkitd.endpoint, PARAM_IMAGE: 'bench/app', PARAM_TAGS: '["1"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: path.join(work, 'step') };
-  timed(bed.tools.buildx, plain, buildxEnv); // warm the cache for both
-  const buildx: Array<{ ms: number; maxRssKiB: number }> = [];
-  const step: Array<{ ms: number; maxRssKiB: number }> = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    buildx.push(timed(bed.tools.buildx, plain, buildxEnv));
-    step.push(timed(process.execPath, [CLI], stepEnv));
+/**
+ * Paired, interleaved runs (order rotating, so a drift in machine load hits all alike) of the bare
+ * buildx build and the whole step, the step once with a state dir kept across runs like the bare
+ * buildx config (the figure the target is about), once with an empty one, like a new pod: buildx
+ * keeps its node ID there, and buildkitd re-receives the whole context from a new node ID.
+ */
+async function paired(bed: Bed, dir: string, params: Record<string, unknown>, count: number, secrets: Record<string, string> = {}) {
+  const runner = await pairedRunner(bed, dir, params, secrets);
+  for (let round = 0; round < count; round++) await runner.round(round);
+  return runner.figures();
+}
+
+/** What `paired` does, one round at a time, so that several variants can be interleaved. */
+async function pairedRunner(bed: Bed, dir: string, params: Record<string, unknown>, secrets: Record<string, string> = {}) {
+  const base = stepEnv(bed, dir, params);
+  const bare = await bareBuildx(bed, dir, base, secrets);
+  await runStep(base); // fills the daemon's cache
+  await run(bed.tools.buildx, bare.argv, bare.env);
+  const rounds: Array<{ bare: number; step: number; fresh: number; summary: Summary }> = [];
+  const round = async (index: number) => {
+    const freshEnv = { ...base, BUILDKIT_STEP_STATE_DIR: path.join(dir, `state-${index}`) };
+    const runs: Record<'bare' | 'step' | 'fresh', () => Promise<Run>> = {
+      bare: () => run(bed.tools.buildx, bare.argv, bare.env),
+      step: () => runStep(base),
+      fresh: () => runStep(freshEnv),
+    };
+    const order = (['bare', 'step', 'fresh'] as const).map((_, position, all) => all[(position + index) % all.length]!);
+    const took: Partial<Record<'bare' | 'step' | 'fresh', Run>> = {};
+    for (const name of order) took[name] = await runs[name]();
+    const summary = summaryOf(took.step!);
+    // FROM is never reported as cached; every other step must be.
+    if (summary.cachedSteps < summary.steps - 1) progress(`warning: a step run was not fully cached (${summary.cachedSteps}/${summary.steps})`);
+    rounds.push({ bare: took.bare!.ms, step: took.step!.ms, fresh: took.fresh!.ms, summary });
+    rmSync(freshEnv.BUILDKIT_STEP_STATE_DIR, { recursive: true, force: true });
+  };
+  const figures = () => ({
+    bare: rounds.map((entry) => entry.bare),
+    step: rounds.map((entry) => entry.step),
+    ratio: rounds.map((entry) => entry.step / entry.bare),
+    extra: rounds.map((entry) => entry.step - entry.bare),
+    freshRatio: rounds.map((entry) => entry.fresh / entry.bare),
+    freshExtra: rounds.map((entry) => entry.fresh - entry.bare),
+    rssMiB: rounds.map((entry) => entry.summary.maxRssKiB / 1024),
+    daemonWait: rounds.map((entry) => entry.summary.daemonWaitMs),
+  });
+  return { round, figures };
+}
+
+// --- the late daemon -------------------------------------------------------------------------
+
+/** Resolves with the hrtime (ns) at which `socket` first accepts a connection; polls every ~1 ms. */
+async function listening(socket: string, give: { up: boolean }): Promise<bigint> {
+  for (;;) {
+    if (give.up) throw new Error(`${socket} never accepted a connection`);
+    const accepted = await new Promise<boolean>((resolve) => {
+      const connection = net.connect(socket);
+      connection.once('connect', () => {
+        connection.destroy();
+        resolve(true);
+      });
+      connection.once('error', () => resolve(false));
+    });
+    if (accepted) return process.hrtime.bigint();
+    await sleep(1);
   }
-  const validate = Array.from({ length: ROUNDS }, () => timed(process.execPath, [CLI, 'validate'], stepEnv));
-  const create = Array.from({ length: ROUNDS }, () => timed(bed.tools.buildx, ['create', '--name', 'bench', '--node', 'bench0', '--driver', 'remote', bed.buildkitd.endpoint], buildxEnv));
-  const plainMs = median(buildx.map((run) => run.ms));
-  const stepMs = median(step.map((run) => run.ms));
-  console.log(`cached build, median of ${ROUNDS} (interleaved):`);
-  console.log(`  buildx build alone            ${plainMs.toFixed(0)} ms   peak RSS ${(median(buildx.map((r) => r.maxRssKiB)) / 1024).toFixed(1)} MiB`);
-  console.log(`  buildkit-step (whole step)    ${stepMs.toFixed(0)} ms   peak RSS of node ${(median(step.map((r) => r.maxRssKiB)) / 1024).toFixed(1)} MiB`);
-  console.log(`  step / buildx                 ${(stepMs / plainMs).toFixed(2)}x   (+${(stepMs - plainMs).toFixed(0)} ms)`);
-  console.log(`    of which: node start + params (validate command) ${median(validate.map((r) => r.ms)).toFixed(0)} ms, buildx create ${median(create.map((r) => r.ms)).toFixed(0)} ms`);
+}
 
-  const probeMs: Array<{ ms: number; code: number }> = [];
-  const bootstrapMs: Array<{ ms: number; code: number }> = [];
-  for (let round = 0; round < 3; round++) {
-    const dir = path.join(work, `late-${round}`);
-    mkdirSync(dir, { recursive: true });
-    probeMs.push(await detection((endpoint) => ({ file: process.execPath, args: [CLI, 'build'], env: { ...stepEnv, PARAM_ENDPOINT: endpoint, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state') } }), dir, bed.tools));
-    const bx = path.join(dir, 'bx');
-    spawnSync(bed.tools.buildx, ['create', '--name', 'late', '--node', 'late0', '--driver', 'remote', `unix://${path.join(dir, 'daemon')}/buildkitd.sock`], { env: { ...process.env, BUILDX_CONFIG: bx } });
-    bootstrapMs.push(await detection(() => ({ file: bed.tools.buildx, args: ['inspect', '--bootstrap', 'late'], env: { ...process.env, BUILDX_CONFIG: bx } }), path.join(dir, 'b'), bed.tools));
+/** Resolves with the hrtime (ns) at which the daemon first answers ListWorkers; probes back to back, ~1 ms apart. */
+async function firstAnswer(endpoint: string, give: { up: boolean }): Promise<bigint> {
+  for (;;) {
+    if (give.up) throw new Error(`${endpoint} never answered`);
+    if ((await probeDaemon(endpoint, undefined, 5000)).ok) return process.hrtime.bigint();
+    await sleep(1);
+  }
+}
+
+/**
+ * Starts the step against a socket that does not exist yet and buildkitd 1 s later. The bench
+ * itself polls the socket (connect, ~1 ms apart) for when it starts to listen, and probes it back
+ * to back for when it first answers: buildkitd accepts connections well before it answers, and
+ * that part is the daemon's start-up, not the step's latency.
+ */
+async function lateDaemon(bed: Bed, dir: string, context: string): Promise<{ listenToNotice: number; listenToAnswer: number; answerToNotice: number }> {
+  const daemonDir = path.join(dir, 'daemon');
+  mkdirSync(daemonDir, { recursive: true });
+  const socket = path.join(daemonDir, 'buildkitd.sock');
+  const env = stepEnv(bed, dir, { image: 'bench/late', tags: ['1'], context, oci_layout: path.join(dir, 'layout'), daemon_timeout: 60 });
+  env.PARAM_ENDPOINT = `unix://${socket}`;
+  let noticed: bigint | undefined;
+  const step = runStep(env, {
+    onStderr: (text) => {
+      if (noticed === undefined && /BuildKit daemon at \S+ answers/.test(text)) noticed = process.hrtime.bigint();
+    },
+  });
+  await sleep(1000);
+  let daemon: Buildkitd | undefined;
+  const give = { up: false };
+  try {
+    const listened = listening(socket, give);
+    const answered = firstAnswer(`unix://${socket}`, give);
+    daemon = await startBuildkitd(bed.tools, { dir: daemonDir, noWait: true });
+    const timeout = sleep(60_000).then(() => undefined);
+    const listenedAt = await Promise.race([listened, timeout]);
+    const answeredAt = await Promise.race([answered, timeout]);
+    const result = await step;
+    if (result.code !== 0 || noticed === undefined || listenedAt === undefined || answeredAt === undefined) {
+      throw new Error(`late-daemon run failed (exit ${result.code}):\n${result.stderr.slice(-2000)}`);
+    }
+    const between = (from: bigint, to: bigint) => Number(to - from) / 1e6;
+    return { listenToNotice: between(listenedAt, noticed), listenToAnswer: between(listenedAt, answeredAt), answerToNotice: between(answeredAt, noticed) };
+  } finally {
+    give.up = true;
+    await daemon?.stop();
+  }
+}
+
+// --- fresh-pod rebuilds ----------------------------------------------------------------------
+
+/** A build in a new pod: its own state dir; `daemon` decides warm (reused) or wiped (new). */
+async function podBuild(bed: Bed, daemon: Buildkitd, dir: string, params: Record<string, unknown>): Promise<{ ms: number; summary: Summary }> {
+  mkdirSync(dir, { recursive: true });
+  const env = stepEnv(bed, dir, params);
+  env.PARAM_ENDPOINT = daemon.endpoint;
+  const result = await runStep(env);
+  return { ms: result.ms, summary: summaryOf(result) };
+}
+
+type RebuildFigures = { cold: number[]; fresh: number[]; warm: number[]; freshLast: number[]; warmLast: number[]; cached: string[] };
+
+/**
+ * One round: a cold build (empty daemon, empty cache repo), then on a wiped daemon a rebuild that
+ * imports the registry cache, then the same on the now warm daemon; then with only the last step
+ * changed, on another wiped daemon and on the warm one.
+ */
+async function rebuildRound(bed: Bed, dir: string, makeContext: (dir: string) => string, change: Record<string, string>, figures: RebuildFigures, label: string): Promise<void> {
+  const context = makeContext(path.join(dir, 'src'));
+  // Replaced, not rewritten in place: a context may be a hard-linked copy of a shared one.
+  const edit = (files: Record<string, string>) => {
+    for (const name of Object.keys(files)) rmSync(path.join(context, name), { force: true });
+    writeContext(context, files);
+  };
+  const params = {
+    image: `${bed.registry.host}/bench/${label}`,
+    tags: ['main'],
+    context,
+    push: true,
+    cache_repo: `${bed.registry.host}/bench/${label}-cache`,
+    daemon_timeout: 60,
+  };
+  const daemons: Buildkitd[] = [];
+  const wiped = async (name: string) => {
+    const daemon = await startBuildkitd(bed.tools, { dir: path.join(dir, name) });
+    daemons.push(daemon);
+    return daemon;
+  };
+  try {
+    const first = await wiped('daemon-cold');
+    const cold = await podBuild(bed, first, path.join(dir, 'pod-cold'), params);
+    await first.stop();
+    const second = await wiped('daemon-fresh');
+    const fresh = await podBuild(bed, second, path.join(dir, 'pod-fresh'), params);
+    const warm = await podBuild(bed, second, path.join(dir, 'pod-warm'), params);
+    await second.stop();
+    edit(change);
+    const third = await wiped('daemon-fresh-last');
+    const freshLast = await podBuild(bed, third, path.join(dir, 'pod-fresh-last'), params);
+    edit(Object.fromEntries(Object.entries(change).map(([name, content]) => [name, `${content} again`])));
+    const warmLast = await podBuild(bed, third, path.join(dir, 'pod-warm-last'), params);
+    figures.cold.push(cold.ms);
+    figures.fresh.push(fresh.ms);
+    figures.warm.push(warm.ms);
+    figures.freshLast.push(freshLast.ms);
+    figures.warmLast.push(warmLast.ms);
+    figures.cached.push(
+      `cold ${cold.summary.cachedSteps}/${cold.summary.steps}, fresh ${fresh.summary.cachedSteps}/${fresh.summary.steps}, warm ${warm.summary.cachedSteps}/${warm.summary.steps}, ` +
+        `last changed: fresh ${freshLast.summary.cachedSteps}/${freshLast.summary.steps}, warm ${warmLast.summary.cachedSteps}/${warmLast.summary.steps}`,
+    );
+  } finally {
+    for (const daemon of daemons) await daemon.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  const show = (runs: Array<{ ms: number; code: number }>) => `${median(runs.map((run) => run.ms)).toFixed(0)} ms, exit codes ${runs.map((run) => run.code).join(',')}`;
-  console.log('daemon starts 1 s after the waiter, median of 3:');
-  console.log(`  buildkit-step: daemon ready -> whole build done   ${show(probeMs)}`);
-  console.log(`  buildx inspect --bootstrap: ready -> returns      ${show(bootstrapMs)}`);
-} finally {
+}
+
+async function rebuilds(bed: Bed, dir: string, count: number, makeContext: (dir: string) => string, change: Record<string, string>, label: string): Promise<RebuildFigures> {
+  const figures: RebuildFigures = { cold: [], fresh: [], warm: [], freshLast: [], warmLast: [], cached: [] };
+  for (let round = 0; round < count; round++) {
+    progress(`${label}: round ${round + 1} of ${count}`);
+    await rebuildRound(bed, path.join(dir, `${label}-${round}`), makeContext, change, figures, `${label}-${round}`);
+  }
+  return figures;
+}
+
+/** RUN steps that do a few seconds of real work: shell arithmetic, and hashing freshly made data. */
+function workDockerfile(busybox: string): Record<string, string> {
+  const spin = (n: number, out: string) => `RUN i=0; s=0; while [ $i -lt ${n} ]; do s=$(( (s * 31 + i) % 1000003 )); i=$((i+1)); done; echo $s > ${out}`;
+  return {
+    Dockerfile: [
+      `FROM ${busybox}`,
+      spin(400_000, '/one'),
+      'RUN head -c 48m /dev/urandom > /blob && sha256sum /blob > /blob.sum',
+      spin(400_000, '/two'),
+      'COPY last.txt /last.txt',
+      'RUN cat /last.txt /one /two /blob.sum > /summary && sha256sum /summary',
+      '',
+    ].join('\n'),
+    'last.txt': 'first\n',
+  };
+}
+
+function smallFiles(busybox: string, count: number): Record<string, string> {
+  const files: Record<string, string> = { Dockerfile: `FROM ${busybox}\nCOPY files/ /files/\nCOPY last.txt /last.txt\nRUN find /files -type f | wc -l > /count && cat /last.txt\n`, 'last.txt': 'first\n' };
+  for (let i = 0; i < count; i++) files[`files/${Math.floor(i / 500)}/f${i}.txt`] = `small file ${i} ${Math.random()}\n`;
+  return files;
+}
+
+/** Writes a context of `mib` MiB of random data in 25 MiB files into `dir` (once; rounds get hard-linked copies). */
+function bigContext(busybox: string, dir: string, mib: number): string {
+  mkdirSync(path.join(dir, 'big'), { recursive: true });
+  const chunk = Buffer.alloc(1024 * 1024);
+  writeContext(dir, { Dockerfile: `FROM ${busybox}\nCOPY big/ /big/\nCOPY last.txt /last.txt\nRUN du -s /big && cat /last.txt\n`, 'last.txt': 'first\n' });
+  for (let part = 0; part < mib / 25; part++) {
+    const file = path.join(dir, 'big', `part${part}.bin`);
+    rmSync(file, { force: true });
+    for (let i = 0; i < 25; i++) {
+      for (let offset = 0; offset < chunk.length; offset += 4) chunk.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, offset);
+      writeFileSync(file, chunk, { flag: 'a' });
+    }
+  }
+  return dir;
+}
+
+/** A copy of `source` at `dir` whose files are hard links to the originals (200 MB need not be written again). */
+function linkedCopy(source: string, dir: string): string {
+  mkdirSync(path.dirname(dir), { recursive: true });
+  execFileSync('cp', ['-al', source, dir]);
+  return dir;
+}
+
+// --- where the time goes ---------------------------------------------------------------------
+
+/**
+ * The pieces the step's overhead is made of, each alone in a new Node process that reports its
+ * own CPU time and the time since the process started (spawn and exit not counted); and two
+ * whole processes, by wall time. Interleaved round by round.
+ */
+async function pieces(bed: Bed, dir: string, count: number): Promise<Array<{ name: string; cpu?: number; wall: number }>> {
+  const env = stepEnv(bed, dir, { image: 'bench/pieces', tags: ['1'], context: dir });
+  const buildxEnv = { PATH: process.env.PATH, BUILDX_CONFIG: path.join(dir, 'pieces-buildx') };
+  const dist = path.resolve(CLI, '..');
+  const report = "const used = process.cpuUsage(); console.log(JSON.stringify({ cpu: (used.user + used.system) / 1000, wall: performance.now() }));";
+  const node = (code: string) => async () => {
+    const result = await run(process.execPath, ['--input-type=module', '-e', `${code}\n${report}`], env);
+    return JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { cpu: number; wall: number };
+  };
+  const wall = (file: string, args: string[], runEnv: NodeJS.ProcessEnv) => async () => ({ wall: (await run(file, args, runEnv)).ms });
+  const url = (file: string) => JSON.stringify(pathToFileURL(path.join(dist, file)).href);
+  const schemaFile = JSON.stringify(path.resolve(dist, '../../schemas/params.schema.json'));
+  const measures: Array<[string, () => Promise<{ cpu?: number; wall: number }>]> = [
+    ['Node start, nothing loaded', node('')],
+    ['+ import yargs', node("await import('yargs');")],
+    ['+ import fs-extra', node("await import('fs-extra');")],
+    ['+ import execa from its package (~150 modules; before)', node("await import('execa');")],
+    ['+ import execa from the build\'s one-file bundle (now)', node(`await import(${url('buildx/execa.bundle.js')});`)],
+    ['+ ajv compiling the params schema at run time (before)', node(`const { Ajv2020 } = await import('ajv/dist/2020.js'); const fs = await import('node:fs'); new Ajv2020({ allErrors: true, strict: true, verbose: true }).compile(JSON.parse(fs.readFileSync(${schemaFile}, 'utf8')));`)],
+    ['+ the validator generated at build time (now)', node(`const { createRequire } = await import('node:module'); createRequire(${url('params/validate.js')})('./params-validator.generated.cjs');`)],
+    ['+ import the step\'s whole static module graph (cli.js)', node(`await import(${url('cli.js')});`)],
+    ['`buildkit-step validate`, whole process', wall(process.execPath, [CLI, 'validate'], env)],
+    ['`buildx create` (remote driver), whole process', wall(bed.tools.buildx, ['create', '--name', 'pieces', '--node', 'pieces0', '--driver', 'remote', bed.buildkitd.endpoint], buildxEnv)],
+  ];
+  const times = new Map<string, Array<{ cpu?: number; wall: number }>>(measures.map(([name]) => [name, []]));
+  for (let round = 0; round < count; round++) {
+    for (const [name, measure] of measures) times.get(name)!.push(await measure());
+  }
+  return measures.map(([name]) => {
+    const runs = times.get(name)!;
+    const cpu = runs.map((entry) => entry.cpu).filter((value): value is number => value !== undefined);
+    return { name, wall: median(runs.map((entry) => entry.wall)), ...(cpu.length > 0 ? { cpu: median(cpu) } : {}) };
+  });
+}
+
+// --- the machine -----------------------------------------------------------------------------
+
+function machine(bed: Bed): string[] {
+  const version = (file: string, args: string[]) => execFileSync(file, args, { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  return [
+    `- date: ${new Date().toISOString()}`,
+    `- CPU: ${os.availableParallelism()} x ${cpu}; RAM ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; kernel ${os.release()}; load average at start ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
+    `- node ${process.version}; ${version(bed.tools.buildkitd, ['--version'])}; ${version(bed.tools.buildx, ['version'])}; buildkitd snapshotter ${bed.buildkitd.snapshotter}`,
+  ];
+}
+
+// --- main ------------------------------------------------------------------------------------
+
+const rows: string[] = [];
+const row = (figure: string, value: string, target: string, verdict: string) => rows.push(`| ${figure} | ${value} | ${target} | ${verdict} |`);
+const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+const started = Date.now();
+const bed = await startBed();
+const work = tempDir('bench');
+const stopAll = async () => {
   await bed.stop();
   rmSync(work, { recursive: true, force: true });
+};
+process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+try {
+  const header = machine(bed);
+
+  // 1. Step overhead on a fully cached build.
+  progress(`1. step vs bare buildx on a cached build, ${ROUNDS} paired rounds`);
+  const cachedContext = writeContext(path.join(work, 'cached', 'src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo cached > /x\nCOPY a /a\n`, a: 'bench\n' });
+  const cachedParams = { image: 'bench/app', tags: ['1'], context: cachedContext, oci_layout: path.join(work, 'cached', 'layout') };
+  const overhead = await paired(bed, path.join(work, 'cached'), cachedParams, ROUNDS);
+  row('1. cached build: bare `buildx build` wall time', spread(overhead.bare, ms), '', '');
+  row('1. cached build: `buildkit-step build` wall time', spread(overhead.step, ms), '', '');
+  row('1. **step / bare buildx** (same argv, same warm daemon, paired)', spread(overhead.ratio, ratio), '≤ 1.10', verdict(median(overhead.ratio) <= 1.1));
+  row('1. step − bare buildx', spread(overhead.extra, ms), '', '');
+  row('1. step with an empty state dir (new pod, new buildx node ID) / bare buildx', spread(overhead.freshRatio, ratio), '', '');
+  row('1. step peak RSS (Node alone, buildx excluded)', spread(overhead.rssMiB, (value) => `${value.toFixed(1)} MiB`), '< 80 MiB', verdict(quantile(overhead.rssMiB, 1) < 80));
+  row('1. daemon wait inside the step (daemon up)', spread(overhead.daemonWait, ms), '', '');
+
+  progress(`1. late daemon, ${LATE_ROUNDS} rounds`);
+  const late: Array<Awaited<ReturnType<typeof lateDaemon>>> = [];
+  for (let round = 0; round < LATE_ROUNDS; round++) late.push(await lateDaemon(bed, path.join(work, `late-${round}`), cachedContext));
+  const lateFigure = (key: keyof (typeof late)[number]) => late.map((entry) => entry[key]);
+  row('1. late daemon: socket starts to listen → step notices it', spread(lateFigure('listenToNotice'), ms), '< 100 ms', verdict(median(lateFigure('listenToNotice')) < 100));
+  row('1. late daemon: of which the daemon\'s own start-up (listen → first ListWorkers answer to a back-to-back probe)', spread(lateFigure('listenToAnswer'), ms), '', '');
+  row('1. late daemon: the step\'s own latency (first possible answer → step notices)', spread(lateFigure('answerToNotice'), ms), '< 100 ms', verdict(median(lateFigure('answerToNotice')) < 100));
+
+  progress('1. where the time goes');
+  const parts = await pieces(bed, path.join(work, 'pieces'), Math.max(3, Math.min(ROUNDS, 9)));
+
+  // 2. Fresh-pod rebuilds.
+  progress(`2. fresh-pod rebuild, ${REBUILD_ROUNDS} rounds`);
+  const work2 = await rebuilds(bed, path.join(work, 'rebuild'), REBUILD_ROUNDS, (dir) => writeContext(dir, workDockerfile(bed.busybox)), { 'last.txt': 'changed\n' }, 'work');
+  const rebuildRows = (label: string, figures: RebuildFigures, targets: boolean) => {
+    const freshWarm = figures.fresh.map((fresh, index) => fresh / figures.warm[index]!);
+    const freshCold = figures.fresh.map((fresh, index) => fresh / figures.cold[index]!);
+    row(`${label}: cold build (empty daemon, empty cache)`, spread(figures.cold, ms), '', '');
+    row(`${label}: fresh-pod rebuild (wiped daemon, registry cache)`, spread(figures.fresh, ms), '', '');
+    row(`${label}: warm rebuild (same daemon)`, spread(figures.warm, ms), '', '');
+    row(`${label}: **fresh-pod / warm**`, spread(freshWarm, ratio), targets ? '≤ 1.5' : '', targets ? verdict(median(freshWarm) <= 1.5) : '');
+    row(`${label}: **fresh-pod / cold**`, spread(freshCold, ratio), targets ? '≤ 0.2' : '', targets ? verdict(median(freshCold) <= 0.2) : '');
+    row(`${label}, only the last step changed: fresh pod`, spread(figures.freshLast, ms), '', '');
+    row(`${label}, only the last step changed: warm daemon`, spread(figures.warmLast, ms), '', '');
+    row(`${label}, only the last step changed: **fresh-pod / warm**`, spread(figures.freshLast.map((fresh, index) => fresh / figures.warmLast[index]!), ratio), '', '');
+    row(`${label}, only the last step changed: **fresh-pod / cold**`, spread(figures.freshLast.map((fresh, index) => fresh / figures.cold[index]!), ratio), '', '');
+  };
+  rebuildRows('2. RUN steps with a few seconds of work', work2, true);
+
+  // 3. Scale: large contexts, and many params, secrets and tags.
+  const contextFigures: Array<[string, RebuildFigures, Awaited<ReturnType<typeof paired>>]> = [];
+  if (CONTEXT_ROUNDS > 0) {
+    progress(`3. 10,000 small files, ${CONTEXT_ROUNDS} rounds`);
+    const many = smallFiles(bed.busybox, 10_000);
+    const manyFigures = await rebuilds(bed, path.join(work, 'many'), CONTEXT_ROUNDS, (dir) => writeContext(dir, many), { 'last.txt': 'changed\n' }, 'many-files');
+    const manyContext = writeContext(path.join(work, 'many-paired', 'src'), many);
+    const manyPaired = await paired(bed, path.join(work, 'many-paired'), { image: 'bench/many', tags: ['1'], context: manyContext, oci_layout: path.join(work, 'many-paired', 'layout') }, SCALE_ROUNDS);
+    contextFigures.push(['3. 10,000 small files', manyFigures, manyPaired]);
+    rmSync(path.join(work, 'many-paired'), { recursive: true, force: true });
+
+    progress(`3. 200 MB context, ${CONTEXT_ROUNDS} rounds`);
+    const bigDir = bigContext(bed.busybox, path.join(work, 'big-src'), 200);
+    const bigFigures = await rebuilds(bed, path.join(work, 'big'), CONTEXT_ROUNDS, (dir) => linkedCopy(bigDir, dir), { 'last.txt': 'changed\n' }, 'big-context');
+    const bigPaired = await paired(bed, path.join(work, 'big-paired'), { image: 'bench/big', tags: ['1'], context: bigDir, oci_layout: path.join(work, 'big-paired', 'layout') }, SCALE_ROUNDS);
+    contextFigures.push(['3. 200 MB context', bigFigures, bigPaired]);
+    rmSync(path.join(work, 'big-paired'), { recursive: true, force: true });
+  }
+  for (const [label, figures, pairedFigures] of contextFigures) {
+    rebuildRows(label, figures, false);
+    row(`${label}: step / bare buildx, cached, warm daemon`, spread(pairedFigures.ratio, ratio), '', '');
+    row(`${label}: step − bare buildx`, spread(pairedFigures.extra, ms), '', '');
+    row(`${label}: step with an empty state dir (new pod, new buildx node ID) − bare buildx`, spread(pairedFigures.freshExtra, ms), '', '');
+  }
+
+  progress(`3. params, secrets and tags, ${SCALE_ROUNDS} paired rounds each`);
+  const pairs = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => ({ key: `${prefix}${i}`, value: `value-${i}-${'x'.repeat(24)}` }));
+  const variants: Array<[string, Record<string, unknown>]> = [
+    ['1 tag, no build args, no secrets', {}],
+    ['100 build args', { build_args: pairs(100, 'ARG_') }],
+    ['50 secrets', { secrets: pairs(50, 'secret') }],
+    ['50 tags', { tags: Array.from({ length: 50 }, (_, i) => `t${i}`) }],
+    ['100 build args + 50 secrets + 50 tags + 20 labels', { build_args: pairs(100, 'ARG_'), secrets: pairs(50, 'secret'), tags: Array.from({ length: 50 }, (_, i) => `t${i}`), labels: pairs(20, 'org.example.l') }],
+  ];
+  const scaleContext = writeContext(path.join(work, 'scale-src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo scale > /x\n` });
+  // Variants interleaved round by round, so a change in machine load hits them all alike.
+  const runners = [];
+  for (const [index, [, extra]] of variants.entries()) {
+    const dir = path.join(work, `scale-${index}`);
+    const params = { image: 'bench/scale', tags: ['1'], context: scaleContext, oci_layout: path.join(dir, 'layout'), ...extra };
+    const secrets = Object.fromEntries(((extra.secrets as Array<{ key: string; value: string }> | undefined) ?? []).map((pair) => [pair.key, pair.value]));
+    runners.push(await pairedRunner(bed, dir, params, secrets));
+  }
+  for (let round = 0; round < SCALE_ROUNDS; round++) {
+    for (let offset = 0; offset < runners.length; offset++) await runners[(offset + round) % runners.length]!.round(round);
+  }
+  const flat = runners.map((runner) => median(runner.figures().extra));
+  for (const [index, [name]] of variants.entries()) {
+    const difference = flat[index]! - flat[0]!;
+    row(`3. ${name}: step − bare buildx`, spread(runners[index]!.figures().extra, ms), index === 0 ? '' : 'flat', index === 0 ? '' : `${difference >= 0 ? '+' : ''}${Math.round(difference)} ms vs the first`);
+  }
+
+  const out = [
+    `## \`npm run bench\`, ${new Date().toISOString().slice(0, 10)}`,
+    '',
+    ...header,
+    `- rounds: BENCH_ROUNDS=${ROUNDS} BENCH_LATE_ROUNDS=${LATE_ROUNDS} BENCH_REBUILD_ROUNDS=${REBUILD_ROUNDS} BENCH_SCALE_ROUNDS=${SCALE_ROUNDS} BENCH_CONTEXT_ROUNDS=${CONTEXT_ROUNDS}; whole run ${((Date.now() - started) / 60_000).toFixed(1)} min; load average at the end ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
+    '- values: median (25th–75th percentile, number of runs); ratios are taken per pair / per round, then summarized',
+    '',
+    '| figure | value | target | verdict |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+    '',
+    'Where the step\'s overhead goes: each piece alone in a new Node process (CPU time, and time since the process started), or a whole process (wall time); medians, interleaved:',
+    '',
+    '| piece | CPU | wall |',
+    '| --- | --- | --- |',
+    ...parts.map((part) => `| ${part.name} | ${part.cpu === undefined ? '' : ms(part.cpu)} | ${ms(part.wall)} |`),
+    '',
+    'Cached steps per build (cached/total), per round:',
+    '',
+    ...work2.cached.map((line) => `- work: ${line}`),
+    ...contextFigures.flatMap(([label, figures]) => figures.cached.map((line) => `- ${label.slice(3)}: ${line}`)),
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+} finally {
+  await stopAll();
 }

@@ -27,10 +27,26 @@ const TAIL_LINES = 60;
 /** Characters of each line kept in the tail: enough for any error message, bounded for any line. */
 const TAIL_LINE_CHARS = 4096;
 
+/** execa bundled into one file by scripts/bundle-execa.ts, next to this module. */
+export const EXECA_BUNDLE = 'execa.bundle.js';
+
+/**
+ * execa, loaded on first use (validate, print-argv and a step that fails on its params never
+ * need it): from the one-file bundle the build makes (~40 ms), else from the package (~150 ES
+ * modules, ~0.15 s).
+ */
+export async function loadExeca(): Promise<{ execa: typeof import('execa').execa; from: 'bundle' | 'package' }> {
+  try {
+    const bundle = (await import(new URL(`./${EXECA_BUNDLE}`, import.meta.url).href)) as typeof import('execa');
+    return { execa: bundle.execa, from: 'bundle' };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    return { execa: (await import('execa')).execa, from: 'package' };
+  }
+}
+
 export const runBuildx: Runner = async (bin, args, options) => {
-  // Loaded on first use: execa takes ~0.3 s to import, which validate, print-argv and a step
-  // that fails on its params never need.
-  const { execa } = await import('execa');
+  const { execa } = await loadExeca();
   const mask = options.mask ?? masker([]);
   const write = options.write ?? writeOrWait(process.stderr);
   const tail: string[] = [];

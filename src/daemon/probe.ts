@@ -9,7 +9,7 @@ export type TlsMaterial = { ca?: Buffer; cert?: Buffer; key?: Buffer; servername
 
 export type ProbeResult =
   | { ok: true; workers: number }
-  | { ok: false; transient: boolean; reason: string };
+  | { ok: false; transient: boolean; reason: string; /** The socket error's code (ENOENT, ECONNREFUSED, ...), when there is one. */ code?: string };
 
 const LIST_WORKERS = '/moby.buildkit.v1.Control/ListWorkers';
 
@@ -94,7 +94,7 @@ function classify(thrown: NodeJS.ErrnoException): ProbeResult {
   const error = (thrown.cause as NodeJS.ErrnoException | undefined) ?? thrown;
   const code = error.code ?? '';
   const transient = ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ERR_HTTP2_STREAM_CANCEL', 'ERR_HTTP2_SESSION_ERROR', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_STREAM_ERROR'].includes(code);
-  return { ok: false, transient, reason: code ? `${code}: ${error.message}` : error.message };
+  return { ok: false, transient, reason: code ? `${code}: ${error.message}` : error.message, ...(code ? { code } : {}) };
 }
 
 /** Counts field-1 entries (WorkerRecord) in a gRPC-framed ListWorkersResponse. */

@@ -15,9 +15,21 @@ export type WaitOptions = {
   /** First pause between tries; doubles up to `maxDelayMs`. */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * Pause while nothing listens yet (no socket file, connection refused): short and fixed, so a
+   * sidecar that comes up late is noticed within this time. Such a try costs one failed connect.
+   */
+  absentPollMs?: number;
+  /** Injectable pause (tests record the delays); must end early when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Ends the wait at once (SIGTERM), with INTERRUPTED. */
   signal?: AbortSignal;
 };
+
+/** Socket errors that mean nothing listens at the endpoint yet: the daemon is still starting. */
+const NOT_LISTENING = new Set(['ENOENT', 'ECONNREFUSED']);
+
+const realSleep = (ms: number, signal?: AbortSignal) => sleep(ms, undefined, { signal }).catch(() => {});
 
 /** Resolves with the number of tries once the daemon answers; throws DAEMON_UNREACHABLE at the deadline. */
 export async function waitForDaemon(options: WaitOptions): Promise<{ tries: number; workers: number }> {
@@ -25,6 +37,8 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
   const deadline = now() + options.timeoutMs;
   let delay = options.initialDelayMs ?? 100;
   const maxDelay = options.maxDelayMs ?? 2000;
+  const absentPoll = options.absentPollMs ?? 20;
+  const pause = options.sleep ?? realSleep;
   let tries = 0;
   let lastReason = '';
   for (;;) {
@@ -46,7 +60,12 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
         `BuildKit daemon at ${options.endpoint} did not answer within ${options.timeoutMs / 1000} s (${tries} tries; last: ${lastReason})`,
       );
     }
-    await sleep(Math.min(delay, left), undefined, { signal: options.signal }).catch(() => {});
-    delay = Math.min(delay * 2, maxDelay);
+    if (result.code !== undefined && NOT_LISTENING.has(result.code)) {
+      await pause(Math.min(absentPoll, left), options.signal);
+    } else {
+      // Something listens but does not answer properly yet (no workers, gRPC unavailable): back off.
+      await pause(Math.min(delay, left), options.signal);
+      delay = Math.min(delay * 2, maxDelay);
+    }
   }
 }

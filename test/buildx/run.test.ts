@@ -2,12 +2,12 @@
 // long its lines are, a stop reaches buildx's whole process group, and nothing buildx started
 // outlives it.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runBuildx } from '../../src/buildx/run.js';
+import { EXECA_BUNDLE, loadExeca, runBuildx } from '../../src/buildx/run.js';
 import { masker } from '../../src/mask.js';
 
 const script = (body: string) => {
@@ -129,4 +129,39 @@ test('while the output is not taken (write returned a promise), buildx is not re
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('runBuildx with a real child process', () => {
+  test('execa comes from the one-file bundle the build made', async () => {
+    assert.ok(existsSync(new URL(`../../src/buildx/${EXECA_BUNDLE}`, import.meta.url)), 'npm run build writes the bundle');
+    assert.equal((await loadExeca()).from, 'bundle');
+  });
+
+  test('streams both outputs line by line (masked), keeps the tail, and returns the exit code', async () => {
+    const shown: string[] = [];
+    const lines: string[] = [];
+    const script = 'printf "one\\ntwo token-123"; printf "err token-123\\n" >&2; exit 3';
+    const result = await runBuildx('/bin/sh', ['-c', script], {
+      env: { PATH: process.env.PATH },
+      mask: masker(['token-123']),
+      write: (text) => void shown.push(text),
+      onLine: (line) => lines.push(line),
+    });
+    assert.equal(result.exitCode, 3);
+    assert.equal(result.spawnError, undefined);
+    assert.deepEqual([...lines].sort(), ['err ***', 'one', 'two ***']);
+    assert.deepEqual(shown.join('').split('\n').filter(Boolean).sort(), ['err ***', 'one', 'two ***']);
+    assert.deepEqual([...result.tail].sort(), ['err ***', 'one', 'two ***']);
+  });
+
+  test('passes only the given env to the child', async () => {
+    const lines: string[] = [];
+    await runBuildx('/bin/sh', ['-c', 'echo "[$ONLY_THIS][$HOME]"'], { env: { ONLY_THIS: 'yes' }, write: () => {}, onLine: (line) => lines.push(line) });
+    assert.deepEqual(lines, ['[yes][]']);
+  });
+
+  test('a binary that does not exist is a spawn error, not an exit code', async () => {
+    const result = await runBuildx('/nonexistent/buildx', ['version'], { env: {}, write: () => {} });
+    assert.equal(result.spawnError?.code, 'ENOENT');
+  });
 });

@@ -41,6 +41,82 @@ describe('waitForDaemon', () => {
     });
   });
 
+  test('polls at the short fixed interval while nothing listens, and backs off once something does', async () => {
+    const refused: ProbeResult = { ok: false, transient: true, reason: 'ECONNREFUSED: connect ECONNREFUSED', code: 'ECONNREFUSED' };
+    const absent: ProbeResult = { ok: false, transient: true, reason: 'ENOENT: connect ENOENT', code: 'ENOENT' };
+    const noWorkers: ProbeResult = { ok: false, transient: true, reason: 'the daemon has no workers yet' };
+    const { probe } = scripted([absent, absent, absent, refused, absent, noWorkers, noWorkers, noWorkers, absent, { ok: true, workers: 1 }]);
+    const pauses: number[] = [];
+    const waited = await waitForDaemon({
+      endpoint: 'unix:///s',
+      timeoutMs: 60_000,
+      probe,
+      log: () => {},
+      initialDelayMs: 100,
+      absentPollMs: 20,
+      sleep: async (ms) => {
+        pauses.push(ms);
+      },
+    });
+    assert.deepEqual(waited, { tries: 10, workers: 1 });
+    // The absent-socket pauses stay at 20 ms however long it lasts; the backoff is not reset by them.
+    assert.deepEqual(pauses, [20, 20, 20, 20, 20, 100, 200, 400, 20]);
+  });
+
+  test('the default pause for an absent socket is far below the backoff, so a late sidecar is noticed quickly', async () => {
+    const { probe } = scripted([
+      { ok: false, transient: true, reason: 'ENOENT', code: 'ENOENT' },
+      { ok: false, transient: true, reason: 'ENOENT', code: 'ENOENT' },
+      { ok: true, workers: 1 },
+    ]);
+    const pauses: number[] = [];
+    await waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, probe, log: () => {}, sleep: async (ms) => void pauses.push(ms) });
+    assert.equal(pauses.length, 2);
+    for (const ms of pauses) assert.ok(ms > 0 && ms < 100, `pause ${ms} ms`);
+  });
+
+  test('the deadline still holds while polling an absent socket', async () => {
+    let clock = 0;
+    const { probe } = scripted([]);
+    const absentForever = async (...args: Parameters<typeof probe>): Promise<ProbeResult> => {
+      await probe(...args);
+      return { ok: false, transient: true, reason: 'ENOENT: connect ENOENT', code: 'ENOENT' };
+    };
+    const pauses: number[] = [];
+    await assert.rejects(
+      waitForDaemon({
+        endpoint: 'unix:///s',
+        timeoutMs: 1000,
+        probe: absentForever,
+        log: () => {},
+        now: () => clock,
+        absentPollMs: 30,
+        sleep: async (ms) => {
+          pauses.push(ms);
+          clock += ms;
+        },
+      }),
+      (error: unknown) => error instanceof StepError && error.code === 'DAEMON_UNREACHABLE' && /within 1 s \(\d+ tries; last: ENOENT/.test(error.message),
+    );
+    assert.equal(pauses.reduce((sum, ms) => sum + ms, 0), 1000);
+    assert.equal(pauses.at(-1), 1000 % 30);
+  });
+
+  test('an abort during the absent-socket polling ends the wait with INTERRUPTED', async () => {
+    const controller = new AbortController();
+    let tries = 0;
+    const probe = async (): Promise<ProbeResult> => {
+      if (++tries === 3) controller.abort(new Error('SIGTERM'));
+      return { ok: false, transient: true, reason: 'ENOENT', code: 'ENOENT' };
+    };
+    await assert.rejects(waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, probe, log: () => {}, signal: controller.signal }), (error: unknown) => {
+      assert.ok(error instanceof StepError);
+      assert.equal(error.code, 'INTERRUPTED');
+      return true;
+    });
+    assert.equal(tries, 3);
+  });
+
   test('a non-transient failure ends the wait at once', async () => {
     const { probe, timeouts } = scripted([{ ok: false, transient: false, reason: 'EACCES: permission denied' }]);
     await assert.rejects(waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, probe, log: () => {} }), /EACCES/);

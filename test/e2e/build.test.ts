@@ -18,11 +18,17 @@ describe('build against a real buildkitd', () => {
     const context = writeContext(path.join(dir, 'src'), { Dockerfile: 'FROM scratch\nCOPY hello.txt /hello.txt\n', 'hello.txt': 'hello from buildkit-step\n' });
     const layout = path.join(dir, 'layout');
     const run = await runCli({
+      // `build` named, as the Task and the WorkflowTemplate run it.
+      args: ['build'],
       resultsDir: path.join(dir, 'results'),
       env: stepEnv({ PARAM_IMAGE: 'example.com/team/hello', PARAM_TAGS: '["v1","latest"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: layout, PARAM_METADATA_FILE: path.join(dir, 'metadata.json') }),
     });
     check(() => {
       assert.equal(run.exitCode, 0, run.stderr);
+      const summary = JSON.parse(run.stdout) as { status: string; maxRssKiB: unknown };
+      assert.equal(summary.status, 'succeeded');
+      // The step's own peak RSS (Node alone, in KiB): a running Node process holds at least ~10 MiB.
+      assert.ok(Number.isInteger(summary.maxRssKiB) && (summary.maxRssKiB as number) > 10 * 1024, `maxRssKiB ${String(summary.maxRssKiB)}`);
       // One index.json entry per tag, all naming the same manifest.
       const index = layoutIndex(layout);
       assert.deepEqual(index.map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']), ['v1', 'latest']);
@@ -34,6 +40,17 @@ describe('build against a real buildkitd', () => {
       const [manifest] = imageManifests(layout, index[0]!.digest);
       assert.equal(readImageFile(layout, manifest!, '/hello.txt'), 'hello from buildkit-step\n');
       assert.ok(existsSync(path.join(dir, 'metadata.json')));
+    });
+  });
+
+  test('`build --help` prints the build help with every parameter, and runs nothing', async () => {
+    const fake = fakeBuildx(path.join(work, 'help-buildx'));
+    const run = await runCli({ args: ['build', '--help'], resultsDir: path.join(work, 'help-results'), env: { BUILDKIT_STEP_BUILDX: fake.bin } });
+    check(() => {
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.match(run.stdout, /Parameters:/);
+      assert.match(run.stdout, /--cache-repo/);
+      assert.equal(fake.ran(), false);
     });
   });
 

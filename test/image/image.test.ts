@@ -180,10 +180,12 @@ describe('the step image', () => {
       const buildx = path.join(rootfs, 'usr', 'local', 'bin', 'buildx');
       assert.equal(sha256(buildx), sha256(bed!.tools.buildx), 'buildx is the injected binary');
       assert.ok(statSync(buildx).mode & 0o001, 'buildx is executable by others');
-      for (const file of ['app/dist/src/main.js', 'app/dist/src/params/schema.js', 'app/schemas/params.schema.json', 'app/package.json', 'app/node_modules/yargs/package.json']) {
+      const generated = ['app/dist/src/params/params-validator.generated.cjs', 'app/dist/src/buildx/execa.bundle.js']; // by npm run build
+      for (const file of ['app/dist/src/main.js', 'app/dist/src/params/schema.js', ...generated, 'app/schemas/params.schema.json', 'app/package.json', 'app/node_modules/yargs/package.json']) {
         assert.ok(existsSync(path.join(rootfs, file)), `${file} is in the image`);
       }
       assert.ok(!existsSync(path.join(rootfs, 'app', 'node_modules', 'typescript')), 'no dev dependencies');
+      assert.ok(!existsSync(path.join(rootfs, 'app', 'node_modules', 'esbuild')), 'no esbuild (it only bundles execa at build time)');
       assert.ok(!existsSync(path.join(rootfs, 'app', 'dist', 'test')), 'no compiled tests');
       assert.ok(!existsSync(path.join(rootfs, 'app', 'src')), 'no TypeScript sources');
     }));
