@@ -12,7 +12,7 @@ export const ERROR_CODES = {
   PUSH_FAILED: { exit: 21, summary: 'the image was built but pushing it failed' },
   METADATA_INVALID: { exit: 22, summary: 'buildx succeeded but its metadata file is missing or lacks the image digest' },
   RESULTS_TOO_LARGE: { exit: 23, summary: 'the results would exceed results_max_bytes (Tekton fails the TaskRun past 4096 bytes)' },
-  RESULTS_UNWRITABLE: { exit: 24, summary: 'a result file could not be written' },
+  RESULTS_UNWRITABLE: { exit: 24, summary: 'a results dir or result file cannot be written (checked before the build, and again at the end)' },
   OUTPUT_UNWRITABLE: { exit: 25, summary: 'the directory for the OCI layout or the metadata file cannot be written' },
   INTERRUPTED: { exit: 130, summary: 'the step received SIGINT or SIGTERM' },
   INTERNAL: { exit: 70, summary: 'a bug in buildkit-step' },
