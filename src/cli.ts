@@ -142,10 +142,8 @@ export async function main(io: Io): Promise<number> {
     if (commandOf(io.argv) === 'build') {
       io.stdout(`${JSON.stringify({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, durationMs: 0 })}\n`);
       const resultsDir = resultsDirOf(io.argv) || io.env[RESULTS_DIR_ENV] || DEFAULT_RESULTS_DIR;
-      try {
-        await writeResults({ dir: resultsDir, paths: earlyResultPaths({ env: io.env, flags: {} }) }, failureResults(error));
-      } catch (writeError) {
-        io.stderr(`buildkit-step: also failed to write error results: ${(writeError as Error).message}\n`);
+      for (const problem of await writeFailureResults({ dir: resultsDir, paths: earlyResultPaths({ env: io.env, flags: {} }) }, failureResults(error))) {
+        io.stderr(`buildkit-step: also failed to write an error result: ${problem.message}\n`);
       }
     }
     return error.exitCode;
@@ -155,9 +153,15 @@ export async function main(io: Io): Promise<number> {
 
 const COMMANDS = ['build', 'validate', 'print-argv', 'schema'];
 
-/** The command a raw command line asks for (the first one named; `build` by default), for when yargs could not parse it. */
+/**
+ * The command a raw command line asks for, for when yargs could not parse it: the first word
+ * (as the Tasks and the template write it), else `build`, the default. Later words may be
+ * param values (`--target schema`), so they are not taken for the command.
+ */
 function commandOf(argv: readonly string[]): string {
-  return argv.find((arg) => COMMANDS.includes(arg)) ?? (argv.some((arg) => arg === '--help' || arg === '--version') ? 'help' : 'build');
+  const first = argv[0] ?? '';
+  if (COMMANDS.includes(first)) return first;
+  return argv.some((arg) => arg === '--help' || arg === '--version') ? 'help' : 'build';
 }
 
 /** `--results-dir X` or `--results-dir=X` from a raw command line. */

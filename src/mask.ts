@@ -23,12 +23,14 @@ export function masker(secrets: readonly string[]): Masker {
   // Plain substring replacement, longest first: one alternation regex of every secret fails to
   // compile ("regular expression too large") once secrets reach tens of KB (a PEM bundle, a key).
   const mask = (text: string) => fragments.reduce((masked, part) => (masked.includes(part) ? masked.split(part).join('***') : masked), text);
-  // A secret that starts within the last (longest - 1) characters may go on in text not read yet;
-  // one that starts before the cut and ends after it moves the cut to its start.
-  const holdBack = (fragments[0]?.length ?? 1) - 1;
+  // `cut` sees the start of one line, so only fragments without a newline can occur in it. One
+  // that starts within the last (longest - 1) characters may go on in text not read yet; one
+  // that starts before the cut and ends after it moves the cut to its start.
+  const inLine = fragments.filter((part) => !part.includes('\n'));
+  const holdBack = Math.max(0, (inLine[0]?.length ?? 1) - 1);
   const straddling = (text: string, at: number): number => {
     let earliest = at;
-    for (const part of fragments) {
+    for (const part of inLine) {
       for (let index = text.indexOf(part, Math.max(0, at - part.length + 1)); index !== -1 && index < at; index = text.indexOf(part, index + 1)) {
         earliest = Math.min(earliest, index);
       }

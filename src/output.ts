@@ -6,6 +6,9 @@ export const writeOrWait =
   (stream: NodeJS.WritableStream) =>
   (text: string): Promise<void> | undefined => {
     if (stream.write(text)) return undefined;
+    // A destroyed or ended stream (its reader went away) never drains: nothing to wait for.
+    const state = stream as NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean };
+    if (state.destroyed || state.writableEnded) return undefined;
     return new Promise((resolve) => {
       const done = () => {
         for (const event of ['drain', 'close', 'error']) stream.off(event, done);

@@ -22,6 +22,12 @@ test('cut: the start of an unfinished line that can be shown without splitting a
   assert.equal(masker(['KLMNOPQR', 'HIJKL']).cut('0123456789HIJKLMNOPQRxx'), 10, 'a cut moved to one secret\'s start must not split another');
 });
 
+test('cut holds back no more than the longest secret line: a multi-line secret never occurs within one line', () => {
+  const pem = `-----BEGIN KEY-----\n${'A'.repeat(64)}\n${'B'.repeat(64)}\n-----END KEY-----`;
+  const line = `${'x'.repeat(1000)}`;
+  assert.equal(masker([pem]).cut(line), 1000 - 63, 'held back: the longest line of the key less one');
+});
+
 test('a secret of 500 KB is masked (an alternation regex of it would not compile)', () => {
   const big = 'k'.repeat(512000);
   assert.equal(masker([big, 'short-secret'])(`a ${big} b short-secret c`), 'a *** b *** c');

@@ -33,3 +33,12 @@ test('a stream that closes instead of draining does not leave the writer waiting
   stream.destroy();
   await waiting;
 });
+
+test('a stream already destroyed (its reader went away) never drains: nothing to wait for', () => {
+  const { stream } = slowStream();
+  stream.on('error', () => {});
+  stream.destroy();
+  const write = writeOrWait(stream);
+  assert.equal(write('more text'), undefined);
+  assert.equal(write('and more'), undefined);
+});

@@ -1,5 +1,5 @@
 // What the kernel lets through execve, checked on the finished buildx argv. Pure.
-import { StepError } from '../errors.js';
+import { paramsInvalid } from '../params/validate.js';
 
 /** Linux MAX_ARG_STRLEN: one argument, in bytes with its terminating NUL. */
 export const MAX_ARG_BYTES = 128 * 1024;
@@ -44,9 +44,6 @@ export function checkArgv(argv: readonly string[]): string[] {
     const largest = [...byParam].sort((a, b) => b[1] - a[1])[0];
     problems.push(`${largest?.[0]}: the buildx command line would be ${total} bytes (${largest?.[1]} of them from this parameter), over the ${MAX_ARGV_BYTES}-byte limit`);
   }
-  if (problems.length > 0) {
-    const noun = problems.length === 1 ? 'parameter problem' : 'parameter problems';
-    throw new StepError('PARAMS_INVALID', `${problems.length} ${noun}:\n  - ${[...new Set(problems)].join('\n  - ')}`);
-  }
+  if (problems.length > 0) throw paramsInvalid([...new Set(problems)]);
   return [...argv];
 }

@@ -85,6 +85,9 @@ export const runBuildx: Runner = async (bin, args, options) => {
     detached: true,
   });
   const stopGroup = stopper(child.pid);
+  // Once buildx exits, what is left of its group goes too: a leftover still holding buildx's
+  // stdout would otherwise keep the pipes (and the step) open.
+  child.once('exit', stopGroup.done);
   options.signal?.addEventListener('abort', stopGroup.stop, { once: true });
   if (options.signal?.aborted) stopGroup.stop();
   // stdout and stderr are split separately so their lines never interleave mid-line (only the

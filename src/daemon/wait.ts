@@ -20,6 +20,12 @@ export type WaitOptions = {
    * sidecar that comes up late is noticed within this time. Such a try costs one failed connect.
    */
   absentPollMs?: number;
+  /**
+   * For how long a `tcp://` endpoint gets the short poll; after that, the backoff. A fleet
+   * Service with no ready endpoint refuses connections for minutes, and many waiting steps should
+   * not knock 50 times a second each all that time. A unix socket is a local file: always short.
+   */
+  absentPollTcpForMs?: number;
   /** Injectable pause (tests record the delays); must end early when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Ends the wait at once (SIGTERM), with INTERRUPTED. */
@@ -38,6 +44,7 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
   let delay = options.initialDelayMs ?? 100;
   const maxDelay = options.maxDelayMs ?? 2000;
   const absentPoll = options.absentPollMs ?? 20;
+  const shortPollUntil = options.endpoint.startsWith('unix://') ? Infinity : now() + (options.absentPollTcpForMs ?? 5000);
   const pause = options.sleep ?? realSleep;
   let tries = 0;
   let lastReason = '';
@@ -60,7 +67,7 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
         `BuildKit daemon at ${options.endpoint} did not answer within ${options.timeoutMs / 1000} s (${tries} tries; last: ${lastReason})`,
       );
     }
-    if (result.code !== undefined && NOT_LISTENING.has(result.code)) {
+    if (result.code !== undefined && NOT_LISTENING.has(result.code) && now() < shortPollUntil) {
       await pause(Math.min(absentPoll, left), options.signal);
     } else {
       // Something listens but does not answer properly yet (no workers, gRPC unavailable): back off.

@@ -75,6 +75,29 @@ describe('waitForDaemon', () => {
     for (const ms of pauses) assert.ok(ms > 0 && ms < 100, `pause ${ms} ms`);
   });
 
+  test('a refused tcp:// endpoint gets the short poll only for a while, then the backoff', async () => {
+    let clock = 0;
+    const refused: ProbeResult = { ok: false, transient: true, reason: 'ECONNREFUSED', code: 'ECONNREFUSED' };
+    const probe = async (): Promise<ProbeResult> => (clock >= 3000 ? { ok: true, workers: 1 } : refused);
+    const pauses: number[] = [];
+    await waitForDaemon({
+      endpoint: 'tcp://buildkitd:1234',
+      timeoutMs: 60_000,
+      probe,
+      log: () => {},
+      now: () => clock,
+      initialDelayMs: 100,
+      absentPollMs: 20,
+      absentPollTcpForMs: 1000,
+      sleep: async (ms) => {
+        pauses.push(ms);
+        clock += ms;
+      },
+    });
+    assert.deepEqual(pauses.slice(0, 50), Array(50).fill(20), 'short polls for the first second');
+    assert.deepEqual(pauses.slice(50), [100, 200, 400, 800, 1600], 'then the backoff');
+  });
+
   test('the deadline still holds while polling an absent socket', async () => {
     let clock = 0;
     const { probe } = scripted([]);
