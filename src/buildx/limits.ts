@@ -7,7 +7,7 @@ export const MAX_ARG_BYTES = 128 * 1024;
 export const MAX_ARGV_BYTES = 1024 * 1024;
 
 /** The parameter(s) a buildx flag's value comes from, for error messages. */
-const PARAM_OF_FLAG: Record<string, string> = {
+export const PARAM_OF_FLAG: Record<string, string> = {
   '--build-arg': 'build_args/build_args_dir',
   '--label': 'labels',
   '--annotation': 'annotations',

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildArgv, createBuilderArgv, csv, type BuildInputs } from '../../src/buildx/argv.js';
+import { PARAM_OF_FLAG } from '../../src/buildx/limits.js';
 import { resolveConfig, type Params } from '../../src/config.js';
 
 const base: Params = {
@@ -144,5 +145,35 @@ describe('createBuilderArgv', () => {
 describe('csv', () => {
   test('quotes fields with commas or quotes, doubling quotes', () => {
     assert.equal(csv({ a: '1', b: 'x,"y"' }), 'a=1,"b=x,""y"""');
+  });
+});
+
+describe('every buildx flag whose value comes from a param is named in limits.ts', () => {
+  test('a build using every option: each value-taking flag maps to its param (or is one of ours)', () => {
+    const config = resolveConfig(
+      {
+        ...base,
+        push: true,
+        oci_layout: '/out/image',
+        target: 'app',
+        platforms: ['linux/amd64'],
+        labels: [{ key: 'l', value: 'v' }],
+        annotations: [{ key: 'a', value: 'v' }],
+        sbom: true,
+        sbom_generator: 'registry.example.com/scanner:1',
+        no_cache: true,
+        pull: true,
+        cache_repo: 'registry.example.com/team/cache',
+        cache_from: ['type=registry,ref=x/y:z'],
+        cache_to: ['type=registry,ref=x/y:z'],
+        source_date_epoch: 0,
+      },
+      place,
+    );
+    const argv = buildArgv(config, { buildArgs: [{ key: 'A', value: 'b' }], secrets: [{ id: 's', src: '/p/s' }], ssh: [{ id: 'default', paths: ['/p/k'] }], progress: 'plain' });
+    const ours = new Set(['--builder', '--progress', '--provenance']);
+    const flagsWithValues = argv.filter((arg, index) => arg.startsWith('--') && index + 1 < argv.length - 1 && !argv[index + 1]!.startsWith('--'));
+    const unnamed = [...new Set(flagsWithValues)].filter((flag) => !ours.has(flag) && !(flag in PARAM_OF_FLAG));
+    assert.deepEqual(unnamed, []);
   });
 });
