@@ -12,7 +12,7 @@ import { checkRules } from './params/rules.js';
 import { paramKeys, paramsSchema, paramType, resolveRef, type JsonSchema } from './params/schema.js';
 import { failureResults } from './results.js';
 import { planBuild, runBuild } from './step.js';
-import { checkResultsWritable, writeFailureResults, writeResults } from './write-results.js';
+import { checkResultsWritable, writeFailureResults, writeResults, type ResultTargets } from './write-results.js';
 
 export type Io = {
   argv: string[];
@@ -44,6 +44,11 @@ export async function main(io: Io): Promise<number> {
     exitCode = error.exitCode;
     log(`error ${error.code}: ${error.message}`);
     return error;
+  };
+  /** A failed build: error results wherever they can go, then the summary line. */
+  const buildFailed = async (error: StepError, targets: ResultTargets, durationMs: number) => {
+    for (const problem of await writeFailureResults(targets, failureResults(error))) log(`also failed to write an error result: ${problem.message}`);
+    json({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, durationMs });
   };
 
   const cli = withParamOptions(yargs(defaultCommandArgv(io.argv)), schema)
@@ -96,10 +101,7 @@ export async function main(io: Io): Promise<number> {
         });
       } catch (thrown) {
         const error = fail(io.signal?.aborted ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown }) : thrown);
-        for (const problem of await writeFailureResults({ dir: resultsDir, paths: resultPaths }, failureResults(error))) {
-          log(`also failed to write an error result: ${problem.message}`);
-        }
-        json({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, durationMs: Date.now() - started });
+        await buildFailed(error, { dir: resultsDir, paths: resultPaths }, Date.now() - started);
       }
     })
     .command('validate', 'Check the params only; print them resolved (secret values hidden).', {}, async (args) => {
@@ -136,15 +138,11 @@ export async function main(io: Io): Promise<number> {
   try {
     await cli.parseAsync();
   } catch (thrown) {
-    const error = toStepError(thrown);
-    io.stderr(`buildkit-step: error ${error.code}: ${error.message}\n`);
+    const error = fail(thrown);
     // yargs refused the command line (an unknown or misplaced flag): a build step still owes ERROR_REASON.
     if (commandOf(io.argv) === 'build') {
-      io.stdout(`${JSON.stringify({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, durationMs: 0 })}\n`);
       const resultsDir = resultsDirOf(io.argv) || io.env[RESULTS_DIR_ENV] || DEFAULT_RESULTS_DIR;
-      for (const problem of await writeFailureResults({ dir: resultsDir, paths: earlyResultPaths({ env: io.env, flags: {} }) }, failureResults(error))) {
-        io.stderr(`buildkit-step: also failed to write an error result: ${problem.message}\n`);
-      }
+      await buildFailed(error, { dir: resultsDir, paths: earlyResultPaths({ env: io.env, flags: {} }) }, 0);
     }
     return error.exitCode;
   }

@@ -13,7 +13,7 @@ import { startBed, tempDir, type Bed } from './index.js';
 import { imageManifests, layoutIndex, readImageFile } from './oci.js';
 import { freePort } from './registry.js';
 import { makeSshKey, seedSshImage } from './ssh-image.js';
-import { makeTlsFiles, tlsMaterial, type TlsFiles } from './tls.js';
+import { daemonTls, makeTlsFiles, tlsMaterial, type TlsFiles } from './tls.js';
 
 let bed: Bed | undefined;
 const dirs: string[] = [];
@@ -70,7 +70,7 @@ describe('tls: buildkitd on loopback TCP with mutual TLS', () => {
       daemon = await startBuildkitd(tools, {
         dir: path.join(dir, 'buildkitd'),
         tcpAddress: endpoint,
-        tls: { serverCa: files.server.ca, serverCert: files.server.cert, serverKey: files.server.key, client: tlsMaterial(files.client) },
+        tls: daemonTls(files),
       });
     } catch (error) {
       throw new Error(`TLS buildkitd did not start: ${(error as Error).message}`, { cause: error });

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TlsMaterial } from '../../src/daemon/probe.js';
+import type { BuildkitdOptions } from './buildkitd.js';
 
 /** Client material laid out as a mounted Kubernetes Secret: `<dir>/ca.pem`, `cert.pem`, `key.pem`. */
 export type TlsSecretDir = { dir: string; ca: string; cert: string; key: string };
@@ -78,6 +79,11 @@ export function makeTlsFiles(dir: string): TlsFiles {
 }
 
 /** The PEM contents of a Secret-style dir, as `probeDaemon` and `startBuildkitd` take them. */
+/** buildkitd's `tls` option for a TCP listener made from `files`: the server's files, and the client material to probe it with. */
+export function daemonTls(files: TlsFiles): NonNullable<BuildkitdOptions['tls']> {
+  return { serverCa: files.server.ca, serverCert: files.server.cert, serverKey: files.server.key, client: tlsMaterial(files.client) };
+}
+
 export function tlsMaterial(files: TlsSecretDir, servername?: string): TlsMaterial {
   return { ca: readFileSync(files.ca), cert: readFileSync(files.cert), key: readFileSync(files.key), ...(servername ? { servername } : {}) };
 }

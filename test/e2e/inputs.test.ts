@@ -11,7 +11,7 @@ import { imageManifests, layoutIndex, readImageFile } from '../bed/oci.js';
 import { freePort } from '../bed/registry.js';
 import { manifest, manifestDigest } from '../bed/registry-client.js';
 import { makeSshKey, seedSshImage } from '../bed/ssh-image.js';
-import { makeTlsFiles } from '../bed/tls.js';
+import { daemonTls, makeTlsFiles } from '../bed/tls.js';
 import { writeContext, type CliRun } from '../helpers.js';
 import { bedSuite } from './suite.js';
 
@@ -297,7 +297,7 @@ describe('a shared BuildKit fleet over TCP with mutual TLS', () => {
     const fleet = await startBuildkitd(suite.bed.tools, {
       dir: path.join(work, 'tls-daemon'),
       tcpAddress: address,
-      tls: { serverCa: tls.server.ca, serverCert: tls.server.cert, serverKey: tls.server.key, client: { ca: readFileSync(tls.client.ca), cert: readFileSync(tls.client.cert), key: readFileSync(tls.client.key) } },
+      tls: daemonTls(tls),
     });
     try {
       const files = { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'fleet' };

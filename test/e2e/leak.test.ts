@@ -14,7 +14,7 @@ import { imageManifests, readImageFile } from '../bed/oci.js';
 import { freePort } from '../bed/registry.js';
 import { manifestDigest } from '../bed/registry-client.js';
 import { makeSshKey, seedSshImage } from '../bed/ssh-image.js';
-import { makeTlsFiles } from '../bed/tls.js';
+import { daemonTls, makeTlsFiles } from '../bed/tls.js';
 import { writeContext } from '../helpers.js';
 import { bedSuite, type StepRun } from './suite.js';
 
@@ -134,7 +134,7 @@ describe('leak scan', () => {
     const fleet = await startBuildkitd(suite.bed.tools, {
       dir: path.join(work, 'tls-daemon'),
       tcpAddress: address,
-      tls: { serverCa: tls.server.ca, serverCert: tls.server.cert, serverKey: tls.server.key, client: { ca: readFileSync(tls.client.ca), cert: readFileSync(tls.client.cert), key: readFileSync(tls.client.key) } },
+      tls: daemonTls(tls),
     });
     const sshImage = seedSshImage(suite.bed.tools, suite.bed.buildkitd.endpoint, suite.bed.registry.host, path.join(work, 'ssh-image'));
     const secrets: Array<[string, string]> = [

@@ -11,7 +11,7 @@ import { startBuildkitd, type Buildkitd } from '../bed/buildkitd.js';
 import { blobPath, imageManifests, layoutIndex, readImageFile } from '../bed/oci.js';
 import { freePort } from '../bed/registry.js';
 import { manifestDigest } from '../bed/registry-client.js';
-import { makeTlsFiles, tlsMaterial, type TlsFiles } from '../bed/tls.js';
+import { daemonTls, makeTlsFiles, type TlsFiles } from '../bed/tls.js';
 import { CLI, readResults, REPO, writeContext } from '../helpers.js';
 import { bedSuite, type StepRun } from './suite.js';
 
@@ -29,7 +29,7 @@ function fleetDaemon(): Promise<Buildkitd> {
     return startBuildkitd(suite.bed.tools, {
       dir: path.join(work, 'fleet'),
       tcpAddress: `tcp://127.0.0.1:${await freePort()}`,
-      tls: { serverCa: tls.server.ca, serverCert: tls.server.cert, serverKey: tls.server.key, client: tlsMaterial(tls.client) },
+      tls: daemonTls(tls),
       // BuildKit clips a RUN's output at 2 MiB and 200 KiB/s by default; -1 lifts each limit
       // (util/progress/logs in BuildKit reads these once per daemon).
       env: { BUILDKIT_STEP_LOG_MAX_SIZE: '-1', BUILDKIT_STEP_LOG_MAX_SPEED: '-1' },
