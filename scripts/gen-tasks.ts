@@ -148,9 +148,10 @@ const WORKSPACES: Workspace[] = [
 ];
 
 const RESULT_DESCRIPTIONS: Record<ResultName, string> = {
-  IMAGE_DIGEST: 'Digest of the built image (`sha256:...`): the manifest, or the index for multi-platform builds. Also for unpushed OCI-layout builds.',
-  IMAGE_URL: 'The image with its first tag (`IMAGE:first-tag`).',
-  IMAGE_REF: 'The image by digest (`IMAGE@sha256:...`).',
+  IMAGE_DIGEST:
+    'Digest of the built image (`sha256:...`): the manifest, or the index for multi-platform builds. Also for an unpushed build (the digest of its OCI layout), which writes no other image result.',
+  IMAGE_URL: 'The pushed image with its first tag (`IMAGE:first-tag`). Only when pushed.',
+  IMAGE_REF: 'The pushed image by digest (`IMAGE@sha256:...`). Only when pushed.',
   IMAGES: 'Every pushed reference as `IMAGE:tag@sha256:...`, comma-separated. Only when pushed.',
   ARTIFACT_OUTPUTS: 'The pushed image for Tekton Chains: {"uri", "digest", "isBuildArtifact": "true"}. Only when pushed.',
   ERROR_REASON: 'On failure: the stable error code (e.g. BUILD_FAILED, DAEMON_UNREACHABLE).',
