@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { RESULT_NAMES, type ResultName } from '../src/config.js';
+import { SIDECAR_NAME } from '../src/daemon/sidecar.js';
 import { ERROR_CODES } from '../src/errors.js';
 import { envVarName, flagName, RESULTS_DIR_ENV, workflowParamName } from '../src/params/names.js';
 import { paramKeys, resolveRef, type JsonSchema } from '../src/params/schema.js';
@@ -305,10 +306,6 @@ const stepSecurityContext = { runAsNonRoot: true, runAsUser: STEP_UID, runAsGrou
 type Variant = 'privileged' | 'rootless';
 
 // --- the buildkitd sidecar ---------------------------------------------------------------------------
-
-const SIDECAR_NAME = 'buildkitd';
-/** The sidecar's container name in the pod (`kubectl logs POD -c NAME`): Tekton prefixes `sidecar-`. */
-export const SIDECAR_CONTAINER = { tekton: `sidecar-${SIDECAR_NAME}`, argo: SIDECAR_NAME } as const;
 
 /**
  * Each image's own ENTRYPOINT, which the sidecar must run rather than replace: moby/buildkit's script

@@ -140,7 +140,7 @@ describe('build against a real buildkitd', () => {
 });
 
 describe('failures before the build', () => {
-  test('a daemon that never comes: DAEMON_UNREACHABLE within the timeout, naming the endpoint', async () => {
+  test('a daemon that never comes: DAEMON_UNREACHABLE within the timeout, naming the endpoint and the sidecar log', async () => {
     const dir = path.join(work, 'never');
     const fake = fakeBuildx(path.join(dir, 'bin'));
     const endpoint = `unix://${dir}/nobody-listens.sock`;
@@ -152,6 +152,8 @@ describe('failures before the build', () => {
       assert.equal(run.exitCode, 10, run.stderr);
       assert.equal(run.results.ERROR_REASON, 'DAEMON_UNREACHABLE');
       assert.ok(run.results.ERROR_MESSAGE?.includes(endpoint), run.results.ERROR_MESSAGE);
+      // A missing socket means a daemon that is not running: its own log says why.
+      assert.match(run.results.ERROR_MESSAGE ?? '', /the socket never appeared, .*kubectl logs POD -c sidecar-buildkitd/);
       assert.ok(run.ms < 2000 + 3000, `took ${run.ms} ms for a 2 s timeout`);
       assert.ok(run.ms >= 2000, `gave up after ${run.ms} ms, before its 2 s timeout`);
       assert.equal(fake.ran(), false);
