@@ -329,16 +329,16 @@ const IMAGE_ENTRYPOINT: Readonly<Record<Variant, readonly string[]>> = {
  * before the `"$@" &` line; the daemon args stay in "$@".
  */
 export function sidecarLauncher(): string {
+  // `$!` rather than a variable set after `&`: a trap runs between commands, so a signal that
+  // comes right after the fork still finds the daemon's pid.
   return [
-    'pid=',
     'stop() {',
-    '  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid"; fi',
+    '  if [ -n "$!" ]; then kill -TERM "$!" 2>/dev/null; wait "$!"; fi',
     '  exit 143',
     '}',
-    "trap stop TERM INT",
+    'trap stop TERM INT',
     '"$@" &',
-    'pid=$!',
-    'wait "$pid"',
+    'wait "$!"',
     '',
   ].join('\n');
 }

@@ -53,7 +53,8 @@ function start(argv: string[], dir: string, env: Record<string, string> = {}, gr
   const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '', FAKE_DIR: dir, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: group });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  // 'exit', not 'close': a daemon left behind would hold stderr open, and the test must fail, not hang.
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { pid: child.pid!, exit, stderr: () => stderr };
 }
 
@@ -80,7 +81,7 @@ function caseDir(name: string): string {
   return dir;
 }
 
-describe('sidecar launcher (busybox sh, fake daemon)', () => {
+describe('sidecar launcher (busybox sh, fake daemon)', { timeout: 60_000 }, () => {
   test('busybox is installed (the moby/buildkit images run the launcher with it)', () => {
     assert.ok(busybox !== '', 'busybox not on PATH: install busybox (scripts/install-tools.sh does)');
   });
