@@ -62,7 +62,7 @@ export function paramEnvLayer(env: NodeJS.ProcessEnv, schema: JsonSchema): Layer
       throw new StepError('PARAMS_INVALID', `${name}: unknown parameter${hint ? `; did you mean ${hint}?` : ''}`);
     }
     if (raw === '') continue;
-    values[key] = paramType(schema, key) === 'string' ? raw : parseEnvJson(name, raw, paramType(schema, key));
+    values[key] = paramType(schema, key) === 'string' ? raw : parseEnvJson(name, raw, paramType(schema, key), key);
   }
   return { origin: 'env', values, originOf: envVarName };
 }
@@ -101,10 +101,20 @@ export function mergeLayers(layers: readonly Layer[]): MergedParams {
   return { values, origins };
 }
 
-function parseEnvJson(name: string, raw: string, type: string): unknown {
+/** How a scalar param's text must look, for the error when it does not parse. */
+const SCALAR_TEXT: Readonly<Record<string, string>> = {
+  boolean: 'true or false',
+  integer: 'an integer, e.g. 3',
+  number: 'a number, e.g. 30 or 2.5',
+};
+
+function parseEnvJson(name: string, raw: string, type: string, key?: string): unknown {
   try {
     return JSON.parse(raw);
   } catch (error) {
+    const scalar = SCALAR_TEXT[type];
+    // The value itself is never quoted: params text can hold secret values.
+    if (scalar) throw new StepError('PARAMS_INVALID', `${key ?? name} (from ${name}): expected ${scalar}`, { cause: error });
     const example = type === 'array' ? ', e.g. ["latest"]' : type === 'object' ? ', e.g. {"key":"value"}' : '';
     throw new StepError('PARAMS_INVALID', `${name}: expected JSON (${type})${example}; ${jsonErrorPlace(error)}`, {
       cause: error,
