@@ -158,3 +158,33 @@ const ALLOWED = 'A-Za-z0-9._:/+@=,{}"\\133\\135 \\t\\r\\n-';
 const tomlString = (text: string): string => `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 
 const byBytes = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The part of the sidecar's launcher (POSIX sh, run before it starts the image's entrypoint with
+ * the daemon args in "$@") that applies the registry params: it exports the proxy variables that
+ * are set, and when the registry params give a buildkitd.toml, writes it (after the user's own
+ * buildkitd.toml, when one is mounted where buildkitd reads it) and adds `--config FILE` to "$@".
+ * With no registry param set it changes nothing. A value it refuses is left to the step, which
+ * reports it as PARAMS_INVALID: the daemon then starts without the registry config.
+ */
+export function daemonLauncherPrelude(envName: (param: string) => string): string {
+  const exports = PROXY_VARIABLES.map(({ param, names }) => {
+    const from = `$${envName(param)}`;
+    return `[ -z "${from}" ] || export ${names.map((name) => `${name}="${from}"`).join(' ')}`;
+  });
+  return [
+    daemonConfigScript(envName).trimEnd(),
+    ...exports,
+    'if toml=$(bks_toml) && [ -n "$toml" ]; then',
+    '  own=/etc/buildkit/buildkitd.toml',
+    '  [ "$(id -u)" = 0 ] || own="${XDG_CONFIG_HOME:-$HOME/.config}/buildkit/buildkitd.toml"',
+    '  if conf=$(mktemp "${TMPDIR:-/tmp}/buildkitd-registries.XXXXXX") && { if [ -f "$own" ]; then cat "$own" && echo; fi && printf \'%s\\n\' "$toml"; } > "$conf"; then',
+    '    echo "buildkitd-launcher: registry params applied: --config $conf" >&2',
+    '    set -- "$@" --config "$conf"',
+    '  else',
+    '    echo "buildkitd-launcher: cannot write the registry config; starting without it" >&2',
+    '  fi',
+    'fi',
+    '',
+  ].join('\n');
+}

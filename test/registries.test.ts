@@ -2,11 +2,11 @@
 // busybox sh and dash, compared byte for byte), host rules, and the daemon-config command.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { envVarName } from '../src/params/names.js';
-import { daemonConfigScript, daemonConfigToml, isInsecureRef, proxyEnv, registryHostOf, registrySettings, withInsecureCache, type RegistryParams } from '../src/registries.js';
+import { daemonConfigScript, daemonConfigToml, daemonLauncherPrelude, isInsecureRef, proxyEnv, registryHostOf, registrySettings, withInsecureCache, type RegistryParams } from '../src/registries.js';
 import { tempDir } from './bed/index.js';
 import { makeTlsFiles } from './bed/tls.js';
 import { runCli } from './helpers.js';
@@ -164,5 +164,53 @@ describe('buildkit-step daemon-config', () => {
     writeFileSync(bundle, `${readFileSync(tls.client.ca, 'utf8')}${readFileSync(tls.wrongCa.ca, 'utf8')}`);
     const run = await cli(asEnv({ registry_ca: { 'reg.internal': [bundle] } }));
     assert.equal(run.exitCode, 0, run.stderr);
+  });
+});
+
+describe("the sidecar launcher's registry prelude", () => {
+  const dir = tempDir('launcher');
+  /** Runs the prelude, then prints the daemon args it would start with, the config they name, and the proxy env. */
+  const launch = (env: Record<string, string>, home = path.join(dir, 'home'), wrap: string[] = []) => {
+    const script = `${daemonLauncherPrelude(envVarName)}printf 'arg %s\\n' "$@"; for a in "$@"; do case $a in */buildkitd-registries.*) cat "$a";; esac; done; env | grep -i '^[a-z]*_proxy=' | sort`;
+    const command = [...wrap, 'busybox'];
+    const result = spawnSync(command[0]!, [...command.slice(1), 'sh', '-c', script, 'buildkitd-launcher', '/usr/bin/buildkitd-entrypoint', '--addr', 'unix:///run/buildkit/buildkitd.sock'], {
+      env: { PATH: process.env.PATH, TMPDIR: dir, HOME: home, ...env },
+      encoding: 'utf8',
+    });
+    return result;
+  };
+
+  test('nothing set: the daemon args stay as they are and no proxy is exported', () => {
+    const run = launch({ PARAM_REGISTRY_HTTP: '', PARAM_HTTP_PROXY: '' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, 'arg /usr/bin/buildkitd-entrypoint\narg --addr\narg unix:///run/buildkit/buildkitd.sock\n');
+  });
+  test('registry params: --config with the same TOML as the step writes; proxies exported in both spellings', () => {
+    const params = { registry_http: ['reg.internal:5000'], registry_mirrors: { 'docker.io': ['mirror.internal'] } };
+    const run = launch({ ...asEnv(params), PARAM_HTTPS_PROXY: 'http://proxy:3128', PARAM_NO_PROXY: '.svc' });
+    assert.equal(run.status, 0, run.stderr);
+    const conf = /^arg --config\narg (.*)$/m.exec(run.stdout)?.[1] ?? '';
+    assert.match(conf, new RegExp(`^${dir}/buildkitd-registries\\.\\w{6}$`));
+    assert.equal(
+      run.stdout,
+      `arg /usr/bin/buildkitd-entrypoint\narg --addr\narg unix:///run/buildkit/buildkitd.sock\narg --config\narg ${conf}\n${daemonConfigToml(registrySettings(params))}` +
+        'HTTPS_PROXY=http://proxy:3128\nNO_PROXY=.svc\nhttps_proxy=http://proxy:3128\nno_proxy=.svc\n',
+    );
+  });
+  test("as the rootless daemon's user, its own $HOME/.config/buildkit/buildkitd.toml comes first", () => {
+    const home = path.join(dir, 'rootless-home');
+    mkdirSync(path.join(home, '.config', 'buildkit'), { recursive: true });
+    writeFileSync(path.join(home, '.config', 'buildkit', 'buildkitd.toml'), '[worker.oci]\n  gc = false\n');
+    chmodSync(dir, 0o777); // TMPDIR, writable for uid 1000 as the rootless sidecar's /tmp is
+    const params = { registry_http: ['reg.internal:5000'] };
+    const run = launch(asEnv(params), home, ['setpriv', '--reuid', '1000', '--regid', '1000', '--clear-groups']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.stdout.endsWith(`[worker.oci]\n  gc = false\n\n${daemonConfigToml(registrySettings(params))}`), run.stdout);
+  });
+  test('a refused value: the daemon starts without registry config, saying why', () => {
+    const run = launch({ PARAM_REGISTRY_HTTP: '["a\\\\b"]' });
+    assert.equal(run.status, 0);
+    assert.equal(run.stdout, 'arg /usr/bin/buildkitd-entrypoint\narg --addr\narg unix:///run/buildkit/buildkitd.sock\n');
+    assert.match(run.stderr, /registry param holds a character/);
   });
 });
