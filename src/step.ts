@@ -9,6 +9,7 @@ import { parseMetadata } from './buildx/metadata.js';
 import { readProgress, type ProgressFacts } from './buildx/progress.js';
 import type { Runner } from './buildx/run.js';
 import { resolveConfig, type BuildConfig, type Params } from './config.js';
+import { needsDaemonConfig } from './registries.js';
 import type { Probe } from './daemon/wait.js';
 import { waitForDaemon } from './daemon/wait.js';
 import { StepError } from './errors.js';
@@ -75,6 +76,9 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
     const waited = await waitForIt();
     const daemonWaitMs = Date.now() - waitStarted;
     deps.log(`BuildKit daemon at ${config.endpoint} answers (${plural(waited.workers, 'worker')}, ${plural(waited.tries, 'try', 'tries')}, ${daemonWaitMs} ms)`);
+    if (config.endpoint.startsWith('tcp://') && needsDaemonConfig(config.registries)) {
+      deps.log('note: registry mirrors, plain-HTTP, insecure and CA settings take effect in the daemon only through its buildkitd.toml; a shared tcp:// daemon needs them from its operator (buildkit-step daemon-config prints them); the step itself marks pushes and caches');
+    }
 
     const bin = buildxBin(deps.env);
     const env = buildxEnv(deps.env, materialized.dockerConfigDir, config.proxyEnv);
