@@ -3,7 +3,7 @@
 // and an HTTP proxy. Each case is a real buildx build against a real buildkitd started with the
 // buildkitd.toml that the step's own writer makes from the params.
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { daemonConfigToml, proxyEnv, registrySettings, type RegistryParams } from '../../src/registries.js';
@@ -15,13 +15,18 @@ import { startRegistry, storedTagDigest, type Registry } from '../bed/registry.j
 import { seedBusybox } from '../bed/seed.js';
 import { makeRegistryTls } from '../bed/tls.js';
 import { findTools, type Tools } from '../bed/tools.js';
-import { runCli, writeContext, type CliRun } from '../helpers.js';
+import YAML from 'yaml';
+import { probeDaemon } from '../../src/daemon/probe.js';
+import { startDaemon, waitUntil, type Daemon } from '../bed/process.js';
+import { REPO, runCli, writeContext, type CliRun } from '../helpers.js';
+
+type TaskYaml = { spec: { sidecars: Array<{ name: string; command?: string[]; args?: string[]; env?: Array<{ name: string; value: string }> }> } };
 
 const work = tempDir('e2e-registries');
 let tools: Tools;
 let netns: Netns | undefined;
 let failed = false;
-const daemons: Array<Buildkitd | Registry> = [];
+const daemons: Daemon[] = [];
 /** The plain-HTTP registry, the HTTPS one (private CA), the mirror's upstream, the mirror. */
 let http: Registry, https: Registry, upstream: Registry, mirror: Registry;
 let ca: string;
@@ -185,6 +190,33 @@ describe('registries on non-loopback addresses', () => {
       assert.equal(upstream.isRunning(), false);
       assert.equal(cold.exitCode, 0, cold.stderr);
       assert.equal(cold.results.IMAGE_DIGEST, warm.results.IMAGE_DIGEST, 'the same base, from the mirror alone');
+    });
+  });
+
+  test("the shipped Task's sidecar launcher configures a real buildkitd from the same params as the step", async () => {
+    // The sidecar exactly as tasks/ ships it (command, args, env), with the image's entrypoint and
+    // the pod's paths swapped for the bed's buildkitd and dirs, and Tekton's $(params.X) filled in.
+    const task = YAML.parse(readFileSync(path.join(REPO, 'tasks', 'buildkit-build', '0.1', 'buildkit-build.yaml'), 'utf8')) as TaskYaml;
+    const sidecar = task.spec.sidecars.find((container) => container.name === 'buildkitd')!;
+    const [shell, dashC, script, name] = sidecar.command ?? [];
+    assert.deepEqual([shell, dashC, name], ['sh', '-c', 'buildkitd-launcher'], 'the sidecar runs the launcher');
+    const values: Record<string, string> = { REGISTRY_HTTP: JSON.stringify([http.host]), REGISTRY_CA: JSON.stringify({ [https.host]: [ca] }) };
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+    for (const entry of sidecar.env ?? []) env[entry.name] = entry.value.replace(/^\$\(params\.([A-Z_]+)\)$/, (_, param: string) => values[param] ?? '');
+    assert.ok(env.PARAM_REGISTRY_HTTP && env.PARAM_REGISTRY_CA, `the sidecar gets the registry params: ${JSON.stringify(sidecar.env)}`);
+    const dir = path.join(work, 'daemons', 'launcher');
+    mkdirSync(dir, { recursive: true });
+    env.TMPDIR = dir;
+    const endpoint = `unix://${path.join(dir, 'buildkitd.sock')}`;
+    const daemonArgs = ['--addr', endpoint, '--root', path.join(dir, 'state'), '--oci-worker-binary', tools.runc, '--containerd-worker=false'];
+    const launched = startDaemon('sidecar launcher', 'busybox', ['sh', '-c', script!, name!, tools.buildkitd, ...daemonArgs], path.join(dir, 'launcher.log'), env);
+    daemons.push(launched);
+    await waitUntil(launched, async () => (await probeDaemon(endpoint, undefined, 2000)).ok, 30_000);
+    const run = await step('launcher', endpoint, fromBusybox(https), { image: `${http.host}/team/launched`, tags: ['1'], push: true, registry_http: [http.host], registry_ca: { [https.host]: [ca] } });
+    check(() => {
+      assert.match(launched.logTail(200), /buildkitd-launcher: registry params applied: --config /);
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.equal(storedTagDigest(registryDir(http), 'team/launched', '1'), run.results.IMAGE_DIGEST, 'pulled over HTTPS with the CA, pushed over plain HTTP');
     });
   });
 
