@@ -82,12 +82,11 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     fi \
  && export GOOS="${TARGETOS:-$(go env GOHOSTOS)}" GOARCH="${TARGETARCH:-$(go env GOHOSTARCH)}" \
  && unset GOBIN \
- && for module in \
+ && go install -trimpath \
+      -ldflags "-s -w -X github.com/awslabs/amazon-ecr-credential-helper/ecr-login/version.Version=${ECR_LOGIN_VERSION#v}" \
       "github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login@${ECR_LOGIN_VERSION}" \
-      "github.com/GoogleCloudPlatform/docker-credential-gcr/v2@${GCR_VERSION}" \
-      "github.com/chrismellard/docker-credential-acr-env@${ACR_ENV_VERSION}"; do \
-      go install -trimpath -ldflags "-s -w" "${module}" || exit 1; \
-    done \
+ && go install -trimpath -ldflags "-s -w" "github.com/GoogleCloudPlatform/docker-credential-gcr/v2@${GCR_VERSION}" \
+ && go install -trimpath -ldflags "-s -w" "github.com/chrismellard/docker-credential-acr-env@${ACR_ENV_VERSION}" \
  && gopath="$(go env GOPATH)" \
  && if [ "${GOOS}/${GOARCH}" = "$(go env GOHOSTOS)/$(go env GOHOSTARCH)" ]; then bin="${gopath}/bin"; else bin="${gopath}/bin/${GOOS}_${GOARCH}"; fi \
  && install -m 0755 "${bin}/docker-credential-ecr-login" "${bin}/docker-credential-gcr" "${bin}/docker-credential-acr-env" /

@@ -10,23 +10,24 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.env"
 
 cache="${BUILDKIT_STEP_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/buildkit-step/tools}"
-dir="$cache/cred-helpers-ecr-$ECR_LOGIN_VERSION-gcr-$GCR_VERSION-acr-$ACR_ENV_VERSION"
+# The dir name carries the versions and the build recipe (r2: ECR with its version stamped).
+dir="$cache/cred-helpers-ecr-$ECR_LOGIN_VERSION-gcr-$GCR_VERSION-acr-$ACR_ENV_VERSION-r2"
 mkdir -p "$dir"
 
-# Module path of each helper's main package, and the binary it makes.
-helpers=(
-  "docker-credential-ecr-login github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login@$ECR_LOGIN_VERSION"
-  "docker-credential-gcr github.com/GoogleCloudPlatform/docker-credential-gcr/v2@$GCR_VERSION"
-  "docker-credential-acr-env github.com/chrismellard/docker-credential-acr-env@$ACR_ENV_VERSION"
-)
-for entry in "${helpers[@]}"; do
-  name="${entry%% *}" module="${entry#* }"
-  [ -x "$dir/$name" ] && continue
+# build NAME MODULE@VERSION [-X ...]: one helper, as the Dockerfile builds it.
+build() {
+  local name="$1" module="$2" x="${3:-}"
+  [ -x "$dir/$name" ] && return 0
   echo "install-cred-helpers: building $name from $module" >&2
+  local started
   started=$(date +%s)
-  GOBIN="$dir/.gobin" CGO_ENABLED=0 GOTOOLCHAIN=auto go install -trimpath -ldflags "-s -w" "$module" >&2
+  GOBIN="$dir/.gobin" CGO_ENABLED=0 GOTOOLCHAIN=auto go install -trimpath -ldflags "-s -w $x" "$module" >&2
   mv "$dir/.gobin/$name" "$dir/$name"
   echo "install-cred-helpers: $name took $(( $(date +%s) - started )) s" >&2
-done
+}
+build docker-credential-ecr-login "github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login@$ECR_LOGIN_VERSION" \
+  "-X github.com/awslabs/amazon-ecr-credential-helper/ecr-login/version.Version=${ECR_LOGIN_VERSION#v}"
+build docker-credential-gcr "github.com/GoogleCloudPlatform/docker-credential-gcr/v2@$GCR_VERSION"
+build docker-credential-acr-env "github.com/chrismellard/docker-credential-acr-env@$ACR_ENV_VERSION"
 rmdir "$dir/.gobin" 2>/dev/null || true
 echo "$dir"

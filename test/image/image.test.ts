@@ -49,7 +49,7 @@ let rootfs = '';
 const timings: string[] = [];
 /** The credential helpers the image ships, built on this machine by scripts/install-cred-helpers.sh. */
 const CRED_HELPERS: Array<{ name: string; args: string[]; prints: RegExp }> = [
-  { name: 'docker-credential-ecr-login', args: ['version'], prints: /amazon-ecr-credential-helper/ },
+  { name: 'docker-credential-ecr-login', args: ['version'], prints: /amazon-ecr-credential-helper\/ecr-login\) 0\.12\.0/ },
   { name: 'docker-credential-gcr', args: ['version'], prints: /credential helper 2\.2\.1/ },
   // No `version` command: its help names it and lists the protocol's `get`.
   { name: 'docker-credential-acr-env', args: ['--help'], prints: /Azure Container Registry[\s\S]*\bget\b/ },
