@@ -1,4 +1,5 @@
-# The buildkit-step image: the CLI on Node 24 plus the pinned buildx, nothing else.
+# The buildkit-step image: the CLI on Node 24 plus the pinned buildx and cloud registry credential
+# helpers, nothing else.
 #
 # No `# syntax=` line on purpose: the Dockerfile frontend built into buildkitd is used, so the
 # build contacts no registry but the ones serving the base images (and npm / the Go module proxy
@@ -15,6 +16,10 @@ ARG NODE_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b12
 ARG GO_IMAGE=golang:1.26-bookworm@sha256:9fdc884aacc3bec89b20ffc69f4bb369c78210e3e4f600387b5128b12c199f81
 # Must equal BUILDX_VERSION in scripts/versions.env (test/image checks it).
 ARG BUILDX_VERSION=v0.38.2
+# The cloud registry credential helpers; must equal scripts/versions.env (test/image checks them).
+ARG ECR_LOGIN_VERSION=v0.12.0
+ARG GCR_VERSION=v2.2.1
+ARG ACR_ENV_VERSION=v0.0.0-20230304212654-82a0ddb27589
 
 # --- buildx, built from Go modules exactly like scripts/install-tools.sh builds it -------------
 # Runs on the build platform and cross-compiles for the target one (CGO is off, so it is pure Go):
@@ -58,6 +63,38 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # golang image load even when the stage is replaced).
 FROM buildx-build AS buildx-bin
 
+# --- cloud registry credential helpers, from pinned Go modules ---------------------------------
+# `credHelpers` / `credsStore` in a docker config name `docker-credential-<name>` on PATH; buildx
+# runs it for each registry. ECR (amazon-ecr-credential-helper's ecr-login), Google Artifact /
+# Container Registry (docker-credential-gcr) and Azure ACR (docker-credential-acr-env: service
+# principal or workload identity from AZURE_* env, no az CLI). Cross-compiled on the build
+# platform like buildx; scripts/install-cred-helpers.sh builds the same on a host.
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS cred-helpers-build
+ARG ECR_LOGIN_VERSION GCR_VERSION ACR_ENV_VERSION
+ARG TARGETOS TARGETARCH
+ENV CGO_ENABLED=0 GOTOOLCHAIN=auto
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    --mount=type=secret,id=ca-certs,required=false \
+    if [ -s /run/secrets/ca-certs ]; then \
+      cat /etc/ssl/certs/ca-certificates.crt /run/secrets/ca-certs > /tmp/ca-certs.pem \
+      && export SSL_CERT_FILE=/tmp/ca-certs.pem; \
+    fi \
+ && export GOOS="${TARGETOS:-$(go env GOHOSTOS)}" GOARCH="${TARGETARCH:-$(go env GOHOSTARCH)}" \
+ && unset GOBIN \
+ && go install -trimpath \
+      -ldflags "-s -w -X github.com/awslabs/amazon-ecr-credential-helper/ecr-login/version.Version=${ECR_LOGIN_VERSION#v}" \
+      "github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login@${ECR_LOGIN_VERSION}" \
+ && go install -trimpath -ldflags "-s -w" "github.com/GoogleCloudPlatform/docker-credential-gcr/v2@${GCR_VERSION}" \
+ && go install -trimpath -ldflags "-s -w" "github.com/chrismellard/docker-credential-acr-env@${ACR_ENV_VERSION}" \
+ && gopath="$(go env GOPATH)" \
+ && if [ "${GOOS}/${GOARCH}" = "$(go env GOHOSTOS)/$(go env GOHOSTARCH)" ]; then bin="${gopath}/bin"; else bin="${gopath}/bin/${GOOS}_${GOARCH}"; fi \
+ && install -m 0755 "${bin}/docker-credential-ecr-login" "${bin}/docker-credential-gcr" "${bin}/docker-credential-acr-env" /
+
+# Replaceable like buildx-bin: `--build-context cred-helpers-bin=<a directory holding the three
+# docker-credential-* binaries>` skips the Go builds.
+FROM cred-helpers-build AS cred-helpers-bin
+
 # --- the CLI, compiled -----------------------------------------------------------------------
 # `npm ci` needs the npm registry. Two optional build secrets adapt it to a CI network without
 # landing in any layer:
@@ -92,12 +129,13 @@ RUN npm run build \
 # --- the step image ------------------------------------------------------------------------------
 # The only stage on the target platform; it runs nothing, it only copies.
 FROM ${NODE_IMAGE}
-ARG BUILDX_VERSION
+ARG BUILDX_VERSION ECR_LOGIN_VERSION GCR_VERSION ACR_ENV_VERSION
 LABEL org.opencontainers.image.title="buildkit-step" \
       org.opencontainers.image.description="One container-image build step for Tekton and Argo Workflows: buildx against a buildkitd sidecar, validated params, small exact results." \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="0.1.0" \
-      io.github.buildkit-step.buildx.version="${BUILDX_VERSION}"
+      io.github.buildkit-step.buildx.version="${BUILDX_VERSION}" \
+      io.github.buildkit-step.cred-helpers.versions="ecr-login ${ECR_LOGIN_VERSION}, gcr ${GCR_VERSION}, acr-env ${ACR_ENV_VERSION}"
 
 # Everything is owned by root and read-only for the step user.
 COPY package.json /app/package.json
@@ -106,6 +144,7 @@ COPY --from=build /src/node_modules /app/node_modules
 COPY --from=build /src/dist/src /app/dist/src
 COPY --from=build /out/bin/ /usr/local/bin/
 COPY --from=buildx-bin /buildx /usr/local/bin/buildx
+COPY --from=cred-helpers-bin /docker-credential-ecr-login /docker-credential-gcr /docker-credential-acr-env /usr/local/bin/
 
 # The step writes only below $TMPDIR (buildx state in $TMPDIR/buildkit-step, the default OCI
 # layout and metadata file) and the results dir the engine mounts; HOME is never used.

@@ -12,6 +12,7 @@ import { SIDECAR_NAME } from '../src/daemon/sidecar.js';
 import { ERROR_CODES } from '../src/errors.js';
 import { envVarName, flagName, RESULTS_DIR_ENV, workflowParamName } from '../src/params/names.js';
 import { paramKeys, resolveRef, type JsonSchema } from '../src/params/schema.js';
+import { daemonLauncherPrelude, PROXY_VARIABLES, REGISTRY_FIELDS } from '../src/registries.js';
 
 /** The repository root (this file runs as dist/scripts/gen-tasks.js). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -96,13 +97,49 @@ function checkNotExposed(schema: JsonSchema): void {
   }
 }
 
-type Workspace = { name: string; description: string; optional?: boolean; readOnly?: boolean; mountPath?: string };
+type Workspace = {
+  name: string;
+  description: string;
+  optional?: boolean;
+  readOnly?: boolean;
+  mountPath?: string;
+  /** Which containers mount it (isolated workspaces); default: the step only. */
+  mountedIn?: readonly ('step' | 'sidecar')[];
+};
+
+const mountedIn = (workspace: Workspace, container: 'step' | 'sidecar') => (workspace.mountedIn ?? ['step']).includes(container);
 
 /**
  * A step's use of a Task workspace (isolated workspaces: only the steps that name one mount it).
  * The CRD requires `mountPath`: the path the workspace has anyway.
  */
 const workspaceUsage = (workspace: Workspace) => ({ name: workspace.name, mountPath: workspace.mountPath ?? `/workspace/${workspace.name}` });
+
+/** Where registry CA files are mounted, in the step (which checks them) and the daemon (which uses them): REGISTRY_CA names files here. */
+const REGISTRY_CA_DIR = '/workspace/registry-ca';
+/** Where buildkitd reads its buildkitd.toml: root, and the rootless image's user (XDG config dir). */
+const BUILDKITD_CONFIG_DIR: Readonly<Record<'privileged' | 'rootless', string>> = { privileged: '/etc/buildkit', rootless: '/home/user/.config/buildkit' };
+
+const REGISTRY_CA_WORKSPACE: Workspace = {
+  name: 'registry-ca',
+  description: `CA certificates (PEM) of registries with a private CA, e.g. a ConfigMap: \`REGISTRY_CA\` names files in it, such as \`${REGISTRY_CA_DIR}/ca.crt\`. Mounted in the step, which checks them, and in the buildkitd sidecar, which trusts them for those registries.`,
+  optional: true,
+  readOnly: true,
+  mountPath: REGISTRY_CA_DIR,
+  mountedIn: ['step', 'sidecar'],
+};
+const BUILDKITD_CONFIG_WORKSPACE: Workspace = {
+  name: 'buildkitd-config',
+  description: `A whole buildkitd.toml for the daemon (a ConfigMap or Secret with the key \`buildkitd.toml\`), mounted in the sidecar only, where buildkitd reads it: \`${BUILDKITD_CONFIG_DIR.privileged}\` (rootless Task: \`${BUILDKITD_CONFIG_DIR.rootless}\`). The registry params add their tables after it.`,
+  optional: true,
+  readOnly: true,
+  mountPath: BUILDKITD_CONFIG_DIR.privileged,
+  mountedIn: ['sidecar'],
+};
+
+/** The Task's workspaces for a variant: the daemon config goes where that daemon reads it. */
+const workspacesFor = (variant: 'privileged' | 'rootless'): Workspace[] =>
+  WORKSPACES.map((workspace) => (workspace.name === BUILDKITD_CONFIG_WORKSPACE.name ? { ...workspace, mountPath: BUILDKITD_CONFIG_DIR[variant] } : workspace));
 
 const WORKSPACES: Workspace[] = [
   { name: 'source', description: 'The source checkout. `CONTEXT` is relative to it.' },
@@ -146,6 +183,8 @@ const WORKSPACES: Workspace[] = [
     optional: true,
     mountPath: '/workspace/output',
   },
+  REGISTRY_CA_WORKSPACE,
+  BUILDKITD_CONFIG_WORKSPACE,
 ];
 
 const RESULT_DESCRIPTIONS: Record<ResultName, string> = {
@@ -318,7 +357,8 @@ const IMAGE_ENTRYPOINT: Readonly<Record<Variant, readonly string[]>> = {
 };
 
 /**
- * The sidecar launcher, for engines that need an explicit `command` (Argo's emissary executor).
+ * The sidecar launcher, in every sidecar: Argo's emissary executor needs an explicit `command`,
+ * and in both engines it first applies the registry params (buildkitd.toml and proxy env).
  * Run as `sh -c LAUNCHER buildkitd-launcher ENTRYPOINT... DAEMON_ARGS...`: it starts the image's
  * entrypoint with the daemon args as its child, forwards SIGTERM/SIGINT to it as SIGTERM, waits for
  * it to exit, and then exits 143. buildkitd itself exits 1 on SIGTERM, and Argo fails a Workflow whose
@@ -332,6 +372,8 @@ export function sidecarLauncher(): string {
   // `$!` rather than a variable set after `&`: a trap runs between commands, so a signal that
   // comes right after the fork still finds the daemon's pid.
   return [
+    // The registry params (the same PARAM_* env as the step's) become a buildkitd.toml and --config.
+    daemonLauncherPrelude(envVarName).trimEnd(),
     'stop() {',
     '  if [ -n "$!" ]; then kill -TERM "$!" 2>/dev/null; wait "$!"; fi',
     '  exit 143',
@@ -369,17 +411,25 @@ const paramRefs: Readonly<Record<Engine, (name: string) => string>> = {
   argo: (name) => `{{inputs.parameters.${name}}}`,
 };
 
+/**
+ * The schema params the daemon also needs (registry settings and proxy), given to the sidecar as
+ * the same PARAM_* env the step gets, so one setting covers both.
+ */
+export const DAEMON_SCHEMA_PARAMS: readonly string[] = [...REGISTRY_FIELDS.map((field) => field.param), ...PROXY_VARIABLES.map((variable) => variable.param)];
+
 type SidecarOptions = {
   engine: Engine;
   variant: Variant;
   image: string;
+  /** Workspaces (Tekton) or volumes (Argo) the sidecar mounts: registry CAs and a whole buildkitd.toml. */
+  mounts: { workspaces?: Workspace[]; volumeMounts?: { name: string; mountPath: string; readOnly: boolean }[] };
   /** Whether the surface declares DAEMON_ENV_PARAMS, which the sidecar then takes as env. */
   daemonEnv: boolean;
 };
 
 /**
- * The buildkitd sidecar. Tekton: `args` only, so the image's ENTRYPOINT runs, and probes that gate
- * the steps. Argo: its emissary executor needs a `command`, so the launcher runs the ENTRYPOINT.
+ * The buildkitd sidecar: the launcher applies the registry params, then runs the image's
+ * ENTRYPOINT with the daemon's flags. Tekton: probes that gate the steps.
  */
 function sidecar(options: SidecarOptions): Record<string, unknown> {
   const { engine, variant } = options;
@@ -390,10 +440,8 @@ function sidecar(options: SidecarOptions): Record<string, unknown> {
       ? // --group: the socket becomes root:1000 0660, so the unprivileged step can use it.
         ['--addr', address, '--group', String(STEP_UID)]
       : ['--addr', address, '--oci-worker-no-process-sandbox'];
-  const launch =
-    engine === 'argo'
-      ? { command: ['sh', '-c', sidecarLauncher(), LAUNCHER_NAME], args: [...IMAGE_ENTRYPOINT[variant], ...daemonArgs] }
-      : { args: daemonArgs };
+  // Both engines run the launcher: it writes the registry params' buildkitd.toml before the daemon starts.
+  const launch = { command: ['sh', '-c', sidecarLauncher(), LAUNCHER_NAME], args: [...IMAGE_ENTRYPOINT[variant], ...daemonArgs] };
   // Pinned users, so a pod-level `runAsNonRoot: true` neither refuses the root daemon nor runs it as another user.
   const securityContext =
     variant === 'privileged'
@@ -424,14 +472,19 @@ function sidecar(options: SidecarOptions): Record<string, unknown> {
     name: SIDECAR_NAME,
     image: options.image,
     ...launch,
-    ...(options.daemonEnv ? { env: DAEMON_ENV_PARAMS.map((param) => ({ name: param.env, value: ref(param.name) })) } : {}),
+    env: [
+      ...DAEMON_SCHEMA_PARAMS.map((key) => ({ name: envVarName(key), value: ref(workflowParamName(key)) })),
+      ...(options.daemonEnv ? DAEMON_ENV_PARAMS.map((param) => ({ name: param.env, value: ref(param.name) })) : []),
+    ],
     securityContext,
     ...probes,
     volumeMounts: [
       // The same emptyDir the step mounts at /run/buildkit: the step keeps the default ENDPOINT.
       { name: SOCKET_VOLUME, mountPath: socketDir },
       { name: STATE_VOLUME, mountPath: variant === 'privileged' ? '/var/lib/buildkit' : '/home/user/.local/share/buildkit' },
+      ...(options.mounts.volumeMounts ?? []),
     ],
+    ...(options.mounts.workspaces ? { workspaces: options.mounts.workspaces.map(workspaceUsage) } : {}),
   };
 }
 
@@ -477,7 +530,7 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
         extraParamSpec(buildkitdImageParam(sidecarImage)),
         ...DAEMON_ENV_PARAMS.map(extraParamSpec),
       ],
-      workspaces: WORKSPACES.map((workspace) => ({
+      workspaces: workspacesFor(variant).map((workspace) => ({
         name: workspace.name,
         description: workspace.description,
         ...(workspace.optional ? { optional: true } : {}),
@@ -496,10 +549,18 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
           volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
           securityContext: stepSecurityContext,
           // Isolated workspaces: only the step mounts them, not the sidecar (credentials included).
-          workspaces: WORKSPACES.map(workspaceUsage),
+          workspaces: workspacesFor(variant).filter((workspace) => mountedIn(workspace, 'step')).map(workspaceUsage),
         },
       ],
-      sidecars: [sidecar({ engine: 'tekton', variant, image: '$(params.BUILDKITD_IMAGE)', daemonEnv: true })],
+      sidecars: [
+        sidecar({
+          engine: 'tekton',
+          variant,
+          image: '$(params.BUILDKITD_IMAGE)',
+          daemonEnv: true,
+          mounts: { workspaces: workspacesFor(variant).filter((workspace) => mountedIn(workspace, 'sidecar')) },
+        }),
+      ],
     },
   };
 }
@@ -543,6 +604,8 @@ const SAMPLE_PARAMS: ExtraParam[] = [
   { name: 'PUSH', default: WORKFLOW_DEFAULTS.push!, description: 'Push the image (`true`), or only build it (`false`).' },
   stepImageParam,
   buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT),
+  // Registry settings: passed to the StepAction and to the sidecar, as in the Task.
+  ...DAEMON_SCHEMA_PARAMS.map((key) => ({ name: workflowParamName(key), default: '', description: `Passed to the StepAction's \`${workflowParamName(key)}\` and to the buildkitd sidecar.` })),
 ];
 
 /** The sample Task's workspaces: a StepAction reaches Secrets only through them (a `ref:` step has no volumeMounts). */
@@ -550,6 +613,8 @@ const SAMPLE_WORKSPACES: (Workspace & { param?: string })[] = [
   { name: 'source', description: 'The source checkout.' },
   { name: 'dockerconfig', description: 'Registry credentials (config.json or .dockerconfigjson).', optional: true, readOnly: true, param: 'DOCKER_CONFIG' },
   { name: 'build-secrets', description: 'Build secrets, e.g. a Secret: key = id for `RUN --mount=type=secret,id=<key>`.', optional: true, readOnly: true, param: 'SECRETS_DIR' },
+  REGISTRY_CA_WORKSPACE,
+  BUILDKITD_CONFIG_WORKSPACE,
 ];
 
 /** An example Task that supplies what a StepAction cannot: the sidecar, the volumes, the workspaces. */
@@ -561,6 +626,7 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
     { name: 'CONTEXT', value: '$(workspaces.source.path)/$(params.CONTEXT)' },
     { name: 'PUSH', value: '$(params.PUSH)' },
     { name: stepImageParam.name, value: `$(params.${stepImageParam.name})` },
+    ...DAEMON_SCHEMA_PARAMS.map((key) => ({ name: workflowParamName(key), value: `$(params.${workflowParamName(key)})` })),
     // An unbound optional workspace's path is "", which the step reads as "not set".
     ...SAMPLE_WORKSPACES.flatMap((workspace) => (workspace.param ? [{ name: workspace.param, value: `$(workspaces.${workspace.name}.path)` }] : [])),
   ].filter((param) => stepActionParams.has(param.name));
@@ -578,6 +644,7 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
         description: workspace.description,
         ...(workspace.optional ? { optional: true } : {}),
         ...(workspace.readOnly ? { readOnly: true } : {}),
+        ...(workspace.mountPath ? { mountPath: workspace.mountPath } : {}),
       })),
       results: RESULT_NAMES.map((name) => ({
         name,
@@ -592,19 +659,44 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
           ref: { name: TASK_NAME },
           params: passed,
           // Isolated workspaces: mounted into this step only, not into the privileged sidecar.
-          workspaces: SAMPLE_WORKSPACES.map(workspaceUsage),
+          workspaces: SAMPLE_WORKSPACES.filter((workspace) => mountedIn(workspace, 'step')).map(workspaceUsage),
         },
       ],
-      sidecars: [sidecar({ engine: 'tekton', variant: 'privileged', image: '$(params.BUILDKITD_IMAGE)', daemonEnv: false })],
+      sidecars: [
+        sidecar({
+          engine: 'tekton',
+          variant: 'privileged',
+          image: '$(params.BUILDKITD_IMAGE)',
+          daemonEnv: false,
+          mounts: { workspaces: SAMPLE_WORKSPACES.filter((workspace) => mountedIn(workspace, 'sidecar')) },
+        }),
+      ],
     },
   };
 }
 
 // --- Argo --------------------------------------------------------------------------------------------
 
+/** Argo inputs naming the ConfigMaps behind the registry CA and buildkitd.toml volumes (optional: a missing one mounts empty). */
+const ARGO_CONFIGMAP_PARAMS: readonly (ExtraParam & { volume: string })[] = [
+  {
+    name: 'REGISTRY_CA_CONFIGMAP',
+    volume: REGISTRY_CA_WORKSPACE.name,
+    default: 'buildkit-registry-ca',
+    description: `Not a buildkit-step parameter: the ConfigMap of registry CA certificates, mounted at \`${REGISTRY_CA_DIR}\` in the step and the sidecar (\`REGISTRY_CA\` names files there). Optional: a missing ConfigMap mounts an empty directory.`,
+  },
+  {
+    name: 'BUILDKITD_CONFIG_CONFIGMAP',
+    volume: BUILDKITD_CONFIG_WORKSPACE.name,
+    default: 'buildkitd-config',
+    description: `Not a buildkit-step parameter: a ConfigMap with a whole \`buildkitd.toml\`, mounted at \`${BUILDKITD_CONFIG_DIR.privileged}\` in the sidecar, where buildkitd reads it. Optional: a missing ConfigMap mounts an empty directory (no config).`,
+  },
+];
+
 export function argoManifest(schema: JsonSchema): Record<string, unknown> {
   const params = exposedParams(schema);
-  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS];
+  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS, ...ARGO_CONFIGMAP_PARAMS];
+  const configMapVolumes = ARGO_CONFIGMAP_PARAMS.map((param) => ({ name: param.volume, configMap: { name: `{{inputs.parameters.${param.name}}}`, optional: true } }));
   const inputs = [
     ...params.map((param) => ({
       name: param.name,
@@ -638,7 +730,7 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
               valueFrom: { path: `${ARGO_RESULTS_DIR}/${name}`, default: '' },
             })),
           },
-          volumes: podVolumes,
+          volumes: [...podVolumes, ...configMapVolumes],
           container: {
             image: '{{inputs.parameters.STEP_IMAGE}}',
             command: STEP_COMMAND,
@@ -648,10 +740,26 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
               ...params.map((param) => ({ name: param.env, value: `{{inputs.parameters.${param.name}}}` })),
               { name: RESULTS_DIR_ENV, value: ARGO_RESULTS_DIR },
             ],
-            volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
+            volumeMounts: [
+              { name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR },
+              { name: REGISTRY_CA_WORKSPACE.name, mountPath: REGISTRY_CA_DIR, readOnly: true },
+            ],
             securityContext: stepSecurityContext,
           },
-          sidecars: [sidecar({ engine: 'argo', variant: 'privileged', image: '{{inputs.parameters.BUILDKITD_IMAGE}}', daemonEnv: true })],
+          sidecars: [
+            sidecar({
+              engine: 'argo',
+              variant: 'privileged',
+              image: '{{inputs.parameters.BUILDKITD_IMAGE}}',
+              daemonEnv: true,
+              mounts: {
+                volumeMounts: [
+                  { name: REGISTRY_CA_WORKSPACE.name, mountPath: REGISTRY_CA_DIR, readOnly: true },
+                  { name: BUILDKITD_CONFIG_WORKSPACE.name, mountPath: BUILDKITD_CONFIG_DIR.privileged, readOnly: true },
+                ],
+              },
+            }),
+          ],
         },
       ],
     },
@@ -783,7 +891,7 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
   files.set(
     FILES.argoReadme,
     fillMarkers(readText(FILES.argoReadme), FILES.argoReadme, {
-      params: paramsTable(exposedParams(schema), [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS], 'argo'),
+      params: paramsTable(exposedParams(schema), [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS, ...ARGO_CONFIGMAP_PARAMS], 'argo'),
       'not-exposed': notExposedTable(['argo']),
       results: resultsTable('argo'),
     }),

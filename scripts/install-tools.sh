@@ -25,6 +25,8 @@ command -v runc >/dev/null 2>&1 || apt_missing+=(runc)
 command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
 command -v htpasswd >/dev/null 2>&1 || apt_missing+=(apache2-utils)
 command -v ssh-add >/dev/null 2>&1 || apt_missing+=(openssh-client)
+# `ip netns` for the registries suite's network namespace.
+command -v ip >/dev/null 2>&1 || apt_missing+=(iproute2)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   log "apt-get install ${apt_missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

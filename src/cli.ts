@@ -10,6 +10,8 @@ import { envVarName, flagName, PARAMS_ENV, RESULTS_DIR_ENV } from './params/name
 import { earlyResultPaths, readParams } from './params/read.js';
 import { checkRules } from './params/rules.js';
 import { paramKeys, paramsSchema, paramType, resolveRef, type JsonSchema } from './params/schema.js';
+import { checkRegistryCa } from './registry-ca.js';
+import { daemonConfigToml, registrySettings } from './registries.js';
 import { failureResults } from './results.js';
 import { planBuild, runBuild } from './step.js';
 import { checkResultsWritable, writeFailureResults, writeResults, type ResultTargets } from './write-results.js';
@@ -123,6 +125,19 @@ export async function main(io: Io): Promise<number> {
         fail(thrown);
       }
     })
+    .command('daemon-config', "Print the buildkitd.toml the registry params give the daemon (empty when none is set); image and tags are not needed.", {}, async (args) => {
+      try {
+        const params = await readParams<Params>(
+          { paramsFiles: (args as unknown as GlobalArgs).paramsFile, env: io.env, flags: flagValues(args, schema) },
+          { ...schema, required: [] },
+        );
+        const settings = registrySettings(params);
+        await checkRegistryCa(settings.ca);
+        io.stdout(daemonConfigToml(settings));
+      } catch (thrown) {
+        fail(thrown);
+      }
+    })
     .command('schema', 'Print the params JSON Schema.', {}, () => {
       io.stdout(`${JSON.stringify(schema, null, 2)}\n`);
     })
@@ -149,7 +164,7 @@ export async function main(io: Io): Promise<number> {
   return exitCode;
 }
 
-const COMMANDS = ['build', 'validate', 'print-argv', 'schema'];
+const COMMANDS = ['build', 'validate', 'print-argv', 'daemon-config', 'schema'];
 
 /**
  * The command a raw command line asks for, for when yargs could not parse it: the first word

@@ -1,5 +1,6 @@
 // The validated params, and the build configuration resolved from them. Pure.
 import path from 'node:path';
+import { isInsecureRef, proxyEnv, registrySettings, withInsecureCache, type RegistryParams, type RegistrySettings } from './registries.js';
 
 /** One `{ "key", "value" }` pair, as lists arrive in env JSON. */
 export type Pair = { key: string; value: string };
@@ -9,7 +10,7 @@ export const RESULT_NAMES = ['IMAGE_DIGEST', 'IMAGE_URL', 'IMAGE_REF', 'IMAGES',
 export type ResultName = (typeof RESULT_NAMES)[number];
 
 /** Params as the schema guarantees them after validation and defaults. */
-export type Params = {
+export type Params = RegistryParams & {
   image: string;
   tags: string[];
   context: string;
@@ -90,6 +91,12 @@ export type BuildConfig = {
   metadataFile: string;
   resultPaths: Partial<Record<ResultName, string>>;
   resultsMaxBytes: number;
+  /** Registry settings for the daemon's buildkitd.toml (and, for CA files, checked by the step). */
+  registries: RegistrySettings;
+  /** The image output needs `registry.insecure=true`: `image` is on a plain-HTTP or unverified registry. */
+  pushInsecure: boolean;
+  /** HTTP(S)_PROXY / NO_PROXY for buildx and its credential helpers. */
+  proxyEnv: Record<string, string>;
 };
 
 /** Where the step runs: the working directory and the temp dir paths default into. */
@@ -109,6 +116,7 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
   const optionalPath = (p: string | undefined) => (p === undefined ? undefined : absolute(p));
   const context = absolute(params.context);
   const cache = registryCache(params.cache_repo, params.tags);
+  const registries = registrySettings(params);
   const defaultLayout = params.push ? undefined : path.join(place.tmpDir, params.oci_tar ? 'image.tar' : 'image');
   return {
     image: params.image,
@@ -136,8 +144,8 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     sbomGenerator: params.sbom_generator,
     noCache: params.no_cache,
     pull: params.pull,
-    cacheFrom: [...cache.from, ...(params.cache_from ?? [])],
-    cacheTo: [...cache.to, ...(params.cache_to ?? [])],
+    cacheFrom: [...cache.from, ...(params.cache_from ?? [])].map((spec) => withInsecureCache(registries, spec)),
+    cacheTo: [...cache.to, ...(params.cache_to ?? [])].map((spec) => withInsecureCache(registries, spec)),
     cacheExportFatal: params.cache_export_fatal,
     sourceDateEpoch: params.source_date_epoch,
     endpoint: params.endpoint,
@@ -148,5 +156,8 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     metadataFile: absolute(params.metadata_file ?? path.join(place.tmpDir, 'metadata.json')),
     resultPaths: Object.fromEntries(Object.entries(params.result_paths ?? {}).map(([name, file]) => [name, absolute(file)])),
     resultsMaxBytes: params.results_max_bytes,
+    registries,
+    pushInsecure: params.push && isInsecureRef(registries, params.image),
+    proxyEnv: proxyEnv(params),
   };
 }

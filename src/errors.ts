@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   DAEMON_UNREACHABLE: { exit: 10, summary: 'the BuildKit daemon did not answer within daemon_timeout' },
   DAEMON_TLS: { exit: 11, summary: 'the TLS handshake with a tcp:// daemon failed (wrong CA, certificate or key)' },
   REGISTRY_AUTH: { exit: 12, summary: 'a registry refused the credentials (or there were none) for pull, push or cache' },
+  REGISTRY_TLS: { exit: 13, summary: 'a registry answered plain HTTP (list it in registry_http) or with a certificate the daemon does not trust (give its CA in registry_ca)' },
   BUILD_FAILED: { exit: 20, summary: 'buildx build failed (Dockerfile error, failing RUN, missing file, ...)' },
   PUSH_FAILED: { exit: 21, summary: 'the image was built but pushing it failed' },
   METADATA_INVALID: { exit: 22, summary: 'buildx succeeded but its metadata file is missing or lacks the image digest' },

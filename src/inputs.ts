@@ -7,17 +7,22 @@ import type { BuildInputs, TlsFiles } from './buildx/argv.js';
 import type { BuildConfig, Pair } from './config.js';
 import type { TlsMaterial } from './daemon/probe.js';
 import { StepError } from './errors.js';
+import { checkRegistryCa } from './registry-ca.js';
 
 export type Materialized = {
   inputs: Omit<BuildInputs, 'progress'>;
   /** A private DOCKER_CONFIG dir for buildx, when `docker_config` was given. */
   dockerConfigDir: string | undefined;
+  /** Credential helpers named by `docker_config` (`credHelpers` by registry host, and `credsStore`), to name them in errors. */
+  credentialHelpers: CredentialHelpers;
   tls: { files: TlsFiles; material: TlsMaterial } | undefined;
   /** Every secret value (inline or from a mounted file), for masking output. */
   secretTexts: string[];
   /** Removes every file written here. Safe to call twice. */
   cleanup: () => Promise<void>;
 };
+
+export type CredentialHelpers = { byHost: Record<string, string>; store: string | undefined };
 
 const ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const BUILD_ARG = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -65,9 +70,11 @@ export async function materialize(config: BuildConfig, stateDir: string, options
       secretTexts.push(...(await Promise.all(mountedFiles.map(readForMasking))));
     }
 
-    const dockerConfigDir = config.dockerConfig ? await copyDockerConfig(config.dockerConfig, privateDir, dryRun) : undefined;
+    const dockerConfig = config.dockerConfig ? await copyDockerConfig(config.dockerConfig, privateDir, dryRun) : undefined;
     const tls = config.tlsDir ? await readTls(config.tlsDir, config.tlsServerName) : undefined;
-    return { inputs: { buildArgs, secrets, ssh }, dockerConfigDir, tls, secretTexts, cleanup };
+    await checkRegistryCa(config.registries.ca);
+    const credentialHelpers = dockerConfig?.helpers ?? { byHost: {}, store: undefined };
+    return { inputs: { buildArgs, secrets, ssh }, dockerConfigDir: dockerConfig?.dir, credentialHelpers, tls, secretTexts, cleanup };
   } catch (error) {
     await cleanup();
     throw error;
@@ -168,7 +175,7 @@ async function namedFiles(
 }
 
 /** Copies `config.json` or `.dockerconfigjson` into a private DOCKER_CONFIG dir, checking its shape only. */
-async function copyDockerConfig(dir: string, privateDir: string, dryRun: boolean): Promise<string> {
+async function copyDockerConfig(dir: string, privateDir: string, dryRun: boolean): Promise<{ dir: string; helpers: CredentialHelpers }> {
   let text: string | undefined;
   let found = '';
   for (const name of ['config.json', '.dockerconfigjson']) {
@@ -195,10 +202,19 @@ async function copyDockerConfig(dir: string, privateDir: string, dryRun: boolean
     throw new StepError('PARAMS_INVALID', `docker_config: ${path.join(dir, found)} must be a JSON object with "auths"`);
   }
   const target = path.join(privateDir, 'docker');
-  if (dryRun) return target;
+  const helpers = credentialHelpersOf(parsed as Record<string, unknown>);
+  if (dryRun) return { dir: target, helpers };
   await mkdir(target, { mode: 0o700 });
   await writeFile(path.join(target, 'config.json'), text, { mode: 0o600 });
-  return target;
+  return { dir: target, helpers };
+}
+
+/** `credHelpers` and `credsStore` of a docker config (helper names only: no credentials). */
+function credentialHelpersOf(config: Record<string, unknown>): CredentialHelpers {
+  const named = (value: unknown): value is string => typeof value === 'string' && /^[A-Za-z0-9._-]+$/.test(value);
+  const helpers = config.credHelpers;
+  const byHost = helpers !== null && typeof helpers === 'object' ? Object.fromEntries(Object.entries(helpers).filter((entry): entry is [string, string] => named(entry[1]))) : {};
+  return { byHost, store: named(config.credsStore) ? config.credsStore : undefined };
 }
 
 /** Client TLS files by the names a Secret commonly uses. */

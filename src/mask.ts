@@ -57,3 +57,35 @@ export function redactParams<T extends { secrets?: Pairs; ssh?: Pairs }>(params:
   const hide = (pairs: Pairs) => pairs?.map((pair) => ({ ...pair, value: '***' }));
   return { ...params, ...(params.secrets ? { secrets: hide(params.secrets) } : {}), ...(params.ssh ? { ssh: hide(params.ssh) } : {}) };
 }
+
+/** What docker's credential-helper client puts before a failed helper's output. */
+const HELPER_OUTPUT = /error getting credentials - err: [^`]*?, out: `/;
+
+/**
+ * Wraps `inner` so a failed credential helper's output, which docker's client quotes in its
+ * error (`..., out: \`<output>\``), is never shown: from `out: \`` to the closing backtick,
+ * across lines, becomes `(hidden)`. A helper may print a token or its config on failure.
+ */
+export function hidingHelperOutput(inner: Masker): Masker {
+  let hiding = false;
+  const hideFrom = (text: string, start: number): string => {
+    const end = text.indexOf('`', start);
+    hiding = end < 0;
+    return `${text.slice(0, start)}(hidden)${hiding ? '' : text.slice(end)}`;
+  };
+  const mask = (text: string): string => {
+    let out = text;
+    if (hiding) {
+      const end = out.indexOf('`');
+      if (end < 0) return '';
+      hiding = false;
+      out = out.slice(end);
+    }
+    const match = HELPER_OUTPUT.exec(out);
+    if (match) out = hideFrom(out, match.index + match[0].length);
+    return inner(out);
+  };
+  // A line that may turn into a helper error is held back whole until it ends.
+  const cut = (text: string): number => (hiding || text.includes('error getting credentials') ? 0 : inner.cut(text));
+  return Object.assign(mask, { cut });
+}

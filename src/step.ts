@@ -4,17 +4,18 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'fs-extra';
 import { buildArgv, createBuilderArgv, type BuildInputs } from './buildx/argv.js';
-import { classifyFailure, errorSection } from './buildx/failure.js';
+import { classifyFailure, errorSection, HELPER_FAILED, type Failure } from './buildx/failure.js';
 import { parseMetadata } from './buildx/metadata.js';
 import { readProgress, type ProgressFacts } from './buildx/progress.js';
 import type { Runner } from './buildx/run.js';
 import { resolveConfig, type BuildConfig, type Params } from './config.js';
+import { needsDaemonConfig } from './registries.js';
 import type { Probe } from './daemon/wait.js';
 import { waitForDaemon } from './daemon/wait.js';
 import { StepError } from './errors.js';
 import { PARAMS_ENV } from './params/names.js';
-import { materialize } from './inputs.js';
-import { masker, type Masker } from './mask.js';
+import { materialize, type CredentialHelpers } from './inputs.js';
+import { hidingHelperOutput, masker, type Masker } from './mask.js';
 import { checkResultsSize, successResults, type Results } from './results.js';
 
 export type StepDeps = {
@@ -75,16 +76,24 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
     const waited = await waitForIt();
     const daemonWaitMs = Date.now() - waitStarted;
     deps.log(`BuildKit daemon at ${config.endpoint} answers (${plural(waited.workers, 'worker')}, ${plural(waited.tries, 'try', 'tries')}, ${daemonWaitMs} ms)`);
+    if (config.endpoint.startsWith('tcp://') && needsDaemonConfig(config.registries)) {
+      deps.log('note: registry mirrors, plain-HTTP, insecure and CA settings take effect in the daemon only through its buildkitd.toml; a shared tcp:// daemon needs them from its operator (buildkit-step daemon-config prints them); the step itself marks pushes and caches');
+    }
 
     const bin = buildxBin(deps.env);
-    const env = buildxEnv(deps.env, materialized.dockerConfigDir);
+    const env = buildxEnv(deps.env, materialized.dockerConfigDir, config.proxyEnv);
     await fs.ensureDir(env.BUILDX_CONFIG as string);
     const created = await deps.runner(bin, createBuilderArgv(config, materialized.tls?.files), { env, signal: deps.signal, write: deps.output });
     if (created.spawnError) throw buildxMissing(bin, created.spawnError);
     if (created.exitCode !== 0) throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`);
 
     const buildStarted = Date.now();
-    const built = await buildWithRetries(config, argv, bin, env, { ...deps, mask: masker(materialized.secretTexts), waitForDaemon: waitForIt });
+    const built = await buildWithRetries(config, argv, bin, env, {
+      ...deps,
+      mask: hidingHelperOutput(masker(materialized.secretTexts)),
+      waitForDaemon: waitForIt,
+      helpers: materialized.credentialHelpers,
+    });
     const metadata = parseMetadata(await readMetadata(config.metadataFile));
     checkPushedDigests(metadata.digest, built.steps.pushed);
     const results = successResults(config, metadata);
@@ -101,7 +110,7 @@ async function buildWithRetries(
   argv: string[],
   bin: string,
   env: Record<string, string | undefined>,
-  deps: StepDeps & { mask: Masker; waitForDaemon: () => Promise<unknown> },
+  deps: StepDeps & { mask: Masker; waitForDaemon: () => Promise<unknown>; helpers: CredentialHelpers },
 ): Promise<Pick<Summary, 'attempts' | 'steps' | 'cacheExportFailed'>> {
   for (let attempt = 1; ; attempt++) {
     // buildx writes the metadata file only on success: never let a stale one pass for this build's.
@@ -119,7 +128,8 @@ async function buildWithRetries(
     }
     const failure = classifyFailure(run.tail);
     const lost = failure.code === 'DAEMON_UNREACHABLE' ? `the BuildKit daemon at ${config.endpoint} was lost during the build: ` : '';
-    const message = `buildx build failed (exit ${run.exitCode}, attempt ${attempt}): ${lost}${failure.detail}`;
+    const hint = failure.hint ?? helperHint(failure, deps.helpers, run.tail);
+    const message = `buildx build failed (exit ${run.exitCode}, attempt ${attempt}): ${lost}${hint ? `${hint}\n` : ''}${failure.detail}`;
     if (!failure.transient || attempt > config.retries) throw new StepError(failure.code, message);
     deps.log(`transient failure (${failure.code}), retrying (attempt ${attempt + 1} of ${config.retries + 1}): ${lost}${failure.detail.split('\n')[0]}`);
     // A daemon that went away (restart, OOM kill) must answer again before the next attempt; the
@@ -136,6 +146,21 @@ async function buildWithRetries(
 }
 
 /**
+ * For a failed credential helper: which helper, and for which registry. buildx's error names
+ * neither, so the registry is the `credHelpers` host that the build's output mentions (a FROM,
+ * a push, a cache ref); with none, the `credsStore` helper.
+ */
+function helperHint(failure: Failure, helpers: CredentialHelpers, tail: readonly string[]): string | undefined {
+  if (failure.code !== 'REGISTRY_AUTH' || !HELPER_FAILED.test(failure.detail)) return undefined;
+  const text = tail.join('\n');
+  const hosts = failure.registry ? [failure.registry] : Object.keys(helpers.byHost).filter((host) => text.includes(`${host}/`));
+  const named = hosts.filter((host) => helpers.byHost[host]).map((host) => `docker-credential-${helpers.byHost[host]} (credHelpers in docker_config) failed for ${host}`);
+  if (named.length > 0) return `the credential helper ${named.join(', or ')}; its output is not shown`;
+  if (helpers.store) return `the credential helper docker-credential-${helpers.store} (credsStore in docker_config) failed${failure.registry ? ` for ${failure.registry}` : ''}; its output is not shown`;
+  return 'a credential helper named in docker_config failed; its output is not shown';
+}
+
+/**
  * With several exporters buildx's metadata describes one of them; if the registry got a
  * different manifest than the metadata names, IMAGE_DIGEST would lie. Checked against the push
  * lines of the progress output (plain progress only; TTY progress has none).
@@ -149,12 +174,14 @@ function checkPushedDigests(digest: string, pushed: Record<string, string>): voi
 
 /**
  * buildx's environment: ours without the params (they may hold secret values buildx has no use
- * for), buildx state kept in our dir, and registry auth from `docker_config`.
+ * for), buildx state kept in our dir, registry auth from `docker_config`, and the proxy params
+ * (credential helpers reach their token APIs through it).
  */
-function buildxEnv(env: NodeJS.ProcessEnv, dockerConfigDir: string | undefined): Record<string, string | undefined> {
+function buildxEnv(env: NodeJS.ProcessEnv, dockerConfigDir: string | undefined, proxy: Record<string, string>): Record<string, string | undefined> {
   const inherited = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('PARAM_') && name !== PARAMS_ENV));
   return {
     ...inherited,
+    ...proxy,
     BUILDX_CONFIG: path.join(stateDir(env), 'buildx'),
     ...(dockerConfigDir ? { DOCKER_CONFIG: dockerConfigDir } : {}),
   };

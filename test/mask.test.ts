@@ -1,7 +1,7 @@
 // Masking secret values in shown text.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { masker } from '../src/mask.js';
+import { describe, test } from 'node:test';
+import { hidingHelperOutput, masker } from '../src/mask.js';
 
 test('masks whole values and each line of multi-line ones, longest first; leaves tiny fragments', () => {
   const mask = masker(['hunter2-long', '-----BEGIN KEY-----\nAAAAbbbbCCCC\n-----END KEY-----', 'ab']);
@@ -31,4 +31,20 @@ test('cut holds back no more than the longest secret line: a multi-line secret n
 test('a secret of 500 KB is masked (an alternation regex of it would not compile)', () => {
   const big = 'k'.repeat(512000);
   assert.equal(masker([big, 'short-secret'])(`a ${big} b short-secret c`), 'a *** b *** c');
+});
+
+describe('hidingHelperOutput', () => {
+  test("hides a failed credential helper's quoted output, on one line or across several", () => {
+    const mask = hidingHelperOutput(masker(['s3cret-value']));
+    assert.equal(mask('ERROR: failed to solve: error getting credentials - err: exit status 1, out: `token=abc s3cret-value`'), 'ERROR: failed to solve: error getting credentials - err: exit status 1, out: `(hidden)`');
+    assert.equal(mask('error getting credentials - err: exit status 1, out: `line one'), 'error getting credentials - err: exit status 1, out: `(hidden)');
+    assert.equal(mask('line two with a token'), '');
+    assert.equal(mask('last line`'), '`');
+    assert.equal(mask('#5 DONE 0.1s s3cret-value'), '#5 DONE 0.1s ***', 'other secrets are still masked after it');
+  });
+  test('holds a line back whole while it may become a helper error', () => {
+    const mask = hidingHelperOutput(masker([]));
+    assert.equal(mask.cut('ERROR: error getting credentials - err: exit'), 0);
+    assert.equal(mask.cut('#5 plain progress'), '#5 plain progress'.length);
+  });
 });

@@ -33,7 +33,7 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
   const epoch = config.sourceDateEpoch;
   const rewrite: Record<string, string> = epoch === undefined ? {} : { 'rewrite-timestamp': 'true' };
   const outputs = [
-    ...(config.push ? [csv({ type: 'image', push: 'true', ...rewrite })] : []),
+    ...(config.push ? [csv({ type: 'image', push: 'true', ...rewrite, ...(config.pushInsecure ? { 'registry.insecure': 'true' } : {}) })] : []),
     ...(config.ociLayout ? [csv({ type: 'oci', dest: config.ociLayout, tar: String(config.ociTar), ...rewrite })] : []),
   ];
   return checkArgv([

@@ -2,7 +2,15 @@
 // a push problem, a lost daemon, or something transient worth another attempt. Pure.
 import type { ErrorCode } from '../errors.js';
 
-export type Failure = { code: ErrorCode; transient: boolean; detail: string };
+export type Failure = {
+  code: ErrorCode;
+  transient: boolean;
+  detail: string;
+  /** What to set, when the failure says it (a plain-HTTP or untrusted registry). */
+  hint?: string;
+  /** The registry host the failure names, when it names one. */
+  registry?: string;
+};
 
 /** Failures of the build itself: retrying cannot help. */
 const BUILD_ERROR = [
@@ -37,6 +45,13 @@ const TRANSIENT = [
 // or, from the solve, as `Unavailable: error reading from server: ...` (both seen on a killed daemon).
 const DAEMON_LOST = [/code = Unavailable/, /error reading from server: /, /transport is closing/];
 
+/** A registry that speaks plain HTTP where BuildKit expected HTTPS. */
+const PLAIN_HTTP = /server gave HTTP response to HTTPS client/;
+/** A registry certificate the daemon cannot verify. */
+const UNTRUSTED = /x509: |tls: failed to verify certificate/;
+/** A credential helper from `credHelpers`/`credsStore` failed (docker's client words). */
+export const HELPER_FAILED = /error getting credentials/;
+
 const PUSH = [/failed to push/, /pushing (?:layers|manifest)/, /failed commit on ref/, /failed to do request.*\/v2\//];
 
 /** The part of the output that explains the failure: from buildx's first `ERROR:` line on. */
@@ -53,6 +68,16 @@ export function classifyFailure(tail: readonly string[]): Failure {
   const matches = (patterns: RegExp[]) => patterns.some((pattern) => pattern.test(text));
   if (matches(BUILD_ERROR)) return { code: 'BUILD_FAILED', transient: false, detail };
   if (matches(DAEMON_LOST)) return { code: 'DAEMON_UNREACHABLE', transient: true, detail };
+  const registry = /https?:\/\/([^/"\s]+)\//.exec(text)?.[1];
+  const at = registry ?? 'the registry';
+  if (PLAIN_HTTP.test(text)) {
+    return { code: 'REGISTRY_TLS', transient: false, detail, registry, hint: `${at} answers plain HTTP: list it in registry_http (REGISTRY_HTTP)` };
+  }
+  if (UNTRUSTED.test(text) && !/TLS handshake timeout/.test(text)) {
+    const hint = `the certificate of ${at} is not trusted by the daemon: give its CA in registry_ca (REGISTRY_CA), or list it in registry_insecure to skip verification`;
+    return { code: 'REGISTRY_TLS', transient: false, detail, registry, hint };
+  }
+  if (HELPER_FAILED.test(text)) return { code: 'REGISTRY_AUTH', transient: false, detail, registry };
   const transient = matches(TRANSIENT);
   // A token server that answers 503 or times out is an outage, not bad credentials.
   if (matches(AUTH_ERROR) && !transient) return { code: 'REGISTRY_AUTH', transient: false, detail };

@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startRegistry, type Registry } from './registry.js';
+import { startRegistry, type Registry, type RegistryOptions } from './registry.js';
 import type { Tools } from './tools.js';
 
 export type AuthRegistry = {
@@ -47,11 +47,11 @@ export function dockerConfigJson(host: string, user: string, password: string): 
 }
 
 /** Starts a registry under `dir` that requires `user`/`password`, and writes both docker config layouts for it. */
-export async function startAuthRegistry(tools: Tools, dir: string, user: string, password: string): Promise<AuthRegistry> {
+export async function startAuthRegistry(tools: Tools, dir: string, user: string, password: string, where: Pick<RegistryOptions, 'listen' | 'wrap'> = {}): Promise<AuthRegistry> {
   mkdirSync(dir, { recursive: true });
   const htpasswdFile = path.join(dir, 'htpasswd');
   writeFileSync(htpasswdFile, `${bcryptHtpasswdLine(user, password)}\n`);
-  const registry = await startRegistry(tools, { dir: path.join(dir, 'registry'), htpasswdFile });
+  const registry = await startRegistry(tools, { dir: path.join(dir, 'registry'), htpasswdFile, ...where });
   const json = dockerConfigJson(registry.host, user, password);
   const dockerConfigDir = path.join(dir, 'docker-config');
   const dockerconfigjsonDir = path.join(dir, 'dockerconfigjson-secret');

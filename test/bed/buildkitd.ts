@@ -21,6 +21,8 @@ export type BuildkitdOptions = {
    * `unshare --mount --propagation private`: the mounts of a daemon that gets killed die with it.
    */
   wrap?: string[];
+  /** A buildkitd.toml for `--config` (registry settings are read from it at start only). */
+  config?: string;
   /** Extra environment for the daemon (e.g. BUILDKIT_STEP_LOG_MAX_SIZE), on top of ours. */
   env?: NodeJS.ProcessEnv;
 };
@@ -38,6 +40,7 @@ export async function startBuildkitd(tools: Tools, options: BuildkitdOptions): P
       `--oci-worker-snapshotter=${snapshotter}`,
       '--oci-worker-binary', tools.runc,
       '--containerd-worker=false',
+      ...(options.config ? ['--config', options.config] : []),
       ...(options.tls ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey] : []),
     ];
     const command = [...(options.wrap ?? []), tools.buildkitd, ...args];

@@ -87,3 +87,18 @@ export function daemonTls(files: TlsFiles): NonNullable<BuildkitdOptions['tls']>
 export function tlsMaterial(files: TlsSecretDir, servername?: string): TlsMaterial {
   return { ca: readFileSync(files.ca), cert: readFileSync(files.cert), key: readFileSync(files.key), ...(servername ? { servername } : {}) };
 }
+
+/** A new CA and a server certificate it signs for `address` (an IP): for an HTTPS bed registry. `ca` is the CA's PEM file. */
+export function makeRegistryTls(dir: string, address: string): { ca: string; cert: string; key: string } {
+  const ca = makeCa(path.join(dir, 'ca'), 'buildkit-step bed registry CA');
+  const cert = path.join(dir, 'registry-cert.pem');
+  const key = path.join(dir, 'registry-key.pem');
+  makeLeaf(ca, cert, key, address, [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth',
+    `subjectAltName=IP:${address}`,
+    '',
+  ].join('\n'));
+  return { ca: ca.cert, cert, key };
+}

@@ -25,8 +25,20 @@ describe('classifyFailure', () => {
     { name: 'a GOAWAY from a proxy', tail: ['ERROR: failed to build: failed to solve: failed to push r.io/a:1: http2: server sent GOAWAY and closed the connection'], code: 'PUSH_FAILED', transient: true },
     { name: 'a missing tag that happens to be 502 is not a 502', tail: ['ERROR: failed to build: failed to solve: r.io/base:502: failed to resolve source metadata for r.io/base:502: r.io/base:502: not found'], code: 'BUILD_FAILED', transient: false },
     { name: 'too many requests', tail: ['ERROR: failed to build: failed to solve: r.io/base:1: unexpected status from GET request to https://r.io/v2/base/manifests/1: 429 Too Many Requests'], code: 'BUILD_FAILED', transient: true },
+    // Captured from buildx 0.38 against BuildKit 0.34 in test/e2e/registries.test.ts.
+    { name: 'a plain-HTTP registry taken for HTTPS', tail: ['ERROR: failed to build: failed to solve: 10.213.158.2:5000/bed/busybox:latest: failed to resolve source metadata for 10.213.158.2:5000/bed/busybox:latest: failed to do request: Head "https://10.213.158.2:5000/v2/bed/busybox/manifests/latest": http: server gave HTTP response to HTTPS client'], code: 'REGISTRY_TLS', transient: false },
+    { name: 'a registry certificate from an unknown CA', tail: ['ERROR: failed to build: failed to solve: 10.213.1.3:5000/bed/busybox:latest: failed to resolve source metadata for 10.213.1.3:5000/bed/busybox:latest: failed to do request: Head "https://10.213.1.3:5000/v2/bed/busybox/manifests/latest": tls: failed to verify certificate: x509: certificate signed by unknown authority'], code: 'REGISTRY_TLS', transient: false },
+    { name: 'a TLS handshake timeout stays transient', tail: ['ERROR: failed to build: failed to solve: failed to push r.io/a:1: failed to do request: Put "https://r.io/v2/a/blobs/uploads/": net/http: TLS handshake timeout'], code: 'PUSH_FAILED', transient: true },
+    { name: 'a failed credential helper', tail: ['ERROR: failed to build: failed to solve: error getting credentials - err: exit status 1, out: `(hidden)`'], code: 'REGISTRY_AUTH', transient: false },
     { name: 'no ERROR line at all: the last lines decide', tail: ['something odd', 'and then it stopped'], code: 'BUILD_FAILED', transient: false },
   ];
+  test('a plain-HTTP or untrusted registry gets a hint naming the registry and the param to set', () => {
+    const http = classifyFailure([cases.find((c) => c.name === 'a plain-HTTP registry taken for HTTPS')!.tail[0]!]);
+    assert.equal(http.registry, '10.213.158.2:5000');
+    assert.equal(http.hint, '10.213.158.2:5000 answers plain HTTP: list it in registry_http (REGISTRY_HTTP)');
+    const ca = classifyFailure([cases.find((c) => c.name === 'a registry certificate from an unknown CA')!.tail[0]!]);
+    assert.match(ca.hint ?? '', /^the certificate of 10\.213\.1\.3:5000 is not trusted by the daemon: give its CA in registry_ca/);
+  });
   for (const { name, tail, code, transient } of cases) {
     test(name, () => {
       const failure = classifyFailure(tail);

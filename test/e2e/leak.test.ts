@@ -2,6 +2,7 @@
 // all, and a search for them everywhere they must not be: process argv and the environment of
 // the step's descendants while it runs, its output, results, metadata and every file it leaves.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -9,6 +10,8 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import { startAuthRegistry } from '../bed/auth-registry.js';
+import { createNetns } from '../bed/netns.js';
+import { storedTagDigest } from '../bed/registry.js';
 import { startBuildkitd } from '../bed/buildkitd.js';
 import { imageManifests, readImageFile } from '../bed/oci.js';
 import { freePort } from '../bed/registry.js';
@@ -238,5 +241,60 @@ describe('leak scan', () => {
       }
     });
     process.stderr.write(`leak scan: ${secrets.length} secrets in ${secrets.reduce((sum, [, secret]) => sum + forms(secret).length, 0)} forms over ${places.length} places (${sampled.size} process samples), ${Date.now() - started} ms\n`);
+  });
+
+  test('a credential helper serves the registry password: the push works and the password appears nowhere; a failing helper is REGISTRY_AUTH without its output', async () => {
+    const started = Date.now();
+    const inputs = path.join(work, 'helper-inputs');
+    const user = `u${randomBytes(4).toString('hex')}`;
+    const password = unique('helper-password');
+    const helperOutput = unique('helper-output');
+    // A registry that is not on loopback, behind htpasswd, pushed to by the bed's daemon (no daemon config: the step marks the push plain HTTP).
+    const netns = createNetns(1);
+    const auth = await startAuthRegistry(suite.bed.tools, path.join(work, 'helper-registry'), user, password, { listen: { address: netns.addresses[0]!, port: 5000 }, wrap: netns.exec });
+    try {
+      // The docker credential-helper protocol: `get`, the server URL on stdin, {"Username","Secret"} on stdout.
+      const bin = writeContext(path.join(inputs, 'bin'), {
+        'docker-credential-bedhelper': `#!/bin/sh\nread -r url\necho "$1 $url" >> '${path.join(inputs, 'calls.log')}'\n[ "$1" = get ] || exit 1\nprintf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}\\n' "$url" '${user}' '${password}'\n`,
+        // stdout is the protocol's channel (credentials travel there, and docker's client quotes it in its error);
+        // stderr is the helper's diagnostics, which buildx passes through as docker does.
+        'docker-credential-bedfail': `#!/bin/sh\necho '${helperOutput}'\necho 'bedfail: no credentials for this registry' >&2\nexit 1\n`,
+      });
+      for (const name of ['docker-credential-bedhelper', 'docker-credential-bedfail']) spawnSync('chmod', ['755', path.join(bin, name)]);
+      const config = (helper: string) => writeContext(path.join(inputs, helper), { 'config.json': JSON.stringify({ credHelpers: { [auth.host]: helper } }) });
+      const files = { Dockerfile: 'FROM scratch\nCOPY hello.txt /\n', 'hello.txt': 'hello\n' };
+      const params = (helper: string) => ({ image: `${auth.host}/team/helper`, tags: [helper], push: true, retries: 0, registry_http: [auth.host], docker_config: config(helper) });
+      const env = { PATH: `${bin}:${process.env.PATH}` };
+      const run = await suite.step('helper', files, params('bedhelper'), { env });
+      const failing = await suite.step('helper-fails', files, params('bedfail'), { env });
+      const calls = readFileSync(path.join(inputs, 'calls.log'), 'utf8');
+      check(() => {
+        assert.equal(run.exitCode, 0, run.stderr);
+        assert.equal(storedTagDigest(path.join(work, 'helper-registry', 'registry'), 'team/helper', 'bedhelper'), run.results.IMAGE_DIGEST, 'the push authenticated with the helper');
+        assert.match(calls, new RegExp(`^get ${auth.host.replaceAll('.', '\\.')}`, 'm'), `buildx asked the helper for ${auth.host}: ${calls}`);
+        assert.equal(failing.exitCode, 12, failing.stderr);
+        assert.equal(failing.results.ERROR_REASON, 'REGISTRY_AUTH');
+        assert.ok(failing.results.ERROR_MESSAGE?.includes(`docker-credential-bedfail (credHelpers in docker_config) failed for ${auth.host}`), failing.results.ERROR_MESSAGE);
+        assert.ok(failing.stderr.includes('bedfail: no credentials for this registry'), "the helper's diagnostics are shown");
+      });
+      const places: Array<[string, string]> = [run, failing].flatMap((step) => [
+        [`${step.dir} stdout`, step.stdout] as [string, string],
+        [`${step.dir} stderr`, step.stderr] as [string, string],
+        ...Object.entries(step.results).map(([name, value]): [string, string] => [`${step.dir} result ${name}`, value]),
+        ...filesUnder(step.dir),
+      ]);
+      places.push(...filesUnder(os.tmpdir(), [inputs, path.join(work, 'helper-registry'), suite.bed.dir], started));
+      const secrets: Array<[string, string]> = [
+        ['helper password', password],
+        ['helper auth (base64 user:password)', Buffer.from(`${user}:${password}`).toString('base64')],
+        ['failing helper output', helperOutput],
+      ];
+      const leaks = secrets.flatMap(([route, secret]) => forms(secret).flatMap((form) => places.filter(([, text]) => text.includes(form)).map(([where]) => `${route} in ${where}`)));
+      check(() => assert.deepEqual(leaks, []));
+      process.stderr.write(`helper leak scan: ${secrets.length} secrets over ${places.length} places, ${Date.now() - started} ms\n`);
+    } finally {
+      await auth.stop();
+      netns.remove();
+    }
   });
 });

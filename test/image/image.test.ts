@@ -47,6 +47,14 @@ let manifest: ImageManifest;
 let config: ImageConfig;
 let rootfs = '';
 const timings: string[] = [];
+/** The credential helpers the image ships, built on this machine by scripts/install-cred-helpers.sh. */
+const CRED_HELPERS: Array<{ name: string; args: string[]; prints: RegExp }> = [
+  { name: 'docker-credential-ecr-login', args: ['version'], prints: /amazon-ecr-credential-helper\/ecr-login\) 0\.12\.0/ },
+  { name: 'docker-credential-gcr', args: ['version'], prints: /credential helper 2\.2\.1/ },
+  // No `version` command: its help names it and lists the protocol's `get`.
+  { name: 'docker-credential-acr-env', args: ['--help'], prints: /Azure Container Registry[\s\S]*\bget\b/ },
+];
+let credHelpersBin = '';
 
 async function timed<T>(what: string, run: () => Promise<T>): Promise<T> {
   const started = Date.now();
@@ -71,6 +79,11 @@ before(
       // The bed's buildx binary replaces the Go build stage: a context dir holding only `buildx`.
       const buildxBin = path.join(work, 'buildx-bin');
       placeFile(tools.buildx, path.join(buildxBin, 'buildx'));
+      // The same for the credential helpers' Go stage: built on the host from the same pinned modules (cached per version).
+      await timed('credential helpers built on the host (cached per version)', () =>
+        execOk('bash', [path.join(REPO, 'scripts', 'install-cred-helpers.sh')], { logFile: log('cred-helpers'), timeoutMs: 20 * 60_000 }),
+      );
+      credHelpersBin = tail(log('cred-helpers'), 1).trim();
 
       const buildxEnv = { ...process.env, BUILDX_CONFIG: path.join(work, 'buildx-config') };
       // npm inside the build trusts what npm on this machine trusts (e.g. a TLS-inspecting proxy's CA).
@@ -91,6 +104,7 @@ before(
             // The Dockerfile's own FROM reference, exactly: proves its defaults are what gets replaced.
             '--build-context', `${argDefault('NODE_IMAGE')}=docker-image://${nodeBase}`,
             '--build-context', `buildx-bin=${buildxBin}`,
+            '--build-context', `cred-helpers-bin=${credHelpersBin}`,
             ...(caCerts ? ['--secret', `id=ca-certs,src=${caCerts}`] : []),
             '--output', `type=oci,dest=${layout},tar=false`,
             '--metadata-file', path.join(work, 'image-metadata.json'),
@@ -157,6 +171,7 @@ describe('the step image', () => {
       assert.match(argDefault('NODE_IMAGE'), /^node:24-bookworm-slim@sha256:[a-f0-9]{64}$/);
       assert.match(argDefault('GO_IMAGE'), /^golang:1\.\d+-bookworm@sha256:[a-f0-9]{64}$/);
       assert.equal(argDefault('BUILDX_VERSION'), pinnedVersion('BUILDX_VERSION'));
+      for (const name of ['ECR_LOGIN_VERSION', 'GCR_VERSION', 'ACR_ENV_VERSION']) assert.equal(argDefault(name), pinnedVersion(name), name);
       assert.doesNotMatch(dockerfile, /^#\s*syntax=/m, 'a # syntax= line would pull a frontend image');
     }));
 
@@ -189,6 +204,24 @@ describe('the step image', () => {
       assert.ok(!existsSync(path.join(rootfs, 'app', 'dist', 'test')), 'no compiled tests');
       assert.ok(!existsSync(path.join(rootfs, 'app', 'src')), 'no TypeScript sources');
     }));
+
+  test('the cloud credential helpers are in the image, on PATH, and run as the step user', { timeout: 5 * 60_000 }, async () => {
+    try {
+      for (const { name, args, prints } of CRED_HELPERS) {
+        const file = path.join(rootfs, 'usr', 'local', 'bin', name);
+        assert.equal(sha256(file), sha256(path.join(credHelpersBin, name)), `${name} is the injected binary`);
+        assert.ok(statSync(file).mode & 0o001, `${name} is executable by others`);
+        // By bare name: runc looks it up on the image's PATH, as buildx does for credHelpers.
+        const run = await runCommand(`helper-${name}`, [name, ...args]);
+        assert.equal(run.exitCode, 0, `${name} ${args.join(' ')} exits 0:\n${run.output}`);
+        assert.match(run.output, prints);
+        say(`${name} ${args.join(' ')}: ${run.output.trim().split('\n')[0]}`);
+      }
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
 
   test('runs as a Tekton step: params env, sidecar socket volume, results in /tekton/results', { timeout: 10 * 60_000 }, async () => {
     try {
@@ -228,6 +261,15 @@ describe('the step image', () => {
   });
 });
 
+
+/** Runs `args` in the image as its user, with nothing mounted: output and exit code. */
+async function runCommand(name: string, args: string[]): Promise<{ exitCode: number | null; output: string }> {
+  const runc = bed!.tools.runc;
+  const bundle = path.join(work, `bundle-${name}`);
+  writeBundle(runc, { bundle, rootfs: path.join(work, 'bundle', 'rootfs'), image: config, user: resolveUser(config.config.User, rootfs), env: {}, mounts: [], args });
+  const exitCode = await runBundle(runc, path.join(work, 'runc-state'), bundle, `bks-image-${name}-${process.pid}`, log(name), 60_000);
+  return { exitCode, output: readFileSync(log(name), 'utf8') };
+}
 
 /** One run of the image as a Tekton step against the sidecar socket in `socketDir`, with its own results dir. */
 async function runStep(name: string): Promise<{ exitCode: number | null; results: Record<string, string>; output: string; image: string; ms: number }> {

@@ -20,6 +20,8 @@ export type BundleOptions = {
   user: { uid: number; gid: number };
   env: Record<string, string>;
   mounts: Mount[];
+  /** The command to run instead of the image's entrypoint and cmd (looked up on the image's PATH). */
+  args?: string[];
 };
 
 /** `runc spec`, then edited into the container a Tekton step would get. */
@@ -33,7 +35,7 @@ export function writeBundle(runc: string, options: BundleOptions): void {
   spec.root = { path: path.relative(options.bundle, options.rootfs) || options.rootfs, readonly: false };
   spec.hostname = 'step';
   spec.process.terminal = false;
-  spec.process.args = [...Entrypoint, ...Cmd];
+  spec.process.args = options.args ?? [...Entrypoint, ...Cmd];
   spec.process.env = [...Env, ...Object.entries(options.env).map(([key, value]) => `${key}=${value}`)];
   spec.process.cwd = WorkingDir || '/';
   spec.process.user = { uid: options.user.uid, gid: options.user.gid };

@@ -115,6 +115,9 @@ const pathText = (v: string) => argvText(v) && !control(v);
 const REPOSITORY = /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** `host[:port]` of registry_http, registry_insecure and the keys of registry_mirrors / registry_ca. */
+const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]{1,5})?$/;
+const MIRROR = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 /** Where a hostile string can go, what the contract says about it, and how to make it real on disk. */
 type Slot = {
@@ -165,6 +168,11 @@ function slots(): Slot[] {
     { param: 'sbom_generator', set: (d, v) => (d.sbom_generator = `registry.example.com/tools/${v}:1`), legal: (v) => REPOSITORY.test(`registry.example.com/tools/${v}`) },
     { param: 'cache_from[0]', set: (d, v) => (d.cache_from = [`type=registry,ref=r.example.com/c:${v}`]), legal: (v) => argvText(v) && !/[\n\r\u2028\u2029]/.test(v) },
     { param: 'endpoint', set: (d, v) => (d.endpoint = `unix:///run/${v}.sock`), legal: (v) => argvText(v) && !/[\s\u0000-\u001f\u007f]/.test(v) },
+    // Registry settings: hosts reach the daemon's buildkitd.toml (and the sidecar's shell), so only host[:port] passes.
+    { param: 'registry_http[0]', set: (d, v) => (d.registry_http = [`r${v}.example.com:5000`]), legal: (v) => HOST.test(`r${v}.example.com:5000`) },
+    { param: 'registry_mirrors', set: (d, v) => (d.registry_mirrors = { [`m${v}.example.com`]: ['mirror.example.com'] }), legal: (v) => HOST.test(`m${v}.example.com`), jsonOnly: true },
+    { param: 'registry_mirrors.docker.io[0]', set: (d, v) => (d.registry_mirrors = { 'docker.io': [`mirror.example.com/${v}`] }), legal: (v) => MIRROR.test(`mirror.example.com/${v}`), jsonOnly: true },
+    { param: 'https_proxy', set: (d, v) => (d.https_proxy = `http://proxy-${v}.example.com:3128`), legal: (v) => argvText(v) && /^(https?|socks5):\/\/[^\s/?#]+\/?$/.test(`http://proxy-${v}.example.com:3128`) && `http://proxy-${v}.example.com:3128`.length <= 2048 },
     { param: 'platforms[0]', set: (d, v) => (d.platforms = [`linux/${v}`]), legal: (v) => /^[a-z0-9_]+$/.test(v) },
   ];
 }

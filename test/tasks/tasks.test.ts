@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
-import { FILES, NOT_EXPOSED, REPO_ROOT, run, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
+import { DAEMON_SCHEMA_PARAMS, FILES, NOT_EXPOSED, REPO_ROOT, run, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
 import { RESULT_NAMES } from '../../src/config.js';
 import { envVarName, workflowParamName } from '../../src/params/names.js';
 
@@ -165,8 +165,10 @@ describe('generated workflow files', () => {
       const task = load(file);
       const [sidecar] = task.spec.sidecars as Manifest[];
       assert.ok(sidecar, `${file}: a sidecar`);
-      assert.equal(sidecar.command, undefined, `${file}: no command, so the image's ENTRYPOINT runs`);
-      assert.equal(sidecar.args[0], '--addr', `${file}: args are the daemon's flags`);
+      // The launcher writes the registry params' buildkitd.toml, then runs the image's own ENTRYPOINT.
+      assert.deepEqual([sidecar.command[0], sidecar.command[1], sidecar.command[3]], ['sh', '-c', 'buildkitd-launcher'], `${file}: the launcher`);
+      const entrypoint = variant === 'privileged' ? ['/usr/bin/buildkitd-entrypoint'] : ['rootlesskit', 'buildkitd'];
+      assert.deepEqual(sidecar.args.slice(0, entrypoint.length + 1), [...entrypoint, '--addr'], `${file}: the launcher runs the image's entrypoint with the daemon's flags`);
       assert.deepEqual(
         sidecar.securityContext,
         variant === 'privileged'
@@ -175,14 +177,14 @@ describe('generated workflow files', () => {
         `${file}: sidecar securityContext`,
       );
       for (const probe of ['startupProbe', 'readinessProbe']) {
-        assert.deepEqual(sidecar[probe]?.exec?.command?.slice(0, 3), ['buildctl', '--addr', sidecar.args[1]], `${file}: ${probe} asks the daemon`);
+        assert.deepEqual(sidecar[probe]?.exec?.command?.slice(0, 3), ['buildctl', '--addr', sidecar.args[entrypoint.length + 1]], `${file}: ${probe} asks the daemon`);
       }
-      assert.equal(sidecar.workspaces, undefined, `${file}: the sidecar mounts no workspace`);
+      assert.deepEqual(names(sidecar.workspaces), ['registry-ca', 'buildkitd-config'], `${file}: the sidecar mounts only the registry CAs and the daemon config`);
       const [step] = task.spec.steps as Manifest[];
       assert.deepEqual(
         names(step!.workspaces),
-        names(task.spec.workspaces),
-        `${file}: the step names every workspace, so none is mounted into the sidecar`,
+        names(task.spec.workspaces).filter((name) => name !== 'buildkitd-config'),
+        `${file}: the step names every other workspace, so no credential is mounted into the sidecar`,
       );
       for (const usage of step!.workspaces as Manifest[]) {
         const declared = (task.spec.workspaces as Manifest[]).find((w) => w.name === usage.name)!;
@@ -196,6 +198,7 @@ describe('generated workflow files', () => {
         assert.deepEqual(
           (sidecar.env as Manifest[]).map((e) => [e.name, e.value]),
           [
+            ...DAEMON_SCHEMA_PARAMS.map((key) => [envVarName(key), `$(params.${workflowParamName(key)})`]),
             ['BUILDKIT_STEP_LOG_MAX_SIZE', '$(params.BUILDKITD_STEP_LOG_MAX_SIZE)'],
             ['BUILDKIT_STEP_LOG_MAX_SPEED', '$(params.BUILDKITD_STEP_LOG_MAX_SPEED)'],
           ],
@@ -222,9 +225,10 @@ describe('generated workflow files', () => {
     assert.equal((argo.spec.arguments.parameters as Manifest[]).find((p) => p.name === 'PUSH')?.value, 'true');
     assert.deepEqual(
       (sidecar!.env as Manifest[]).map((e) => e.value),
-      ['{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SIZE}}', '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SPEED}}'],
+      [...DAEMON_SCHEMA_PARAMS.map((key) => `{{inputs.parameters.${workflowParamName(key)}}}`), '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SIZE}}', '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SPEED}}'],
     );
-    for (const file of YAML_FILES) assert.doesNotMatch(text(file), /^\s*- buildkitd$/m, `${file}: no bare buildkitd command`);
+    // (The rootless launcher's args are `rootlesskit buildkitd ...`: the image's own entrypoint.)
+    for (const file of YAML_FILES) assert.doesNotMatch(text(file), /^\s*command:\n\s*- buildkitd$/m, `${file}: no bare buildkitd command`);
   });
 
   test('secret-carrying params (NOT_EXPOSED) are in no workflow file: no param, input, argument or env', () => {

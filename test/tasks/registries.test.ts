@@ -1,0 +1,122 @@
+// The registry settings in the shipped files: the sidecar gets the same registry params as the
+// step, the CA workspace/volume is mounted at one path in both, a whole buildkitd.toml goes where
+// each daemon reads it, and copies with every new field set pass the engines' own validation.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import YAML from 'yaml';
+import { DAEMON_SCHEMA_PARAMS, FILES, REPO_ROOT, sidecarLauncher } from '../../scripts/gen-tasks.js';
+import { envVarName, workflowParamName } from '../../src/params/names.js';
+
+type Manifest = Record<string, any>;
+
+const load = (file: string): Manifest => YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
+
+/** A value for every registry and proxy param, as a platform team would set them. */
+const VALUES: Record<string, string> = {
+  REGISTRY_MIRRORS: '{"docker.io": ["mirror.registry.svc:5000"]}',
+  REGISTRY_HTTP: '["reg.internal:5000", "mirror.registry.svc:5000"]',
+  REGISTRY_INSECURE: '["legacy.internal"]',
+  REGISTRY_CA: '{"harbor.example.com": ["/workspace/registry-ca/ca.crt"]}',
+  HTTP_PROXY: 'http://proxy.example.com:3128',
+  HTTPS_PROXY: 'http://proxy.example.com:3128',
+  NO_PROXY: '.svc,.cluster.local,reg.internal',
+  REGISTRY_CA_CONFIGMAP: 'team-registry-ca',
+  BUILDKITD_CONFIG_CONFIGMAP: 'team-buildkitd-config',
+};
+
+/** Runs tools/validate-manifests/run.sh on `files`. */
+function validate(files: string[]): Promise<{ code: number | null; lines: string[]; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [path.join(REPO_ROOT, 'tools', 'validate-manifests', 'run.sh'), ...files], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, lines: stdout.split('\n').filter(Boolean), stderr }));
+  });
+}
+
+const TEKTON: Array<[string, string]> = [
+  [FILES.task, '/etc/buildkit'],
+  [FILES.taskRootless, '/home/user/.config/buildkit'],
+  [FILES.sample, '/etc/buildkit'],
+];
+
+describe('registry settings in the workflow files', () => {
+  test('Tekton: the sidecar runs the launcher with the registry params; CAs in step and sidecar; buildkitd.toml where the daemon reads it', () => {
+    for (const [file, configDir] of TEKTON) {
+      const task = load(file);
+      const [sidecar] = task.spec.sidecars as Manifest[];
+      assert.equal(sidecar!.command[2], sidecarLauncher(), `${file}: the generated launcher`);
+      const env = new Map((sidecar!.env as Manifest[]).map((e) => [e.name, e.value]));
+      for (const key of DAEMON_SCHEMA_PARAMS) assert.equal(env.get(envVarName(key)), `$(params.${workflowParamName(key)})`, `${file}: sidecar ${envVarName(key)}`);
+      const declared = new Map((task.spec.workspaces as Manifest[]).map((w) => [w.name, w]));
+      assert.equal(declared.get('registry-ca')?.mountPath, '/workspace/registry-ca');
+      assert.equal(declared.get('registry-ca')?.optional, true);
+      assert.equal(declared.get('buildkitd-config')?.mountPath, configDir, `${file}: buildkitd.toml at ${configDir}`);
+      const step = (task.spec.steps as Manifest[])[0]!;
+      const usage = (container: Manifest, name: string) => (container.workspaces as Manifest[]).find((w) => w.name === name)?.mountPath;
+      assert.equal(usage(step, 'registry-ca'), '/workspace/registry-ca', `${file}: the step sees the CA files (it checks them)`);
+      assert.equal(usage(sidecar!, 'registry-ca'), '/workspace/registry-ca', `${file}: the daemon sees them at the same path`);
+      assert.equal(usage(sidecar!, 'buildkitd-config'), configDir);
+      const stepParams = file === FILES.sample ? new Map((step.params as Manifest[]).map((p) => [p.name, p.value])) : new Map((step.env as Manifest[]).map((e) => [e.name, e.value]));
+      for (const key of DAEMON_SCHEMA_PARAMS) {
+        const [name, value] = file === FILES.sample ? [workflowParamName(key), `$(params.${workflowParamName(key)})`] : [envVarName(key), `$(params.${workflowParamName(key)})`];
+        assert.equal(stepParams.get(name), value, `${file}: the step gets ${workflowParamName(key)} from the same param`);
+      }
+      for (const key of DAEMON_SCHEMA_PARAMS) assert.equal((task.spec.params as Manifest[]).find((p) => p.name === workflowParamName(key))?.default, '', `${file}: ${workflowParamName(key)} unset by default`);
+    }
+  });
+
+  test('Argo: the same env for both containers, optional ConfigMap volumes for CAs and buildkitd.toml', () => {
+    const template = (load(FILES.argo).spec.templates as Manifest[])[0]!;
+    const sidecar = (template.sidecars as Manifest[])[0]!;
+    assert.equal(sidecar.command[2], sidecarLauncher());
+    const sidecarEnv = new Map((sidecar.env as Manifest[]).map((e) => [e.name, e.value]));
+    const mainEnv = new Map((template.container.env as Manifest[]).map((e) => [e.name, e.value]));
+    for (const key of DAEMON_SCHEMA_PARAMS) {
+      assert.equal(sidecarEnv.get(envVarName(key)), `{{inputs.parameters.${workflowParamName(key)}}}`);
+      assert.equal(mainEnv.get(envVarName(key)), sidecarEnv.get(envVarName(key)), `${key}: one input for both`);
+    }
+    const volumes = new Map((template.volumes as Manifest[]).map((v) => [v.name, v]));
+    assert.deepEqual(volumes.get('registry-ca')?.configMap, { name: '{{inputs.parameters.REGISTRY_CA_CONFIGMAP}}', optional: true });
+    assert.deepEqual(volumes.get('buildkitd-config')?.configMap, { name: '{{inputs.parameters.BUILDKITD_CONFIG_CONFIGMAP}}', optional: true });
+    const mount = (container: Manifest, name: string) => (container.volumeMounts as Manifest[]).find((m) => m.name === name)?.mountPath;
+    assert.equal(mount(template.container, 'registry-ca'), '/workspace/registry-ca');
+    assert.equal(mount(sidecar, 'registry-ca'), '/workspace/registry-ca');
+    assert.equal(mount(sidecar, 'buildkitd-config'), '/etc/buildkit');
+    assert.equal(mount(template.container, 'buildkitd-config'), undefined, 'the step does not need the daemon config');
+  });
+
+  test('copies with every new field set pass the engines’ validation', { timeout: 15 * 60_000 }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'buildkit-step-registries-'));
+    try {
+      const files = [FILES.task, FILES.taskRootless, FILES.sample, FILES.argo].map((file) => {
+        const manifest = load(file);
+        let set = 0;
+        const fill = (list: Manifest[] | undefined, field: 'default' | 'value') => {
+          for (const item of list ?? []) if (VALUES[item.name] !== undefined) (item[field] = VALUES[item.name]), set++;
+        };
+        if (manifest.kind === 'Task') fill(manifest.spec.params, 'default');
+        else {
+          fill(manifest.spec.arguments.parameters, 'value');
+          fill(manifest.spec.templates[0].inputs.parameters, 'value');
+        }
+        assert.ok(set >= DAEMON_SCHEMA_PARAMS.length, `${file}: every new field set (${set})`);
+        const out = path.join(dir, path.basename(file));
+        writeFileSync(out, YAML.stringify(manifest, { version: '1.1', lineWidth: 0 }));
+        return out;
+      });
+      const result = await validate(files);
+      assert.equal(result.code, 0, `${result.lines.join('\n')}\n${result.stderr}`);
+      assert.equal(result.lines.filter((line) => line.startsWith('OK ')).length, files.length, result.lines.join('\n'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
