@@ -423,6 +423,10 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
     { name: 'CONTEXT', value: '$(workspaces.source.path)/$(params.CONTEXT)' },
     { name: 'PUSH', value: 'true' },
     { name: 'DOCKER_CONFIG', value: '$(workspaces.dockerconfig.path)' },
+    // One cache per branch, read-through to main: a new commit-SHA tag still hits.
+    { name: 'CACHE_REPO', value: '$(params.CACHE_REPO)' },
+    { name: 'CACHE_KEY', value: '$(params.BRANCH)' },
+    { name: 'CACHE_FALLBACK_KEYS', value: '["main"]' },
   ].filter((param) => stepActionParams.has(param.name));
   return {
     apiVersion: 'tekton.dev/v1',
@@ -434,6 +438,13 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
         { name: 'IMAGE', type: 'string', description: 'Image repository to push to.' },
         { name: 'TAGS', type: 'string', description: 'JSON array of tags.', default: '["latest"]' },
         { name: 'CONTEXT', type: 'string', description: 'Build context, relative to the source workspace.', default: '.' },
+        { name: 'CACHE_REPO', type: 'string', description: 'Registry repository for the layer cache; empty for none.', default: '' },
+        {
+          name: 'BRANCH',
+          type: 'string',
+          description: 'The branch being built (the revision given to git-clone), as the cache key: `feature/x` becomes the tag `feature-x`; main is read when it misses.',
+          default: 'main',
+        },
       ],
       workspaces: [
         { name: 'source', description: 'The source checkout.' },

@@ -93,6 +93,8 @@ export async function main(io: Io): Promise<number> {
           steps: summary.steps.steps,
           cachedSteps: summary.steps.cached,
           cacheExportFailed: summary.cacheExportFailed,
+          // Which cache refs this build read from and whether it wrote one: a hit rate to chart.
+          cache: { found: summary.steps.cacheFound, missing: summary.steps.cacheMissing, exported: summary.steps.cacheExported },
           daemonWaitMs: summary.daemonWaitMs,
           buildMs: summary.buildMs,
           durationMs: Date.now() - started,

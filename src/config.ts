@@ -1,5 +1,6 @@
 // The validated params, and the build configuration resolved from them. Pure.
 import path from 'node:path';
+import { cacheRefs, DEFAULT_CACHE_KEY } from './cache/keys.js';
 
 /** One `{ "key", "value" }` pair, as lists arrive in env JSON. */
 export type Pair = { key: string; value: string };
@@ -35,6 +36,11 @@ export type Params = {
   no_cache: boolean;
   pull: boolean;
   cache_repo?: string;
+  /** Optional here (the schema fills in defaults): fixtures written before these params stay valid. */
+  cache_key?: string;
+  cache_fallback_keys?: string[];
+  cache_write?: boolean;
+  cache_mode?: 'max' | 'min';
   cache_from?: string[];
   cache_to?: string[];
   cache_export_fatal: boolean;
@@ -80,6 +86,8 @@ export type BuildConfig = {
   pull: boolean;
   cacheFrom: string[];
   cacheTo: string[];
+  /** The registry cache refs imported, in order (the key first), and the one exported to, if any. */
+  cacheRefs: { from: string[]; to: string | undefined };
   cacheExportFatal: boolean;
   sourceDateEpoch: number | undefined;
   endpoint: string;
@@ -95,12 +103,27 @@ export type BuildConfig = {
 /** Where the step runs: the working directory and the temp dir paths default into. */
 export type Place = { cwd: string; tmpDir: string };
 
-/** The registry cache of the original design: one `<cache_repo>:<tag>` per tag, imported and exported. */
-export function registryCache(cacheRepo: string | undefined, tags: readonly string[]): { from: string[]; to: string[] } {
-  if (!cacheRepo) return { from: [], to: [] };
+/**
+ * The registry cache as buildx specs: import `<cache_repo>:<key>` then each fallback, export once
+ * to the key (unless `cache_write` is false). Without `cache_write` no export at all, not even
+ * the free-form `cache_to` specs: a build that must not write writes nothing.
+ */
+export function registryCache(params: Params): { refs: BuildConfig['cacheRefs']; from: string[]; to: string[] } {
+  const write = params.cache_write ?? true;
+  const mode = params.cache_mode ?? 'max';
+  const refs = cacheRefs({
+    repo: params.cache_repo,
+    key: params.cache_key ?? DEFAULT_CACHE_KEY,
+    fallbackKeys: params.cache_fallback_keys ?? [],
+    write,
+    target: params.target,
+    platforms: params.platforms ?? [],
+  });
+  const to = refs.to ? [`type=registry,ref=${refs.to},mode=${mode},image-manifest=true,oci-mediatypes=true`] : [];
   return {
-    from: tags.map((tag) => `type=registry,ref=${cacheRepo}:${tag}`),
-    to: tags.map((tag) => `type=registry,ref=${cacheRepo}:${tag},mode=max,image-manifest=true,oci-mediatypes=true`),
+    refs,
+    from: refs.from.map((ref) => `type=registry,ref=${ref}`),
+    to: write ? [...to, ...(params.cache_to ?? [])] : [],
   };
 }
 
@@ -108,7 +131,7 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
   const absolute = (p: string) => path.resolve(place.cwd, p);
   const optionalPath = (p: string | undefined) => (p === undefined ? undefined : absolute(p));
   const context = absolute(params.context);
-  const cache = registryCache(params.cache_repo, params.tags);
+  const cache = registryCache(params);
   const defaultLayout = params.push ? undefined : path.join(place.tmpDir, params.oci_tar ? 'image.tar' : 'image');
   return {
     image: params.image,
@@ -137,7 +160,8 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     noCache: params.no_cache,
     pull: params.pull,
     cacheFrom: [...cache.from, ...(params.cache_from ?? [])],
-    cacheTo: [...cache.to, ...(params.cache_to ?? [])],
+    cacheTo: cache.to,
+    cacheRefs: cache.refs,
     cacheExportFatal: params.cache_export_fatal,
     sourceDateEpoch: params.source_date_epoch,
     endpoint: params.endpoint,

@@ -112,6 +112,7 @@ async function buildWithRetries(
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the build was interrupted');
     if (run.exitCode === 0) {
       const facts = progress.facts();
+      if (facts.cacheFound.length + facts.cacheMissing.length > 0 || facts.cacheExported) deps.log(cacheLine(facts, config));
       if (facts.cacheExportError) {
         deps.log(`warning: the cache export failed, the image was built anyway (set cache_export_fatal to fail instead): ${facts.cacheExportError}`);
       }
@@ -133,6 +134,13 @@ async function buildWithRetries(
     } else await (deps.backoff ?? defaultBackoff)(attempt, deps.signal);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'interrupted between build attempts');
   }
+}
+
+/** One log line on what the cache did: refs found and missing, and where it was written. */
+function cacheLine(facts: ProgressFacts, config: BuildConfig): string {
+  const list = (refs: string[]) => (refs.length === 0 ? 'none' : refs.join(', '));
+  const written = facts.cacheExported ? `exported${config.cacheRefs.to ? ` to ${config.cacheRefs.to}` : ''}` : config.cacheTo.length === 0 ? 'not exported (cache_write is false or nothing to write to)' : 'not exported';
+  return `cache: found ${list(facts.cacheFound)}; missing ${list(facts.cacheMissing)}; ${written}`;
 }
 
 /**

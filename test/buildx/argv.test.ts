@@ -19,6 +19,9 @@ const base: Params = {
   no_cache: false,
   pull: false,
   cache_export_fatal: false,
+  cache_key: 'buildcache',
+  cache_write: true,
+  cache_mode: 'max',
   retries: 2,
   results_max_bytes: 4096,
 };
@@ -72,17 +75,15 @@ describe('buildArgv', () => {
       argv: [...head, '--file', '/workspace/source/Dockerfile', '--secret', 'id=npmrc,src=/run/secrets/npmrc', '--secret', 'id=token,src=/tmp/private-1/secret-0', '--ssh', 'default=/ssh/id_ed25519', '--ssh', 'deploy=/a,/b', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
     },
     {
-      name: 'registry cache per tag (export failures ignored by default) plus free-form specs',
+      name: 'registry cache: one shared key whatever the tags (export failures ignored by default), plus free-form specs',
       params: { tags: ['v1', 'main'], cache_repo: 'registry.example.com/team/cache', cache_from: ['type=local,src=/cache'], cache_to: ['type=local,dest=/cache,ignore-error=false'] },
       argv: [
         ...head, '--file', '/workspace/source/Dockerfile',
         '--tag', 'registry.example.com/team/app:v1', '--tag', 'registry.example.com/team/app:main',
         '--provenance', 'mode=min',
-        '--cache-from', 'type=registry,ref=registry.example.com/team/cache:v1',
-        '--cache-from', 'type=registry,ref=registry.example.com/team/cache:main',
+        '--cache-from', 'type=registry,ref=registry.example.com/team/cache:buildcache',
         '--cache-from', 'type=local,src=/cache',
-        '--cache-to', 'type=registry,ref=registry.example.com/team/cache:v1,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
-        '--cache-to', 'type=registry,ref=registry.example.com/team/cache:main,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--cache-to', 'type=registry,ref=registry.example.com/team/cache:buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
         '--cache-to', 'type=local,dest=/cache,ignore-error=false',
         '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
       ],
@@ -90,7 +91,60 @@ describe('buildArgv', () => {
     {
       name: 'a fatal cache export leaves the spec as given',
       params: { cache_repo: 'r.example.com/c', cache_export_fatal: true },
-      argv: [...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--cache-from', 'type=registry,ref=r.example.com/c:v1', '--cache-to', 'type=registry,ref=r.example.com/c:v1,mode=max,image-manifest=true,oci-mediatypes=true', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
+      argv: [...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--cache-from', 'type=registry,ref=r.example.com/c:buildcache', '--cache-to', 'type=registry,ref=r.example.com/c:buildcache,mode=max,image-manifest=true,oci-mediatypes=true', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
+    },
+    {
+      name: 'a branch as the key, fallbacks read in order after it (made safe as tags, the key\'s duplicate dropped), export once to the key, mode=min',
+      params: { cache_repo: 'r.example.com/c', cache_key: 'feature/login-form', cache_fallback_keys: ['release/2.x', 'main', 'feature/login-form'], cache_mode: 'min' },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:feature-login-form',
+        '--cache-from', 'type=registry,ref=r.example.com/c:release-2.x',
+        '--cache-from', 'type=registry,ref=r.example.com/c:main',
+        '--cache-to', 'type=registry,ref=r.example.com/c:feature-login-form,mode=min,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'cache_write false: the key and fallbacks are read, nothing is exported (cache_to neither)',
+      params: { cache_repo: 'r.example.com/c', cache_key: 'pr-42', cache_fallback_keys: ['main'], cache_write: false, cache_to: ['type=local,dest=/cache'] },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:pr-42',
+        '--cache-from', 'type=registry,ref=r.example.com/c:main',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'a target and one platform suffix every key, so targets and platforms keep their own cache',
+      params: { cache_repo: 'r.example.com/c', target: 'test', platforms: ['linux/arm64/v8'], cache_fallback_keys: ['main'] },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--target', 'test', '--platform', 'linux/arm64/v8', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:buildcache-test-linux-arm64-v8',
+        '--cache-from', 'type=registry,ref=r.example.com/c:main-test-linux-arm64-v8',
+        '--cache-to', 'type=registry,ref=r.example.com/c:buildcache-test-linux-arm64-v8,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'several platforms share one cache: no platform suffix',
+      params: { cache_repo: 'r.example.com/c', platforms: ['linux/amd64', 'linux/arm64'] },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--platform', 'linux/amd64,linux/arm64', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:buildcache',
+        '--cache-to', 'type=registry,ref=r.example.com/c:buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'the old per-tag cache, by setting the key to the tag',
+      params: { tags: ['3f2c1ab'], cache_repo: 'r.example.com/c', cache_key: '3f2c1ab' },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:3f2c1ab', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:3f2c1ab',
+        '--cache-to', 'type=registry,ref=r.example.com/c:3f2c1ab,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
     },
     {
       name: 'platforms, labels, annotations, attestations, no-cache, pull',
