@@ -96,6 +96,7 @@ export async function main(io: Io): Promise<number> {
           // Which cache refs this build read from and whether it wrote one: a hit rate to chart.
           cache: { found: summary.steps.cacheFound, missing: summary.steps.cacheMissing, exported: summary.steps.cacheExported },
           daemonWaitMs: summary.daemonWaitMs,
+          ...(summary.fleet ? { fleet: summary.fleet } : {}),
           buildMs: summary.buildMs,
           durationMs: Date.now() - started,
           // The step's own peak resident memory in KiB; buildx, a child process, is not counted.

@@ -46,6 +46,9 @@ export type Params = {
   cache_export_fatal: boolean;
   source_date_epoch?: number;
   endpoint: string;
+  endpoints?: string[];
+  routing_key?: string;
+  endpoint_wait?: number;
   tls_dir?: string;
   tls_server_name?: string;
   daemon_timeout: number;
@@ -91,6 +94,11 @@ export type BuildConfig = {
   cacheExportFatal: boolean;
   sourceDateEpoch: number | undefined;
   endpoint: string;
+  /** A fleet to pick `endpoint` from (empty: use `endpoint`). */
+  endpoints: string[];
+  /** What keeps a build on one replica: `routing_key`, or the image repository. */
+  routingKey: string;
+  endpointWaitMs: number;
   tlsDir: string | undefined;
   tlsServerName: string | undefined;
   daemonTimeoutMs: number;
@@ -99,6 +107,9 @@ export type BuildConfig = {
   resultPaths: Partial<Record<ResultName, string>>;
   resultsMaxBytes: number;
 };
+
+/** Seconds a fleet replica gets to answer before the build moves on to the next one. */
+export const DEFAULT_ENDPOINT_WAIT = 3;
 
 /** Where the step runs: the working directory and the temp dir paths default into. */
 export type Place = { cwd: string; tmpDir: string };
@@ -165,6 +176,9 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     cacheExportFatal: params.cache_export_fatal,
     sourceDateEpoch: params.source_date_epoch,
     endpoint: params.endpoint,
+    endpoints: params.endpoints ?? [],
+    routingKey: params.routing_key ?? params.image,
+    endpointWaitMs: Math.round((params.endpoint_wait ?? DEFAULT_ENDPOINT_WAIT) * 1000),
     tlsDir: optionalPath(params.tls_dir),
     tlsServerName: params.tls_server_name,
     daemonTimeoutMs: Math.round(params.daemon_timeout * 1000),

@@ -11,6 +11,7 @@ import type { Runner } from './buildx/run.js';
 import { resolveConfig, type BuildConfig, type Params } from './config.js';
 import type { Probe } from './daemon/wait.js';
 import { waitForDaemon } from './daemon/wait.js';
+import { pickEndpoint } from './fleet/pick.js';
 import { StepError } from './errors.js';
 import { PARAMS_ENV } from './params/names.js';
 import { materialize } from './inputs.js';
@@ -37,6 +38,8 @@ export type Summary = {
   buildMs: number;
   steps: ProgressFacts;
   cacheExportFailed: boolean;
+  /** With `endpoints`: the replica that built, its place in the routing key's order, the ones passed over. */
+  fleet?: { endpoint: string; rank: number; skipped: string[] };
 };
 
 export type StepOutcome = { config: BuildConfig; results: Results; summary: Summary };
@@ -63,16 +66,22 @@ export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cw
 }
 
 export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutcome> {
-  const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
-  await checkWritable(config);
-  const materialized = await materialize(config, stateDir(deps.env));
+  const resolved = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
+  await checkWritable(resolved);
+  const materialized = await materialize(resolved, stateDir(deps.env));
   try {
     // Made (and checked) before anything runs: a value execve cannot take fails here, not after the daemon wait.
-    const argv = buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs);
+    const argv = buildArgv(resolved, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs);
     const waitStarted = Date.now();
-    const waitForIt = () =>
-      waitForDaemon({ endpoint: config.endpoint, tls: materialized.tls?.material, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
-    const waited = await waitForIt();
+    const tls = materialized.tls?.material;
+    // A fleet: the routing key's replica, or the next one in its order that answers.
+    const picked =
+      resolved.endpoints.length > 0
+        ? await pickEndpoint({ endpoints: resolved.endpoints, routingKey: resolved.routingKey, waitMs: resolved.endpointWaitMs, tls, probe: deps.probe, log: deps.log, signal: deps.signal })
+        : undefined;
+    const config: BuildConfig = picked ? { ...resolved, endpoint: picked.endpoint } : resolved;
+    const waitForIt = () => waitForDaemon({ endpoint: config.endpoint, tls, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
+    const waited = picked ?? (await waitForIt());
     const daemonWaitMs = Date.now() - waitStarted;
     deps.log(`BuildKit daemon at ${config.endpoint} answers (${plural(waited.workers, 'worker')}, ${plural(waited.tries, 'try', 'tries')}, ${daemonWaitMs} ms)`);
 
@@ -89,7 +98,8 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
     checkPushedDigests(metadata.digest, built.steps.pushed);
     const results = successResults(config, metadata);
     checkResultsSize(results, config.resultsMaxBytes);
-    return { config, results, summary: { ...built, daemonWaitMs, buildMs: Date.now() - buildStarted } };
+    const fleet = picked && { endpoint: picked.endpoint, rank: picked.rank, skipped: picked.skipped.map((entry) => entry.endpoint) };
+    return { config, results, summary: { ...built, daemonWaitMs, buildMs: Date.now() - buildStarted, ...(fleet ? { fleet } : {}) } };
   } finally {
     await materialized.cleanup();
   }

@@ -6,7 +6,7 @@ import { paramsInvalid } from './validate.js';
 /** Throws PARAMS_INVALID listing every broken rule. */
 export function checkRules(params: Params): Params {
   const problems: string[] = [];
-  const tcp = params.endpoint.startsWith('tcp://');
+  const tcp = [params.endpoint, ...(params.endpoints ?? [])].some((endpoint) => endpoint.startsWith('tcp://'));
   if (params.tls_dir !== undefined && !tcp) problems.push(`tls_dir: only used with a tcp:// endpoint (endpoint is ${params.endpoint})`);
   if (params.tls_server_name !== undefined && params.tls_dir === undefined) problems.push('tls_server_name: needs tls_dir');
   if (params.sbom_generator !== undefined && !params.sbom) problems.push('sbom_generator: needs sbom: true');
