@@ -8,7 +8,8 @@
 // daemon, 5), BENCH_REBUILD_ROUNDS (fresh-pod rebuilds, 3), BENCH_SCALE_ROUNDS (paired runs per
 // params/secrets/tags variant, 5), BENCH_CONTEXT_ROUNDS (large contexts, 1; 0 skips them),
 // BENCH_NEWTAG_ROUNDS (new-tag cache rounds, 3). BENCH_ONLY=cache runs only the cache sections
-// (2: fresh-pod rebuilds and new tags), for a quick before/after of a cache change.
+// (2: fresh-pod rebuilds and new tags), for a quick before/after of a cache change;
+// BENCH_ONLY=fleet only the fleet section (4, BENCH_FLEET_ROUNDS rounds, 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -33,9 +34,10 @@ const SCALE_ROUNDS = Math.max(1, rounds('BENCH_SCALE_ROUNDS', 5));
 const CONTEXT_ROUNDS = rounds('BENCH_CONTEXT_ROUNDS', 1);
 const NEWTAG_ROUNDS = Math.max(1, rounds('BENCH_NEWTAG_ROUNDS', 3));
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (!['', 'cache'].includes(ONLY)) throw new Error(`BENCH_ONLY must be empty or cache, got ${ONLY}`);
-/** Whether a section runs: every section by default, only the cache ones with BENCH_ONLY=cache. */
-const runs = (section: 'overhead' | 'cache' | 'scale') => ONLY === '' || ONLY === section;
+const FLEET_ROUNDS = Math.max(1, rounds('BENCH_FLEET_ROUNDS', 3));
+if (!['', 'cache', 'fleet'].includes(ONLY)) throw new Error(`BENCH_ONLY must be empty, cache or fleet, got ${ONLY}`);
+/** Whether a section runs: every section by default, only the named one with BENCH_ONLY. */
+const runs = (section: 'overhead' | 'cache' | 'scale' | 'fleet') => ONLY === '' || ONLY === section;
 
 // --- statistics ------------------------------------------------------------------------------
 
@@ -92,6 +94,8 @@ type Summary = {
   cachedSteps: number;
   /** Present once the step reports its cache refs. */
   cache?: { found: string[]; missing: string[]; exported: boolean };
+  /** With `endpoints`: the replica that built. */
+  fleet?: { endpoint: string; rank: number; skipped: string[] };
 };
 const summaryOf = (result: Run) => JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as Summary;
 
@@ -415,6 +419,47 @@ async function newTags(bed: Bed, dir: string, count: number): Promise<NewTagFigu
   return figures;
 }
 
+// --- the fleet ---------------------------------------------------------------------------------
+
+type FleetFigures = { first: number[]; sticky: number[]; other: number[]; cached: string[] };
+
+/**
+ * One round on two new replicas: a repository's first build (routed by the step), then after a
+ * one-line change the next build on its replica (routed again: sticky) and, after another
+ * one-line change, on the other replica (what round-robin or random routing would often do).
+ * No registry cache: the difference is what the replica's own cache is worth.
+ */
+async function fleetRound(bed: Bed, dir: string, round: number, figures: FleetFigures): Promise<void> {
+  const replicas: Buildkitd[] = [];
+  try {
+    for (const name of ['replica-a', 'replica-b']) replicas.push(await startBuildkitd(bed.tools, { dir: path.join(dir, name) }));
+    const endpoints = replicas.map((replica) => replica.endpoint);
+    const context = writeContext(path.join(dir, 'src'), workDockerfile(bed.busybox));
+    const edit = (content: string) => {
+      rmSync(path.join(context, 'last.txt'), { force: true });
+      writeContext(context, { 'last.txt': content });
+    };
+    const params = { image: `bench/fleet-${round}`, tags: ['1'], context, oci_layout: path.join(dir, 'layout'), daemon_timeout: 60 };
+    const first = await podBuild(bed, replicas[0]!, path.join(dir, 'pod-first'), { ...params, endpoints });
+    const home = first.summary.fleet?.endpoint;
+    const other = replicas.find((replica) => replica.endpoint !== home);
+    if (!home || !other) throw new Error(`fleet bench: the step reported no replica (${JSON.stringify(first.summary)})`);
+    edit('changed for its replica\n');
+    const sticky = await podBuild(bed, replicas[0]!, path.join(dir, 'pod-sticky'), { ...params, endpoints });
+    if (sticky.summary.fleet?.endpoint !== home) throw new Error('fleet bench: the second build left its replica');
+    edit('changed for the other replica\n');
+    const elsewhere = await podBuild(bed, other, path.join(dir, 'pod-other'), params);
+    figures.first.push(first.ms);
+    figures.sticky.push(sticky.ms);
+    figures.other.push(elsewhere.ms);
+    const count = (built: { summary: Summary }) => `${built.summary.cachedSteps}/${built.summary.steps}`;
+    figures.cached.push(`first ${count(first)}, its replica ${count(sticky)}, the other replica ${count(elsewhere)}`);
+  } finally {
+    for (const replica of replicas) await replica.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** RUN steps that do a few seconds of real work: shell arithmetic, and hashing freshly made data. */
 function workDockerfile(busybox: string): Record<string, string> {
   const spin = (n: number, out: string) => `RUN i=0; s=0; while [ $i -lt ${n} ]; do s=$(( (s * 31 + i) % 1000003 )); i=$((i+1)); done; echo $s > ${out}`;
@@ -660,11 +705,23 @@ try {
     }
   }
 
+  let fleetFigures: FleetFigures | undefined;
+  if (runs('fleet')) {
+    progress(`4. fleet, ${FLEET_ROUNDS} rounds`);
+    fleetFigures = { first: [], sticky: [], other: [], cached: [] };
+    for (let round = 0; round < FLEET_ROUNDS; round++) await fleetRound(bed, path.join(work, `fleet-${round}`), round, fleetFigures);
+    const label = '4. fleet of 2 replicas, no registry cache';
+    row(`${label}: a repository's first build`, spread(fleetFigures.first, ms), '', '');
+    row(`${label}, one-line change: on its replica (sticky routing)`, spread(fleetFigures.sticky, ms), '', '');
+    row(`${label}, one-line change: on the other replica`, spread(fleetFigures.other, ms), '', '');
+    row(`${label}: **its replica / the other replica**`, spread(fleetFigures.sticky.map((value, index) => value / fleetFigures!.other[index]!), ratio), '', '');
+  }
+
   const out = [
     `## \`npm run bench\`, ${new Date().toISOString().slice(0, 10)}`,
     '',
     ...header,
-    `- rounds: BENCH_ROUNDS=${ROUNDS} BENCH_LATE_ROUNDS=${LATE_ROUNDS} BENCH_REBUILD_ROUNDS=${REBUILD_ROUNDS} BENCH_SCALE_ROUNDS=${SCALE_ROUNDS} BENCH_CONTEXT_ROUNDS=${CONTEXT_ROUNDS} BENCH_NEWTAG_ROUNDS=${NEWTAG_ROUNDS}${ONLY ? ` BENCH_ONLY=${ONLY}` : ''}; whole run ${((Date.now() - started) / 60_000).toFixed(1)} min; load average at the end ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
+    `- rounds: BENCH_ROUNDS=${ROUNDS} BENCH_LATE_ROUNDS=${LATE_ROUNDS} BENCH_REBUILD_ROUNDS=${REBUILD_ROUNDS} BENCH_SCALE_ROUNDS=${SCALE_ROUNDS} BENCH_CONTEXT_ROUNDS=${CONTEXT_ROUNDS} BENCH_NEWTAG_ROUNDS=${NEWTAG_ROUNDS} BENCH_FLEET_ROUNDS=${FLEET_ROUNDS}${ONLY ? ` BENCH_ONLY=${ONLY}` : ''}; whole run ${((Date.now() - started) / 60_000).toFixed(1)} min; load average at the end ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
     '- values: median (25th–75th percentile, number of runs); ratios are taken per pair / per round, then summarized',
     '',
     '| figure | value | target | verdict |',
@@ -685,6 +742,7 @@ try {
     '',
     ...(work2?.cached ?? []).map((line) => `- work: ${line}`),
     ...(tagFigures?.cached ?? []).map((line) => `- new tags: ${line}`),
+    ...(fleetFigures?.cached ?? []).map((line) => `- fleet: ${line}`),
     ...contextFigures.flatMap(([label, figures]) => figures.cached.map((line) => `- ${label.slice(3)}: ${line}`)),
     '',
     ...(tagFigures ? ['Cache refs the step reported (its JSON summary), per round:', '', ...tagFigures.cacheRefs.map((line) => `- ${line}`), ''] : []),
