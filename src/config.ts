@@ -49,6 +49,7 @@ export type Params = {
   endpoints?: string[];
   routing_key?: string;
   endpoint_wait?: number;
+  platform_endpoints?: Record<string, string>;
   tls_dir?: string;
   tls_server_name?: string;
   daemon_timeout: number;
@@ -99,6 +100,8 @@ export type BuildConfig = {
   /** What keeps a build on one replica: `routing_key`, or the image repository. */
   routingKey: string;
   endpointWaitMs: number;
+  /** Native multi-platform: a node (daemon) per platform, in the order given (empty: one node). */
+  platformEndpoints: Array<{ platform: string; endpoint: string }>;
   tlsDir: string | undefined;
   tlsServerName: string | undefined;
   daemonTimeoutMs: number;
@@ -128,7 +131,7 @@ export function registryCache(params: Params): { refs: BuildConfig['cacheRefs'];
     fallbackKeys: params.cache_fallback_keys ?? [],
     write,
     target: params.target,
-    platforms: params.platforms ?? [],
+    platforms: params.platforms ?? Object.keys(params.platform_endpoints ?? {}),
   });
   const to = refs.to ? [`type=registry,ref=${refs.to},mode=${mode},image-manifest=true,oci-mediatypes=true`] : [];
   return {
@@ -162,7 +165,7 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     push: params.push,
     ociLayout: optionalPath(params.oci_layout) ?? defaultLayout,
     ociTar: params.oci_tar,
-    platforms: params.platforms ?? [],
+    platforms: params.platforms ?? Object.keys(params.platform_endpoints ?? {}),
     labels: params.labels ?? [],
     annotations: params.annotations ?? [],
     provenance: params.provenance ?? (params.source_date_epoch === undefined ? 'min' : 'none'),
@@ -175,10 +178,12 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     cacheRefs: cache.refs,
     cacheExportFatal: params.cache_export_fatal,
     sourceDateEpoch: params.source_date_epoch,
-    endpoint: params.endpoint,
+    // With a node per platform, the first node is the builder's own endpoint.
+    endpoint: Object.values(params.platform_endpoints ?? {})[0] ?? params.endpoint,
     endpoints: params.endpoints ?? [],
     routingKey: params.routing_key ?? params.image,
     endpointWaitMs: Math.round((params.endpoint_wait ?? DEFAULT_ENDPOINT_WAIT) * 1000),
+    platformEndpoints: Object.entries(params.platform_endpoints ?? {}).map(([platform, endpoint]) => ({ platform, endpoint })),
     tlsDir: optionalPath(params.tls_dir),
     tlsServerName: params.tls_server_name,
     daemonTimeoutMs: Math.round(params.daemon_timeout * 1000),

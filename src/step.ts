@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'fs-extra';
-import { buildArgv, createBuilderArgv, type BuildInputs } from './buildx/argv.js';
+import { buildArgv, createBuilderArgv, createNodesArgv, type BuildInputs } from './buildx/argv.js';
 import { classifyFailure, errorSection } from './buildx/failure.js';
 import { parseMetadata } from './buildx/metadata.js';
 import { readProgress, type ProgressFacts } from './buildx/progress.js';
@@ -82,15 +82,21 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
     const config: BuildConfig = picked ? { ...resolved, endpoint: picked.endpoint } : resolved;
     const waitForIt = () => waitForDaemon({ endpoint: config.endpoint, tls, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
     const waited = picked ?? (await waitForIt());
+    // A node per platform: every one of them must answer too.
+    for (const node of config.platformEndpoints.filter((entry) => entry.endpoint !== config.endpoint)) {
+      await waitForDaemon({ endpoint: node.endpoint, tls, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
+    }
     const daemonWaitMs = Date.now() - waitStarted;
     deps.log(`BuildKit daemon at ${config.endpoint} answers (${plural(waited.workers, 'worker')}, ${plural(waited.tries, 'try', 'tries')}, ${daemonWaitMs} ms)`);
 
     const bin = buildxBin(deps.env);
     const env = buildxEnv(deps.env, materialized.dockerConfigDir);
     await fs.ensureDir(env.BUILDX_CONFIG as string);
-    const created = await deps.runner(bin, createBuilderArgv(config, materialized.tls?.files), { env, signal: deps.signal, write: deps.output });
-    if (created.spawnError) throw buildxMissing(bin, created.spawnError);
-    if (created.exitCode !== 0) throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`);
+    for (const create of createNodesArgv(config, materialized.tls?.files)) {
+      const created = await deps.runner(bin, create, { env, signal: deps.signal, write: deps.output });
+      if (created.spawnError) throw buildxMissing(bin, created.spawnError);
+      if (created.exitCode !== 0) throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`);
+    }
 
     const buildStarted = Date.now();
     const built = await buildWithRetries(config, argv, bin, env, { ...deps, mask: masker(materialized.secretTexts), waitForDaemon: waitForIt });

@@ -23,6 +23,8 @@ export type BuildkitdOptions = {
   wrap?: string[];
   /** Extra environment for the daemon (e.g. BUILDKIT_STEP_LOG_MAX_SIZE), on top of ours. */
   env?: NodeJS.ProcessEnv;
+  /** Extra buildkitd flags, e.g. `--oci-worker-platform linux/arm64`. */
+  args?: string[];
 };
 
 /** Starts buildkitd with the overlayfs snapshotter, falling back to native where overlayfs won't mount. */
@@ -38,6 +40,7 @@ export async function startBuildkitd(tools: Tools, options: BuildkitdOptions): P
       `--oci-worker-snapshotter=${snapshotter}`,
       '--oci-worker-binary', tools.runc,
       '--containerd-worker=false',
+      ...(options.args ?? []),
       ...(options.tls ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey] : []),
     ];
     const command = [...(options.wrap ?? []), tools.buildkitd, ...args];

@@ -1,7 +1,7 @@
 // The whole buildx argv for named configurations, compared in full.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildArgv, createBuilderArgv, csv, type BuildInputs } from '../../src/buildx/argv.js';
+import { buildArgv, createBuilderArgv, createNodesArgv, csv, type BuildInputs } from '../../src/buildx/argv.js';
 import { PARAM_OF_FLAG } from '../../src/buildx/limits.js';
 import { resolveConfig, type Params } from '../../src/config.js';
 
@@ -193,6 +193,24 @@ describe('createBuilderArgv', () => {
       '--driver-opt', 'cacert=/tls/ca.pem,cert=/tls/cert.pem,key=/tls/key.pem,servername=buildkitd',
       'tcp://buildkitd.ci:1234',
     ]);
+  });
+});
+
+describe('createNodesArgv', () => {
+  test('one endpoint: the one create of createBuilderArgv', () => {
+    const config = resolveConfig(base, place);
+    assert.deepEqual(createNodesArgv(config), [createBuilderArgv(config)]);
+  });
+  test('a node per platform: the first creates, the others append, each with its platform; platforms default to the map\'s', () => {
+    const config = resolveConfig({ ...base, platform_endpoints: { 'linux/amd64': 'tcp://amd64.ci:1234', 'linux/arm64': 'tcp://arm64.ci:1234' } }, place);
+    const tls = { ca: '/tls/ca.pem', cert: '/tls/cert.pem', key: '/tls/key.pem' };
+    const opt = ['--driver-opt', 'cacert=/tls/ca.pem,cert=/tls/cert.pem,key=/tls/key.pem'];
+    assert.deepEqual(createNodesArgv(config, tls), [
+      ['create', '--name', 'buildkit-step', '--node', 'buildkit-step0', '--driver', 'remote', '--platform', 'linux/amd64', ...opt, 'tcp://amd64.ci:1234'],
+      ['create', '--name', 'buildkit-step', '--append', '--node', 'buildkit-step1', '--driver', 'remote', '--platform', 'linux/arm64', ...opt, 'tcp://arm64.ci:1234'],
+    ]);
+    assert.equal(config.endpoint, 'tcp://amd64.ci:1234', 'the first node is the builder\'s endpoint');
+    assert.deepEqual(buildArgv(config, plain).slice(5, 9), ['--file', '/workspace/source/Dockerfile', '--platform', 'linux/amd64,linux/arm64']);
   });
 });
 
