@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'fs-extra';
-import { buildArgv, createBuilderArgv, createNodesArgv, type BuildInputs } from './buildx/argv.js';
+import { buildArgv, createNodesArgv, type BuildInputs } from './buildx/argv.js';
 import { classifyFailure, errorSection } from './buildx/failure.js';
 import { parseMetadata } from './buildx/metadata.js';
 import { readProgress, type ProgressFacts } from './buildx/progress.js';
@@ -56,11 +56,14 @@ const defaultBackoff = (attempt: number, signal?: AbortSignal) =>
   sleep(Math.min(2000 * 2 ** (attempt - 1), 30_000), undefined, { signal }).catch(() => {});
 
 /** The buildx argv a run would use, without running or writing anything (for print-argv). */
-export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cwd' | 'isTty'>): Promise<{ create: string[]; build: string[] }> {
+export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cwd' | 'isTty'>): Promise<{ create: string[]; append?: string[][]; build: string[] }> {
   const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
   const materialized = await materialize(config, stateDir(deps.env), { dryRun: true });
+  // With platform_endpoints, `append` holds the `buildx create --append` of each further node.
+  const [create, ...append] = createNodesArgv(config, materialized.tls?.files);
   return {
-    create: createBuilderArgv(config, materialized.tls?.files),
+    create: create!,
+    ...(append.length > 0 ? { append } : {}),
     build: buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' }),
   };
 }
@@ -127,7 +130,7 @@ async function buildWithRetries(
     if (run.spawnError) throw buildxMissing(bin, run.spawnError);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the build was interrupted');
     if (run.exitCode === 0) {
-      const facts = progress.facts();
+      const facts = inParamOrder(progress.facts(), config.cacheRefs.from);
       if (facts.cacheFound.length + facts.cacheMissing.length > 0 || facts.cacheExported) deps.log(cacheLine(facts, config));
       if (facts.cacheExportError) {
         deps.log(`warning: the cache export failed, the image was built anyway (set cache_export_fatal to fail instead): ${facts.cacheExportError}`);
@@ -150,6 +153,13 @@ async function buildWithRetries(
     } else await (deps.backoff ?? defaultBackoff)(attempt, deps.signal);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'interrupted between build attempts');
   }
+}
+
+/** Cache refs as the params list them (key, then fallbacks), whatever order BuildKit fetched them in. */
+function inParamOrder(facts: ProgressFacts, order: readonly string[]): ProgressFacts {
+  const rank = (ref: string) => (order.includes(ref) ? order.indexOf(ref) : order.length);
+  const sort = (refs: string[]) => [...refs].sort((a, b) => rank(a) - rank(b));
+  return { ...facts, cacheFound: sort(facts.cacheFound), cacheMissing: sort(facts.cacheMissing) };
 }
 
 /** One log line on what the cache did: refs found and missing, and where it was written. */

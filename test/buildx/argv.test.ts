@@ -94,7 +94,7 @@ describe('buildArgv', () => {
       argv: [...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--cache-from', 'type=registry,ref=r.example.com/c:buildcache', '--cache-to', 'type=registry,ref=r.example.com/c:buildcache,mode=max,image-manifest=true,oci-mediatypes=true', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
     },
     {
-      name: 'a branch as the key, fallbacks read in order after it (made safe as tags, the key\'s duplicate dropped), export once to the key, mode=min',
+      name: 'a branch as the key, fallbacks passed in order after it (made safe as tags, the key\'s duplicate dropped), export once to the key, mode=min',
       params: { cache_repo: 'r.example.com/c', cache_key: 'feature/login-form', cache_fallback_keys: ['release/2.x', 'main', 'feature/login-form'], cache_mode: 'min' },
       argv: [
         ...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',

@@ -94,7 +94,7 @@ describe('cache key independent of the tags', () => {
     });
   });
 
-  test('fallback keys are read in order after the key, and a later one is used when the earlier ones hold other layers', async () => {
+  test('fallback keys are read besides the key, and a later one is used when the earlier ones hold other layers', async () => {
     const host = suite.bed.registry.host;
     const cacheRepo = `${host}/team/fallback-cache`;
     const params = { image: `${host}/team/fallback`, tags: ['1'], cache_repo: cacheRepo };
@@ -115,8 +115,10 @@ describe('cache key independent of the tags', () => {
     );
     check(() => {
       for (const run of [release, main, feature, without]) assert.equal(run.exitCode, 0, run.stderr);
+      // BuildKit fetches the imports at once, so its progress lists them in any order; the
+      // summary lists them in the order of the params.
       const imports = [...feature.stderr.matchAll(/^#\d+ importing cache manifest from (\S+)$/gm)].map((match) => match[1]);
-      assert.deepEqual(imports, [`${cacheRepo}:feature-login`, `${cacheRepo}:release-2.x`, `${cacheRepo}:main`], 'the key (a branch made a tag), then the fallbacks in order');
+      assert.deepEqual(imports.sort(), [`${cacheRepo}:feature-login`, `${cacheRepo}:main`, `${cacheRepo}:release-2.x`], 'the key (a branch made a tag) and every fallback');
       assert.deepEqual(cacheOf(feature), { found: [`${cacheRepo}:release-2.x`, `${cacheRepo}:main`], missing: [`${cacheRepo}:feature-login`], exported: false });
       assert.deepEqual(markers(feature), markers(main), 'the RUN layers came from the main fallback');
       assert.notDeepEqual(markers(without), markers(main), 'without it they are built again');
