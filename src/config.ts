@@ -1,6 +1,7 @@
 // The validated params, and the build configuration resolved from them. Pure.
 import path from 'node:path';
 import { cacheRefs, DEFAULT_CACHE_KEY } from './cache/keys.js';
+import { rankEndpoints } from './fleet/route.js';
 
 /** One `{ "key", "value" }` pair, as lists arrive in env JSON. */
 export type Pair = { key: string; value: string };
@@ -178,8 +179,9 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     cacheRefs: cache.refs,
     cacheExportFatal: params.cache_export_fatal,
     sourceDateEpoch: params.source_date_epoch,
-    // With a node per platform, the first node is the builder's own endpoint.
-    endpoint: Object.values(params.platform_endpoints ?? {})[0] ?? params.endpoint,
+    // With a node per platform, the first node is the builder's own endpoint; with a fleet, the
+    // routing key's first choice (the step moves on from it only if it does not answer).
+    endpoint: Object.values(params.platform_endpoints ?? {})[0] ?? rankEndpoints(params.endpoints ?? [], params.routing_key ?? params.image)[0] ?? params.endpoint,
     endpoints: params.endpoints ?? [],
     routingKey: params.routing_key ?? params.image,
     endpointWaitMs: Math.round((params.endpoint_wait ?? DEFAULT_ENDPOINT_WAIT) * 1000),

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { buildArgv, createBuilderArgv, createNodesArgv, csv, type BuildInputs } from '../../src/buildx/argv.js';
 import { PARAM_OF_FLAG } from '../../src/buildx/limits.js';
 import { resolveConfig, type Params } from '../../src/config.js';
+import { rankEndpoints } from '../../src/fleet/route.js';
 
 const base: Params = {
   image: 'registry.example.com/team/app',
@@ -211,6 +212,16 @@ describe('createNodesArgv', () => {
     ]);
     assert.equal(config.endpoint, 'tcp://amd64.ci:1234', 'the first node is the builder\'s endpoint');
     assert.deepEqual(buildArgv(config, plain).slice(5, 9), ['--file', '/workspace/source/Dockerfile', '--platform', 'linux/amd64,linux/arm64']);
+  });
+});
+
+describe('a fleet in the config', () => {
+  test('the builder is made for the routing key\'s first choice (the image by default)', () => {
+    const endpoints = ['tcp://b-0.b.ci.svc:1234', 'tcp://b-1.b.ci.svc:1234', 'tcp://b-2.b.ci.svc:1234'];
+    const config = resolveConfig({ ...base, endpoints }, place);
+    assert.equal(config.endpoint, rankEndpoints(endpoints, base.image)[0]);
+    assert.equal(resolveConfig({ ...base, endpoints, routing_key: 'team-a' }, place).endpoint, rankEndpoints(endpoints, 'team-a')[0]);
+    assert.deepEqual(createNodesArgv(config), [['create', '--name', 'buildkit-step', '--node', 'buildkit-step0', '--driver', 'remote', config.endpoint]]);
   });
 });
 
