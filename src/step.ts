@@ -80,7 +80,7 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
     // A fleet: the routing key's replica, or the next one in its order that answers.
     const picked =
       resolved.endpoints.length > 0
-        ? await pickEndpoint({ endpoints: resolved.endpoints, routingKey: resolved.routingKey, waitMs: resolved.endpointWaitMs, tls, probe: deps.probe, log: deps.log, signal: deps.signal })
+        ? await pickEndpoint({ endpoints: resolved.endpoints, routingKey: resolved.routingKey, waitMs: resolved.endpointWaitMs, timeoutMs: resolved.daemonTimeoutMs, tls, probe: deps.probe, log: deps.log, signal: deps.signal })
         : undefined;
     const config: BuildConfig = picked ? { ...resolved, endpoint: picked.endpoint } : resolved;
     const waitForIt = () => waitForDaemon({ endpoint: config.endpoint, tls, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });

@@ -13,17 +13,18 @@ const up: ProbeResult = { ok: true, workers: 1 } as ProbeResult;
 const refused = { ok: false, transient: true, reason: 'connect ECONNREFUSED', code: 'ECONNREFUSED' } as ProbeResult;
 const badTls = { ok: false, transient: false, reason: 'certificate signed by unknown authority' } as ProbeResult;
 
-function run(answers: Record<string, ProbeResult>, tls?: TlsMaterial) {
+function run(answers: Record<string, ProbeResult> | ((endpoint: string, call: number) => ProbeResult), tls?: TlsMaterial, timeoutMs = 150) {
   const lines: string[] = [];
   const probed: string[] = [];
   const picked = pickEndpoint({
     endpoints: fleet,
     routingKey: key,
     waitMs: 60,
+    timeoutMs,
     tls,
     probe: async (endpoint) => {
       probed.push(endpoint);
-      return answers[endpoint] ?? refused;
+      return typeof answers === 'function' ? answers(endpoint, probed.length) : (answers[endpoint] ?? refused);
     },
     log: (line) => lines.push(line),
   });
@@ -53,6 +54,15 @@ describe('pickEndpoint', () => {
     const { picked, probed } = run({ [order[0]!]: badTls, [order[1]!]: up }, tls);
     await assert.rejects(picked, (error: unknown) => error instanceof StepError && error.code === 'DAEMON_TLS');
     assert.deepEqual([...new Set(probed)], [order[0]]);
+  });
+
+  test('a fleet coming back: after a pass with no answer it goes round again, within the overall timeout', async () => {
+    const started = Date.now();
+    const { picked, lines } = run((endpoint) => (endpoint === order[2] && Date.now() - started > 250 ? up : refused), undefined, 5000);
+    const result = await picked;
+    assert.equal(result.endpoint, order[2]);
+    assert.deepEqual(result.skipped.map((entry) => entry.endpoint), [order[0], order[1]], 'each replica passed over once in the summary');
+    assert.ok(lines.some((line) => line.includes(`; moving on to ${order[0]}`)), 'from the last choice back to the first');
   });
 
   test('none answers: DAEMON_UNREACHABLE naming every replica', async () => {
