@@ -6,7 +6,10 @@
 // Progress goes to stderr; the result, a markdown table, to stdout (paste it into docs/benchmarks.md).
 // Rounds, by env: BENCH_ROUNDS (paired step/buildx runs, default 15), BENCH_LATE_ROUNDS (late
 // daemon, 5), BENCH_REBUILD_ROUNDS (fresh-pod rebuilds, 3), BENCH_SCALE_ROUNDS (paired runs per
-// params/secrets/tags variant, 5), BENCH_CONTEXT_ROUNDS (large contexts, 1; 0 skips them).
+// params/secrets/tags variant, 5), BENCH_CONTEXT_ROUNDS (large contexts, 1; 0 skips them),
+// BENCH_NEWTAG_ROUNDS (new-tag cache rounds, 3). BENCH_ONLY=cache runs only the cache sections
+// (2: fresh-pod rebuilds and new tags), for a quick before/after of a cache change;
+// BENCH_ONLY=fleet only the fleet section (4, BENCH_FLEET_ROUNDS rounds, 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -29,6 +32,12 @@ const LATE_ROUNDS = Math.max(1, rounds('BENCH_LATE_ROUNDS', 5));
 const REBUILD_ROUNDS = Math.max(1, rounds('BENCH_REBUILD_ROUNDS', 3));
 const SCALE_ROUNDS = Math.max(1, rounds('BENCH_SCALE_ROUNDS', 5));
 const CONTEXT_ROUNDS = rounds('BENCH_CONTEXT_ROUNDS', 1);
+const NEWTAG_ROUNDS = Math.max(1, rounds('BENCH_NEWTAG_ROUNDS', 3));
+const ONLY = process.env.BENCH_ONLY ?? '';
+const FLEET_ROUNDS = Math.max(1, rounds('BENCH_FLEET_ROUNDS', 3));
+if (!['', 'cache', 'fleet'].includes(ONLY)) throw new Error(`BENCH_ONLY must be empty, cache or fleet, got ${ONLY}`);
+/** Whether a section runs: every section by default, only the named one with BENCH_ONLY. */
+const runs = (section: 'overhead' | 'cache' | 'scale' | 'fleet') => ONLY === '' || ONLY === section;
 
 // --- statistics ------------------------------------------------------------------------------
 
@@ -75,7 +84,19 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, options: { on
 
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-type Summary = { status: string; maxRssKiB: number; daemonWaitMs: number; buildMs: number; durationMs: number; steps: number; cachedSteps: number };
+type Summary = {
+  status: string;
+  maxRssKiB: number;
+  daemonWaitMs: number;
+  buildMs: number;
+  durationMs: number;
+  steps: number;
+  cachedSteps: number;
+  /** Present once the step reports its cache refs. */
+  cache?: { found: string[]; missing: string[]; exported: boolean };
+  /** With `endpoints`: the replica that built. */
+  fleet?: { endpoint: string; rank: number; skipped: string[] };
+};
 const summaryOf = (result: Run) => JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as Summary;
 
 /** The step as the Task runs it: `buildkit-step build`, params in PARAM_* env, a state dir of its own. */
@@ -307,6 +328,138 @@ async function rebuilds(bed: Bed, dir: string, count: number, makeContext: (dir:
   return figures;
 }
 
+// --- new tags ----------------------------------------------------------------------------------
+
+type NewTagFigures = {
+  cold: number[];
+  warm: number[];
+  freshSame: number[];
+  freshNew: number[];
+  changedSame: number[];
+  changedNew: number[];
+  cached: string[];
+  cacheRefs: string[];
+};
+
+/**
+ * One round of the case CI pipelines live in: every build tags the image with a new commit SHA.
+ * A cold build of tag `sha-0` (empty daemon, empty cache repo), a warm rebuild on that daemon;
+ * on wiped daemons (fresh pods): the same tag unchanged, a new tag unchanged; then, after a
+ * one-line change each, the same tag and a new tag. The two changed builds get different
+ * one-line changes and alternate in order per round, so each starts from a cache that is one
+ * line behind it, whichever ran first.
+ */
+async function newTagRound(bed: Bed, dir: string, round: number, figures: NewTagFigures, label: string): Promise<void> {
+  const context = writeContext(path.join(dir, 'src'), workDockerfile(bed.busybox));
+  const edit = (content: string) => {
+    rmSync(path.join(context, 'last.txt'), { force: true });
+    writeContext(context, { 'last.txt': content });
+  };
+  const params = (tag: string) => ({
+    image: `${bed.registry.host}/bench/${label}`,
+    tags: [tag],
+    context,
+    push: true,
+    cache_repo: `${bed.registry.host}/bench/${label}-cache`,
+    daemon_timeout: 60,
+  });
+  const daemons: Buildkitd[] = [];
+  const wiped = async (name: string) => {
+    const daemon = await startBuildkitd(bed.tools, { dir: path.join(dir, name) });
+    daemons.push(daemon);
+    return daemon;
+  };
+  const once = async (name: string, tag: string, daemon?: Buildkitd) => {
+    const on = daemon ?? (await wiped(`daemon-${name}`));
+    const built = await podBuild(bed, on, path.join(dir, `pod-${name}`), params(tag));
+    if (!daemon) await on.stop();
+    return built;
+  };
+  try {
+    const first = await wiped('daemon-cold');
+    const cold = await podBuild(bed, first, path.join(dir, 'pod-cold'), params('sha-0'));
+    const warm = await podBuild(bed, first, path.join(dir, 'pod-warm'), params('sha-0'));
+    await first.stop();
+    const freshSame = await once('fresh-same', 'sha-0');
+    const freshNew = await once('fresh-new', 'sha-1');
+    const changed: Record<'same' | 'new', Awaited<ReturnType<typeof once>>> = {} as never;
+    const order: Array<'same' | 'new'> = round % 2 === 0 ? ['same', 'new'] : ['new', 'same'];
+    for (const which of order) {
+      edit(`changed for the ${which} tag\n`);
+      changed[which] = await once(`changed-${which}`, which === 'same' ? 'sha-0' : 'sha-2');
+    }
+    figures.cold.push(cold.ms);
+    figures.warm.push(warm.ms);
+    figures.freshSame.push(freshSame.ms);
+    figures.freshNew.push(freshNew.ms);
+    figures.changedSame.push(changed.same.ms);
+    figures.changedNew.push(changed.new.ms);
+    const count = (built: { summary: Summary }) => `${built.summary.cachedSteps}/${built.summary.steps}`;
+    figures.cached.push(
+      `cold ${count(cold)}, warm ${count(warm)}, fresh same tag ${count(freshSame)}, fresh new tag ${count(freshNew)}, ` +
+        `one-line change: same tag ${count(changed.same)}, new tag ${count(changed.new)} (order: ${order.join(', ')})`,
+    );
+    const refs = (built: { summary: Summary }) => {
+      const cache = built.summary.cache;
+      return cache ? `found [${cache.found.join(' ')}] missing [${cache.missing.join(' ')}] exported ${cache.exported}` : 'no cache summary';
+    };
+    figures.cacheRefs.push(`fresh new tag: ${refs(freshNew)}; one-line change, new tag: ${refs(changed.new)}`);
+  } finally {
+    for (const daemon of daemons) await daemon.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function newTags(bed: Bed, dir: string, count: number): Promise<NewTagFigures> {
+  const figures: NewTagFigures = { cold: [], warm: [], freshSame: [], freshNew: [], changedSame: [], changedNew: [], cached: [], cacheRefs: [] };
+  for (let round = 0; round < count; round++) {
+    progress(`new tags: round ${round + 1} of ${count}`);
+    await newTagRound(bed, path.join(dir, `newtag-${round}`), round, figures, `newtag-${round}`);
+  }
+  return figures;
+}
+
+// --- the fleet ---------------------------------------------------------------------------------
+
+type FleetFigures = { first: number[]; sticky: number[]; other: number[]; cached: string[] };
+
+/**
+ * One round on two new replicas: a repository's first build (routed by the step), then after a
+ * one-line change the next build on its replica (routed again: sticky) and, after another
+ * one-line change, on the other replica (what round-robin or random routing would often do).
+ * No registry cache: the difference is what the replica's own cache is worth.
+ */
+async function fleetRound(bed: Bed, dir: string, round: number, figures: FleetFigures): Promise<void> {
+  const replicas: Buildkitd[] = [];
+  try {
+    for (const name of ['replica-a', 'replica-b']) replicas.push(await startBuildkitd(bed.tools, { dir: path.join(dir, name) }));
+    const endpoints = replicas.map((replica) => replica.endpoint);
+    const context = writeContext(path.join(dir, 'src'), workDockerfile(bed.busybox));
+    const edit = (content: string) => {
+      rmSync(path.join(context, 'last.txt'), { force: true });
+      writeContext(context, { 'last.txt': content });
+    };
+    const params = { image: `bench/fleet-${round}`, tags: ['1'], context, oci_layout: path.join(dir, 'layout'), daemon_timeout: 60 };
+    const first = await podBuild(bed, replicas[0]!, path.join(dir, 'pod-first'), { ...params, endpoints });
+    const home = first.summary.fleet?.endpoint;
+    const other = replicas.find((replica) => replica.endpoint !== home);
+    if (!home || !other) throw new Error(`fleet bench: the step reported no replica (${JSON.stringify(first.summary)})`);
+    edit('changed for its replica\n');
+    const sticky = await podBuild(bed, replicas[0]!, path.join(dir, 'pod-sticky'), { ...params, endpoints });
+    if (sticky.summary.fleet?.endpoint !== home) throw new Error('fleet bench: the second build left its replica');
+    edit('changed for the other replica\n');
+    const elsewhere = await podBuild(bed, other, path.join(dir, 'pod-other'), params);
+    figures.first.push(first.ms);
+    figures.sticky.push(sticky.ms);
+    figures.other.push(elsewhere.ms);
+    const count = (built: { summary: Summary }) => `${built.summary.cachedSteps}/${built.summary.steps}`;
+    figures.cached.push(`first ${count(first)}, its replica ${count(sticky)}, the other replica ${count(elsewhere)}`);
+  } finally {
+    for (const replica of replicas) await replica.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** RUN steps that do a few seconds of real work: shell arithmetic, and hashing freshly made data. */
 function workDockerfile(busybox: string): Record<string, string> {
   const spin = (n: number, out: string) => `RUN i=0; s=0; while [ $i -lt ${n} ]; do s=$(( (s * 31 + i) % 1000003 )); i=$((i+1)); done; echo $s > ${out}`;
@@ -407,6 +560,41 @@ function machine(bed: Bed): string[] {
   ];
 }
 
+/** The fresh-pod rebuild figures of one context (targets only for the first). */
+function rebuildRows(label: string, figures: RebuildFigures, targets: boolean): void {
+  const freshWarm = figures.fresh.map((fresh, index) => fresh / figures.warm[index]!);
+  const freshCold = figures.fresh.map((fresh, index) => fresh / figures.cold[index]!);
+  row(`${label}: cold build (empty daemon, empty cache)`, spread(figures.cold, ms), '', '');
+  row(`${label}: fresh-pod rebuild (wiped daemon, registry cache)`, spread(figures.fresh, ms), '', '');
+  row(`${label}: warm rebuild (same daemon)`, spread(figures.warm, ms), '', '');
+  row(`${label}: **fresh-pod / warm**`, spread(freshWarm, ratio), targets ? '≤ 1.5' : '', targets ? verdict(median(freshWarm) <= 1.5) : '');
+  row(`${label}: **fresh-pod / cold**`, spread(freshCold, ratio), targets ? '≤ 0.2' : '', targets ? verdict(median(freshCold) <= 0.2) : '');
+  row(`${label}, only the last step changed: fresh pod`, spread(figures.freshLast, ms), '', '');
+  row(`${label}, only the last step changed: warm daemon`, spread(figures.warmLast, ms), '', '');
+  row(`${label}, only the last step changed: **fresh-pod / warm**`, spread(figures.freshLast.map((fresh, index) => fresh / figures.warmLast[index]!), ratio), '', '');
+  row(`${label}, only the last step changed: **fresh-pod / cold**`, spread(figures.freshLast.map((fresh, index) => fresh / figures.cold[index]!), ratio), '', '');
+}
+
+// --- new-tag rows --------------------------------------------------------------------------------
+
+/** The new-tag figures and their targets: ratios per round, then summarized. */
+function newTagRows(figures: NewTagFigures): void {
+  const per = (top: number[], bottom: number[]) => top.map((value, index) => value / bottom[index]!);
+  const label = '2. new tag per build (commit SHA)';
+  row(`${label}: cold build (empty daemon, empty cache)`, spread(figures.cold, ms), '', '');
+  row(`${label}: warm rebuild (same daemon, same tag)`, spread(figures.warm, ms), '', '');
+  row(`${label}: fresh pod, same tag, unchanged sources`, spread(figures.freshSame, ms), '', '');
+  row(`${label}: fresh pod, **new tag**, unchanged sources`, spread(figures.freshNew, ms), '', '');
+  const unchanged = per(figures.freshNew, figures.warm);
+  row(`${label}: **fresh pod new tag / warm rebuild** (unchanged sources)`, spread(unchanged, ratio), '≤ 1.5', verdict(median(unchanged) <= 1.5));
+  row(`${label}, one-line change: fresh pod, same tag`, spread(figures.changedSame, ms), '', '');
+  row(`${label}, one-line change: fresh pod, **new tag**`, spread(figures.changedNew, ms), '', '');
+  const same = per(figures.changedNew, figures.changedSame);
+  row(`${label}, one-line change: **new tag / same tag** (fresh pods)`, spread(same, ratio), '≤ 1.1', verdict(median(same) <= 1.1));
+  const cold = per(figures.changedNew, figures.cold);
+  row(`${label}, one-line change: **new tag (fresh pod) / cold build**`, spread(cold, ratio), '≤ 0.3', verdict(median(cold) <= 0.3));
+}
+
 // --- main ------------------------------------------------------------------------------------
 
 const rows: string[] = [];
@@ -423,122 +611,141 @@ process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
 try {
   const header = machine(bed);
 
-  // 1. Step overhead on a fully cached build.
-  progress(`1. step vs bare buildx on a cached build, ${ROUNDS} paired rounds`);
-  const cachedContext = writeContext(path.join(work, 'cached', 'src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo cached > /x\nCOPY a /a\n`, a: 'bench\n' });
-  const cachedParams = { image: 'bench/app', tags: ['1'], context: cachedContext, oci_layout: path.join(work, 'cached', 'layout') };
-  const overhead = await paired(bed, path.join(work, 'cached'), cachedParams, ROUNDS);
-  row('1. cached build: bare `buildx build` wall time', spread(overhead.bare, ms), '', '');
-  row('1. cached build: `buildkit-step build` wall time', spread(overhead.step, ms), '', '');
-  row('1. **step / bare buildx** (same argv, same warm daemon, paired)', spread(overhead.ratio, ratio), '≤ 1.10', verdict(median(overhead.ratio) <= 1.1));
-  row('1. step − bare buildx', spread(overhead.extra, ms), '', '');
-  row('1. step with an empty state dir (new pod, new buildx node ID) / bare buildx', spread(overhead.freshRatio, ratio), '', '');
-  row('1. step peak RSS (Node alone, buildx excluded)', spread(overhead.rssMiB, (value) => `${value.toFixed(1)} MiB`), '< 80 MiB', verdict(quantile(overhead.rssMiB, 1) < 80));
-  row('1. daemon wait inside the step (daemon up)', spread(overhead.daemonWait, ms), '', '');
-
-  progress(`1. late daemon, ${LATE_ROUNDS} rounds`);
-  const late: Array<Awaited<ReturnType<typeof lateDaemon>>> = [];
-  for (let round = 0; round < LATE_ROUNDS; round++) late.push(await lateDaemon(bed, path.join(work, `late-${round}`), cachedContext));
-  const lateFigure = (key: keyof (typeof late)[number]) => late.map((entry) => entry[key]);
-  row('1. late daemon: socket starts to listen → step notices it', spread(lateFigure('listenToNotice'), ms), '< 100 ms', verdict(median(lateFigure('listenToNotice')) < 100));
-  row('1. late daemon: of which the daemon\'s own start-up (listen → first ListWorkers answer to a back-to-back probe)', spread(lateFigure('listenToAnswer'), ms), '', '');
-  row('1. late daemon: the step\'s own latency (first possible answer → step notices)', spread(lateFigure('answerToNotice'), ms), '< 100 ms', verdict(median(lateFigure('answerToNotice')) < 100));
-
-  progress('1. where the time goes');
-  const parts = await pieces(bed, path.join(work, 'pieces'), Math.max(3, Math.min(ROUNDS, 9)));
-
-  // 2. Fresh-pod rebuilds.
-  progress(`2. fresh-pod rebuild, ${REBUILD_ROUNDS} rounds`);
-  const work2 = await rebuilds(bed, path.join(work, 'rebuild'), REBUILD_ROUNDS, (dir) => writeContext(dir, workDockerfile(bed.busybox)), { 'last.txt': 'changed\n' }, 'work');
-  const rebuildRows = (label: string, figures: RebuildFigures, targets: boolean) => {
-    const freshWarm = figures.fresh.map((fresh, index) => fresh / figures.warm[index]!);
-    const freshCold = figures.fresh.map((fresh, index) => fresh / figures.cold[index]!);
-    row(`${label}: cold build (empty daemon, empty cache)`, spread(figures.cold, ms), '', '');
-    row(`${label}: fresh-pod rebuild (wiped daemon, registry cache)`, spread(figures.fresh, ms), '', '');
-    row(`${label}: warm rebuild (same daemon)`, spread(figures.warm, ms), '', '');
-    row(`${label}: **fresh-pod / warm**`, spread(freshWarm, ratio), targets ? '≤ 1.5' : '', targets ? verdict(median(freshWarm) <= 1.5) : '');
-    row(`${label}: **fresh-pod / cold**`, spread(freshCold, ratio), targets ? '≤ 0.2' : '', targets ? verdict(median(freshCold) <= 0.2) : '');
-    row(`${label}, only the last step changed: fresh pod`, spread(figures.freshLast, ms), '', '');
-    row(`${label}, only the last step changed: warm daemon`, spread(figures.warmLast, ms), '', '');
-    row(`${label}, only the last step changed: **fresh-pod / warm**`, spread(figures.freshLast.map((fresh, index) => fresh / figures.warmLast[index]!), ratio), '', '');
-    row(`${label}, only the last step changed: **fresh-pod / cold**`, spread(figures.freshLast.map((fresh, index) => fresh / figures.cold[index]!), ratio), '', '');
-  };
-  rebuildRows('2. RUN steps with a few seconds of work', work2, true);
-
-  // 3. Scale: large contexts, and many params, secrets and tags.
+  let parts: Awaited<ReturnType<typeof pieces>> = [];
+  let work2: RebuildFigures | undefined;
+  let tagFigures: NewTagFigures | undefined;
   const contextFigures: Array<[string, RebuildFigures, Awaited<ReturnType<typeof paired>>]> = [];
-  if (CONTEXT_ROUNDS > 0) {
-    progress(`3. 10,000 small files, ${CONTEXT_ROUNDS} rounds`);
-    const many = smallFiles(bed.busybox, 10_000);
-    const manyFigures = await rebuilds(bed, path.join(work, 'many'), CONTEXT_ROUNDS, (dir) => writeContext(dir, many), { 'last.txt': 'changed\n' }, 'many-files');
-    const manyContext = writeContext(path.join(work, 'many-paired', 'src'), many);
-    const manyPaired = await paired(bed, path.join(work, 'many-paired'), { image: 'bench/many', tags: ['1'], context: manyContext, oci_layout: path.join(work, 'many-paired', 'layout') }, SCALE_ROUNDS);
-    contextFigures.push(['3. 10,000 small files', manyFigures, manyPaired]);
-    rmSync(path.join(work, 'many-paired'), { recursive: true, force: true });
+  if (runs('overhead')) {
+    // 1. Step overhead on a fully cached build.
+    progress(`1. step vs bare buildx on a cached build, ${ROUNDS} paired rounds`);
+    const cachedContext = writeContext(path.join(work, 'cached', 'src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo cached > /x\nCOPY a /a\n`, a: 'bench\n' });
+    const cachedParams = { image: 'bench/app', tags: ['1'], context: cachedContext, oci_layout: path.join(work, 'cached', 'layout') };
+    const overhead = await paired(bed, path.join(work, 'cached'), cachedParams, ROUNDS);
+    row('1. cached build: bare `buildx build` wall time', spread(overhead.bare, ms), '', '');
+    row('1. cached build: `buildkit-step build` wall time', spread(overhead.step, ms), '', '');
+    row('1. **step / bare buildx** (same argv, same warm daemon, paired)', spread(overhead.ratio, ratio), '≤ 1.10', verdict(median(overhead.ratio) <= 1.1));
+    row('1. step − bare buildx', spread(overhead.extra, ms), '', '');
+    row('1. step with an empty state dir (new pod, new buildx node ID) / bare buildx', spread(overhead.freshRatio, ratio), '', '');
+    row('1. step peak RSS (Node alone, buildx excluded)', spread(overhead.rssMiB, (value) => `${value.toFixed(1)} MiB`), '< 80 MiB', verdict(quantile(overhead.rssMiB, 1) < 80));
+    row('1. daemon wait inside the step (daemon up)', spread(overhead.daemonWait, ms), '', '');
 
-    progress(`3. 200 MB context, ${CONTEXT_ROUNDS} rounds`);
-    const bigDir = bigContext(bed.busybox, path.join(work, 'big-src'), 200);
-    const bigFigures = await rebuilds(bed, path.join(work, 'big'), CONTEXT_ROUNDS, (dir) => linkedCopy(bigDir, dir), { 'last.txt': 'changed\n' }, 'big-context');
-    const bigPaired = await paired(bed, path.join(work, 'big-paired'), { image: 'bench/big', tags: ['1'], context: bigDir, oci_layout: path.join(work, 'big-paired', 'layout') }, SCALE_ROUNDS);
-    contextFigures.push(['3. 200 MB context', bigFigures, bigPaired]);
-    rmSync(path.join(work, 'big-paired'), { recursive: true, force: true });
-  }
-  for (const [label, figures, pairedFigures] of contextFigures) {
-    rebuildRows(label, figures, false);
-    row(`${label}: step / bare buildx, cached, warm daemon`, spread(pairedFigures.ratio, ratio), '', '');
-    row(`${label}: step − bare buildx`, spread(pairedFigures.extra, ms), '', '');
-    row(`${label}: step with an empty state dir (new pod, new buildx node ID) − bare buildx`, spread(pairedFigures.freshExtra, ms), '', '');
+    progress(`1. late daemon, ${LATE_ROUNDS} rounds`);
+    const late: Array<Awaited<ReturnType<typeof lateDaemon>>> = [];
+    for (let round = 0; round < LATE_ROUNDS; round++) late.push(await lateDaemon(bed, path.join(work, `late-${round}`), cachedContext));
+    const lateFigure = (key: keyof (typeof late)[number]) => late.map((entry) => entry[key]);
+    row('1. late daemon: socket starts to listen → step notices it', spread(lateFigure('listenToNotice'), ms), '< 100 ms', verdict(median(lateFigure('listenToNotice')) < 100));
+    row('1. late daemon: of which the daemon\'s own start-up (listen → first ListWorkers answer to a back-to-back probe)', spread(lateFigure('listenToAnswer'), ms), '', '');
+    row('1. late daemon: the step\'s own latency (first possible answer → step notices)', spread(lateFigure('answerToNotice'), ms), '< 100 ms', verdict(median(lateFigure('answerToNotice')) < 100));
+
+    progress('1. where the time goes');
+    parts = await pieces(bed, path.join(work, 'pieces'), Math.max(3, Math.min(ROUNDS, 9)));
   }
 
-  progress(`3. params, secrets and tags, ${SCALE_ROUNDS} paired rounds each`);
-  const pairs = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => ({ key: `${prefix}${i}`, value: `value-${i}-${'x'.repeat(24)}` }));
-  const variants: Array<[string, Record<string, unknown>]> = [
-    ['1 tag, no build args, no secrets', {}],
-    ['100 build args', { build_args: pairs(100, 'ARG_') }],
-    ['50 secrets', { secrets: pairs(50, 'secret') }],
-    ['50 tags', { tags: Array.from({ length: 50 }, (_, i) => `t${i}`) }],
-    ['100 build args + 50 secrets + 50 tags + 20 labels', { build_args: pairs(100, 'ARG_'), secrets: pairs(50, 'secret'), tags: Array.from({ length: 50 }, (_, i) => `t${i}`), labels: pairs(20, 'org.example.l') }],
-  ];
-  const scaleContext = writeContext(path.join(work, 'scale-src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo scale > /x\n` });
-  // Variants interleaved round by round, so a change in machine load hits them all alike.
-  const runners = [];
-  for (const [index, [, extra]] of variants.entries()) {
-    const dir = path.join(work, `scale-${index}`);
-    const params = { image: 'bench/scale', tags: ['1'], context: scaleContext, oci_layout: path.join(dir, 'layout'), ...extra };
-    const secrets = Object.fromEntries(((extra.secrets as Array<{ key: string; value: string }> | undefined) ?? []).map((pair) => [pair.key, pair.value]));
-    runners.push(await pairedRunner(bed, dir, params, secrets));
+  if (runs('cache')) {
+    // 2. Fresh-pod rebuilds.
+    progress(`2. fresh-pod rebuild, ${REBUILD_ROUNDS} rounds`);
+    work2 = await rebuilds(bed, path.join(work, 'rebuild'), REBUILD_ROUNDS, (dir) => writeContext(dir, workDockerfile(bed.busybox)), { 'last.txt': 'changed\n' }, 'work');
+    rebuildRows('2. RUN steps with a few seconds of work', work2, true);
+
+    progress(`2. new tags, ${NEWTAG_ROUNDS} rounds`);
+    tagFigures = await newTags(bed, path.join(work, 'newtag'), NEWTAG_ROUNDS);
+    newTagRows(tagFigures);
   }
-  for (let round = 0; round < SCALE_ROUNDS; round++) {
-    for (let offset = 0; offset < runners.length; offset++) await runners[(offset + round) % runners.length]!.round(round);
+
+  if (runs('scale')) {
+    // 3. Scale: large contexts, and many params, secrets and tags.
+    if (CONTEXT_ROUNDS > 0) {
+      progress(`3. 10,000 small files, ${CONTEXT_ROUNDS} rounds`);
+      const many = smallFiles(bed.busybox, 10_000);
+      const manyFigures = await rebuilds(bed, path.join(work, 'many'), CONTEXT_ROUNDS, (dir) => writeContext(dir, many), { 'last.txt': 'changed\n' }, 'many-files');
+      const manyContext = writeContext(path.join(work, 'many-paired', 'src'), many);
+      const manyPaired = await paired(bed, path.join(work, 'many-paired'), { image: 'bench/many', tags: ['1'], context: manyContext, oci_layout: path.join(work, 'many-paired', 'layout') }, SCALE_ROUNDS);
+      contextFigures.push(['3. 10,000 small files', manyFigures, manyPaired]);
+      rmSync(path.join(work, 'many-paired'), { recursive: true, force: true });
+
+      progress(`3. 200 MB context, ${CONTEXT_ROUNDS} rounds`);
+      const bigDir = bigContext(bed.busybox, path.join(work, 'big-src'), 200);
+      const bigFigures = await rebuilds(bed, path.join(work, 'big'), CONTEXT_ROUNDS, (dir) => linkedCopy(bigDir, dir), { 'last.txt': 'changed\n' }, 'big-context');
+      const bigPaired = await paired(bed, path.join(work, 'big-paired'), { image: 'bench/big', tags: ['1'], context: bigDir, oci_layout: path.join(work, 'big-paired', 'layout') }, SCALE_ROUNDS);
+      contextFigures.push(['3. 200 MB context', bigFigures, bigPaired]);
+      rmSync(path.join(work, 'big-paired'), { recursive: true, force: true });
+    }
+    for (const [label, figures, pairedFigures] of contextFigures) {
+      rebuildRows(label, figures, false);
+      row(`${label}: step / bare buildx, cached, warm daemon`, spread(pairedFigures.ratio, ratio), '', '');
+      row(`${label}: step − bare buildx`, spread(pairedFigures.extra, ms), '', '');
+      row(`${label}: step with an empty state dir (new pod, new buildx node ID) − bare buildx`, spread(pairedFigures.freshExtra, ms), '', '');
+    }
+
+    progress(`3. params, secrets and tags, ${SCALE_ROUNDS} paired rounds each`);
+    const pairs = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => ({ key: `${prefix}${i}`, value: `value-${i}-${'x'.repeat(24)}` }));
+    const variants: Array<[string, Record<string, unknown>]> = [
+      ['1 tag, no build args, no secrets', {}],
+      ['100 build args', { build_args: pairs(100, 'ARG_') }],
+      ['50 secrets', { secrets: pairs(50, 'secret') }],
+      ['50 tags', { tags: Array.from({ length: 50 }, (_, i) => `t${i}`) }],
+      ['100 build args + 50 secrets + 50 tags + 20 labels', { build_args: pairs(100, 'ARG_'), secrets: pairs(50, 'secret'), tags: Array.from({ length: 50 }, (_, i) => `t${i}`), labels: pairs(20, 'org.example.l') }],
+    ];
+    const scaleContext = writeContext(path.join(work, 'scale-src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo scale > /x\n` });
+    // Variants interleaved round by round, so a change in machine load hits them all alike.
+    const runners = [];
+    for (const [index, [, extra]] of variants.entries()) {
+      const dir = path.join(work, `scale-${index}`);
+      const params = { image: 'bench/scale', tags: ['1'], context: scaleContext, oci_layout: path.join(dir, 'layout'), ...extra };
+      const secrets = Object.fromEntries(((extra.secrets as Array<{ key: string; value: string }> | undefined) ?? []).map((pair) => [pair.key, pair.value]));
+      runners.push(await pairedRunner(bed, dir, params, secrets));
+    }
+    for (let round = 0; round < SCALE_ROUNDS; round++) {
+      for (let offset = 0; offset < runners.length; offset++) await runners[(offset + round) % runners.length]!.round(round);
+    }
+    const flat = runners.map((runner) => median(runner.figures().extra));
+    for (const [index, [name]] of variants.entries()) {
+      const difference = flat[index]! - flat[0]!;
+      row(`3. ${name}: step − bare buildx`, spread(runners[index]!.figures().extra, ms), index === 0 ? '' : 'flat', index === 0 ? '' : `${difference >= 0 ? '+' : ''}${Math.round(difference)} ms vs the first`);
+    }
   }
-  const flat = runners.map((runner) => median(runner.figures().extra));
-  for (const [index, [name]] of variants.entries()) {
-    const difference = flat[index]! - flat[0]!;
-    row(`3. ${name}: step − bare buildx`, spread(runners[index]!.figures().extra, ms), index === 0 ? '' : 'flat', index === 0 ? '' : `${difference >= 0 ? '+' : ''}${Math.round(difference)} ms vs the first`);
+
+  let fleetFigures: FleetFigures | undefined;
+  if (runs('fleet')) {
+    progress(`4. fleet, ${FLEET_ROUNDS} rounds`);
+    fleetFigures = { first: [], sticky: [], other: [], cached: [] };
+    for (let round = 0; round < FLEET_ROUNDS; round++) await fleetRound(bed, path.join(work, `fleet-${round}`), round, fleetFigures);
+    const label = '4. fleet of 2 replicas, no registry cache';
+    row(`${label}: a repository's first build`, spread(fleetFigures.first, ms), '', '');
+    row(`${label}, one-line change: on its replica (sticky routing)`, spread(fleetFigures.sticky, ms), '', '');
+    row(`${label}, one-line change: on the other replica`, spread(fleetFigures.other, ms), '', '');
+    row(`${label}: **its replica / the other replica**`, spread(fleetFigures.sticky.map((value, index) => value / fleetFigures!.other[index]!), ratio), '', '');
   }
 
   const out = [
     `## \`npm run bench\`, ${new Date().toISOString().slice(0, 10)}`,
     '',
     ...header,
-    `- rounds: BENCH_ROUNDS=${ROUNDS} BENCH_LATE_ROUNDS=${LATE_ROUNDS} BENCH_REBUILD_ROUNDS=${REBUILD_ROUNDS} BENCH_SCALE_ROUNDS=${SCALE_ROUNDS} BENCH_CONTEXT_ROUNDS=${CONTEXT_ROUNDS}; whole run ${((Date.now() - started) / 60_000).toFixed(1)} min; load average at the end ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
+    `- rounds: BENCH_ROUNDS=${ROUNDS} BENCH_LATE_ROUNDS=${LATE_ROUNDS} BENCH_REBUILD_ROUNDS=${REBUILD_ROUNDS} BENCH_SCALE_ROUNDS=${SCALE_ROUNDS} BENCH_CONTEXT_ROUNDS=${CONTEXT_ROUNDS} BENCH_NEWTAG_ROUNDS=${NEWTAG_ROUNDS} BENCH_FLEET_ROUNDS=${FLEET_ROUNDS}${ONLY ? ` BENCH_ONLY=${ONLY}` : ''}; whole run ${((Date.now() - started) / 60_000).toFixed(1)} min; load average at the end ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
     '- values: median (25th–75th percentile, number of runs); ratios are taken per pair / per round, then summarized',
     '',
     '| figure | value | target | verdict |',
     '| --- | --- | --- | --- |',
     ...rows,
     '',
-    'Where the step\'s overhead goes: each piece alone in a new Node process (CPU time, and time since the process started), or a whole process (wall time); medians, interleaved:',
-    '',
-    '| piece | CPU | wall |',
-    '| --- | --- | --- |',
-    ...parts.map((part) => `| ${part.name} | ${part.cpu === undefined ? '' : ms(part.cpu)} | ${ms(part.wall)} |`),
-    '',
+    ...(parts.length === 0
+      ? []
+      : [
+          'Where the step\'s overhead goes: each piece alone in a new Node process (CPU time, and time since the process started), or a whole process (wall time); medians, interleaved:',
+          '',
+          '| piece | CPU | wall |',
+          '| --- | --- | --- |',
+          ...parts.map((part) => `| ${part.name} | ${part.cpu === undefined ? '' : ms(part.cpu)} | ${ms(part.wall)} |`),
+          '',
+        ]),
     'Cached steps per build (cached/total), per round:',
     '',
-    ...work2.cached.map((line) => `- work: ${line}`),
+    ...(work2?.cached ?? []).map((line) => `- work: ${line}`),
+    ...(tagFigures?.cached ?? []).map((line) => `- new tags: ${line}`),
+    ...(fleetFigures?.cached ?? []).map((line) => `- fleet: ${line}`),
     ...contextFigures.flatMap(([label, figures]) => figures.cached.map((line) => `- ${label.slice(3)}: ${line}`)),
     '',
+    ...(tagFigures ? ['Cache refs the step reported (its JSON summary), per round:', '', ...tagFigures.cacheRefs.map((line) => `- ${line}`), ''] : []),
   ];
   process.stdout.write(out.join('\n'));
 } finally {

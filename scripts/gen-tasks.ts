@@ -601,6 +601,12 @@ const SAMPLE_PARAMS: ExtraParam[] = [
   { name: 'IMAGE', default: '', description: 'Image repository to push to.' },
   { name: 'TAGS', default: '["latest"]', description: 'JSON array of tags.' },
   { name: 'CONTEXT', default: '.', description: 'Build context, relative to the source workspace.' },
+  { name: 'CACHE_REPO', default: '', description: 'Registry repository for the layer cache; empty for none.' },
+  {
+    name: 'BRANCH',
+    default: 'main',
+    description: 'The branch being built (the revision given to git-clone), as the cache key: `feature/x` becomes the tag `feature-x`; main is read when it misses.',
+  },
   { name: 'PUSH', default: WORKFLOW_DEFAULTS.push!, description: 'Push the image (`true`), or only build it (`false`).' },
   stepImageParam,
   buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT),
@@ -629,6 +635,10 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
     ...DAEMON_SCHEMA_PARAMS.map((key) => ({ name: workflowParamName(key), value: `$(params.${workflowParamName(key)})` })),
     // An unbound optional workspace's path is "", which the step reads as "not set".
     ...SAMPLE_WORKSPACES.flatMap((workspace) => (workspace.param ? [{ name: workspace.param, value: `$(workspaces.${workspace.name}.path)` }] : [])),
+    // One cache per branch, read-through to main: a new commit-SHA tag still hits.
+    { name: 'CACHE_REPO', value: '$(params.CACHE_REPO)' },
+    { name: 'CACHE_KEY', value: '$(params.BRANCH)' },
+    { name: 'CACHE_FALLBACK_KEYS', value: '["main"]' },
   ].filter((param) => stepActionParams.has(param.name));
   return {
     apiVersion: 'tekton.dev/v1',

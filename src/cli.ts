@@ -95,7 +95,10 @@ export async function main(io: Io): Promise<number> {
           steps: summary.steps.steps,
           cachedSteps: summary.steps.cached,
           cacheExportFailed: summary.cacheExportFailed,
+          // Which cache refs this build read from and whether it wrote one: a hit rate to chart.
+          cache: { found: summary.steps.cacheFound, missing: summary.steps.cacheMissing, exported: summary.steps.cacheExported },
           daemonWaitMs: summary.daemonWaitMs,
+          ...(summary.fleet ? { fleet: summary.fleet } : {}),
           buildMs: summary.buildMs,
           durationMs: Date.now() - started,
           // The step's own peak resident memory in KiB; buildx, a child process, is not counted.

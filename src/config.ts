@@ -1,6 +1,8 @@
 // The validated params, and the build configuration resolved from them. Pure.
 import path from 'node:path';
 import { isInsecureRef, proxyEnv, registrySettings, withInsecureCache, type RegistryParams, type RegistrySettings } from './registries.js';
+import { cacheRefs, DEFAULT_CACHE_KEY } from './cache/keys.js';
+import { rankEndpoints } from './fleet/route.js';
 
 /** One `{ "key", "value" }` pair, as lists arrive in env JSON. */
 export type Pair = { key: string; value: string };
@@ -36,11 +38,20 @@ export type Params = RegistryParams & {
   no_cache: boolean;
   pull: boolean;
   cache_repo?: string;
+  /** Optional here (the schema fills in defaults): fixtures written before these params stay valid. */
+  cache_key?: string;
+  cache_fallback_keys?: string[];
+  cache_write?: boolean;
+  cache_mode?: 'max' | 'min';
   cache_from?: string[];
   cache_to?: string[];
   cache_export_fatal: boolean;
   source_date_epoch?: number;
   endpoint: string;
+  endpoints?: string[];
+  routing_key?: string;
+  endpoint_wait?: number;
+  platform_endpoints?: Record<string, string>;
   tls_dir?: string;
   tls_server_name?: string;
   daemon_timeout: number;
@@ -81,9 +92,18 @@ export type BuildConfig = {
   pull: boolean;
   cacheFrom: string[];
   cacheTo: string[];
+  /** The registry cache refs imported, in order (the key first), and the one exported to, if any. */
+  cacheRefs: { from: string[]; to: string | undefined };
   cacheExportFatal: boolean;
   sourceDateEpoch: number | undefined;
   endpoint: string;
+  /** A fleet to pick `endpoint` from (empty: use `endpoint`). */
+  endpoints: string[];
+  /** What keeps a build on one replica: `routing_key`, or the image repository. */
+  routingKey: string;
+  endpointWaitMs: number;
+  /** Native multi-platform: a node (daemon) per platform, in the order given (empty: one node). */
+  platformEndpoints: Array<{ platform: string; endpoint: string }>;
   tlsDir: string | undefined;
   tlsServerName: string | undefined;
   daemonTimeoutMs: number;
@@ -99,15 +119,33 @@ export type BuildConfig = {
   proxyEnv: Record<string, string>;
 };
 
+/** Seconds a fleet replica gets to answer before the build moves on to the next one. */
+export const DEFAULT_ENDPOINT_WAIT = 3;
+
 /** Where the step runs: the working directory and the temp dir paths default into. */
 export type Place = { cwd: string; tmpDir: string };
 
-/** The registry cache of the original design: one `<cache_repo>:<tag>` per tag, imported and exported. */
-export function registryCache(cacheRepo: string | undefined, tags: readonly string[]): { from: string[]; to: string[] } {
-  if (!cacheRepo) return { from: [], to: [] };
+/**
+ * The registry cache as buildx specs: import `<cache_repo>:<key>` then each fallback, export once
+ * to the key (unless `cache_write` is false). Without `cache_write` no export at all, not even
+ * the free-form `cache_to` specs: a build that must not write writes nothing.
+ */
+export function registryCache(params: Params): { refs: BuildConfig['cacheRefs']; from: string[]; to: string[] } {
+  const write = params.cache_write ?? true;
+  const mode = params.cache_mode ?? 'max';
+  const refs = cacheRefs({
+    repo: params.cache_repo,
+    key: params.cache_key ?? DEFAULT_CACHE_KEY,
+    fallbackKeys: params.cache_fallback_keys ?? [],
+    write,
+    target: params.target,
+    platforms: params.platforms ?? Object.keys(params.platform_endpoints ?? {}),
+  });
+  const to = refs.to ? [`type=registry,ref=${refs.to},mode=${mode},image-manifest=true,oci-mediatypes=true`] : [];
   return {
-    from: tags.map((tag) => `type=registry,ref=${cacheRepo}:${tag}`),
-    to: tags.map((tag) => `type=registry,ref=${cacheRepo}:${tag},mode=max,image-manifest=true,oci-mediatypes=true`),
+    refs,
+    from: refs.from.map((ref) => `type=registry,ref=${ref}`),
+    to: write ? [...to, ...(params.cache_to ?? [])] : [],
   };
 }
 
@@ -115,7 +153,7 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
   const absolute = (p: string) => path.resolve(place.cwd, p);
   const optionalPath = (p: string | undefined) => (p === undefined ? undefined : absolute(p));
   const context = absolute(params.context);
-  const cache = registryCache(params.cache_repo, params.tags);
+  const cache = registryCache(params);
   const registries = registrySettings(params);
   const defaultLayout = params.push ? undefined : path.join(place.tmpDir, params.oci_tar ? 'image.tar' : 'image');
   return {
@@ -136,7 +174,7 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     push: params.push,
     ociLayout: optionalPath(params.oci_layout) ?? defaultLayout,
     ociTar: params.oci_tar,
-    platforms: params.platforms ?? [],
+    platforms: params.platforms ?? Object.keys(params.platform_endpoints ?? {}),
     labels: params.labels ?? [],
     annotations: params.annotations ?? [],
     provenance: params.provenance ?? (params.source_date_epoch === undefined ? 'min' : 'none'),
@@ -145,10 +183,17 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     noCache: params.no_cache,
     pull: params.pull,
     cacheFrom: [...cache.from, ...(params.cache_from ?? [])].map((spec) => withInsecureCache(registries, spec)),
-    cacheTo: [...cache.to, ...(params.cache_to ?? [])].map((spec) => withInsecureCache(registries, spec)),
+    cacheTo: cache.to.map((spec) => withInsecureCache(registries, spec)),
+    cacheRefs: cache.refs,
     cacheExportFatal: params.cache_export_fatal,
     sourceDateEpoch: params.source_date_epoch,
-    endpoint: params.endpoint,
+    // With a node per platform, the first node is the builder's own endpoint; with a fleet, the
+    // routing key's first choice (the step moves on from it only if it does not answer).
+    endpoint: Object.values(params.platform_endpoints ?? {})[0] ?? rankEndpoints(params.endpoints ?? [], params.routing_key ?? params.image)[0] ?? params.endpoint,
+    endpoints: params.endpoints ?? [],
+    routingKey: params.routing_key ?? params.image,
+    endpointWaitMs: Math.round((params.endpoint_wait ?? DEFAULT_ENDPOINT_WAIT) * 1000),
+    platformEndpoints: Object.entries(params.platform_endpoints ?? {}).map(([platform, endpoint]) => ({ platform, endpoint })),
     tlsDir: optionalPath(params.tls_dir),
     tlsServerName: params.tls_server_name,
     daemonTimeoutMs: Math.round(params.daemon_timeout * 1000),

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'fs-extra';
-import { buildArgv, createBuilderArgv, type BuildInputs } from './buildx/argv.js';
+import { buildArgv, createNodesArgv, type BuildInputs } from './buildx/argv.js';
 import { classifyFailure, errorSection, HELPER_FAILED, type Failure } from './buildx/failure.js';
 import { parseMetadata } from './buildx/metadata.js';
 import { readProgress, type ProgressFacts } from './buildx/progress.js';
@@ -12,6 +12,7 @@ import { resolveConfig, type BuildConfig, type Params } from './config.js';
 import { needsDaemonConfig } from './registries.js';
 import type { Probe } from './daemon/wait.js';
 import { waitForDaemon } from './daemon/wait.js';
+import { pickEndpoint } from './fleet/pick.js';
 import { StepError } from './errors.js';
 import { PARAMS_ENV } from './params/names.js';
 import { materialize, type CredentialHelpers } from './inputs.js';
@@ -38,6 +39,8 @@ export type Summary = {
   buildMs: number;
   steps: ProgressFacts;
   cacheExportFailed: boolean;
+  /** With `endpoints`: the replica that built, its place in the routing key's order, the ones passed over. */
+  fleet?: { endpoint: string; rank: number; skipped: string[] };
 };
 
 export type StepOutcome = { config: BuildConfig; results: Results; summary: Summary };
@@ -54,26 +57,39 @@ const defaultBackoff = (attempt: number, signal?: AbortSignal) =>
   sleep(Math.min(2000 * 2 ** (attempt - 1), 30_000), undefined, { signal }).catch(() => {});
 
 /** The buildx argv a run would use, without running or writing anything (for print-argv). */
-export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cwd' | 'isTty'>): Promise<{ create: string[]; build: string[] }> {
+export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cwd' | 'isTty'>): Promise<{ create: string[]; append?: string[][]; build: string[] }> {
   const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
   const materialized = await materialize(config, stateDir(deps.env), { dryRun: true });
+  // With platform_endpoints, `append` holds the `buildx create --append` of each further node.
+  const [create, ...append] = createNodesArgv(config, materialized.tls?.files);
   return {
-    create: createBuilderArgv(config, materialized.tls?.files),
+    create: create!,
+    ...(append.length > 0 ? { append } : {}),
     build: buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' }),
   };
 }
 
 export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutcome> {
-  const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
-  await checkWritable(config);
-  const materialized = await materialize(config, stateDir(deps.env));
+  const resolved = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
+  await checkWritable(resolved);
+  const materialized = await materialize(resolved, stateDir(deps.env));
   try {
     // Made (and checked) before anything runs: a value execve cannot take fails here, not after the daemon wait.
-    const argv = buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs);
+    const argv = buildArgv(resolved, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs);
     const waitStarted = Date.now();
-    const waitForIt = () =>
-      waitForDaemon({ endpoint: config.endpoint, tls: materialized.tls?.material, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
-    const waited = await waitForIt();
+    const tls = materialized.tls?.material;
+    // A fleet: the routing key's replica, or the next one in its order that answers.
+    const picked =
+      resolved.endpoints.length > 0
+        ? await pickEndpoint({ endpoints: resolved.endpoints, routingKey: resolved.routingKey, waitMs: resolved.endpointWaitMs, timeoutMs: resolved.daemonTimeoutMs, tls, probe: deps.probe, log: deps.log, signal: deps.signal })
+        : undefined;
+    const config: BuildConfig = picked ? { ...resolved, endpoint: picked.endpoint } : resolved;
+    const waitForIt = () => waitForDaemon({ endpoint: config.endpoint, tls, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
+    const waited = picked ?? (await waitForIt());
+    // A node per platform: every one of them must answer too.
+    for (const node of config.platformEndpoints.filter((entry) => entry.endpoint !== config.endpoint)) {
+      await waitForDaemon({ endpoint: node.endpoint, tls, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
+    }
     const daemonWaitMs = Date.now() - waitStarted;
     deps.log(`BuildKit daemon at ${config.endpoint} answers (${plural(waited.workers, 'worker')}, ${plural(waited.tries, 'try', 'tries')}, ${daemonWaitMs} ms)`);
     if (config.endpoint.startsWith('tcp://') && needsDaemonConfig(config.registries)) {
@@ -83,9 +99,11 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
     const bin = buildxBin(deps.env);
     const env = buildxEnv(deps.env, materialized.dockerConfigDir, config.proxyEnv);
     await fs.ensureDir(env.BUILDX_CONFIG as string);
-    const created = await deps.runner(bin, createBuilderArgv(config, materialized.tls?.files), { env, signal: deps.signal, write: deps.output });
-    if (created.spawnError) throw buildxMissing(bin, created.spawnError);
-    if (created.exitCode !== 0) throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`);
+    for (const create of createNodesArgv(config, materialized.tls?.files)) {
+      const created = await deps.runner(bin, create, { env, signal: deps.signal, write: deps.output });
+      if (created.spawnError) throw buildxMissing(bin, created.spawnError);
+      if (created.exitCode !== 0) throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`);
+    }
 
     const buildStarted = Date.now();
     const built = await buildWithRetries(config, argv, bin, env, {
@@ -98,7 +116,8 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
     checkPushedDigests(metadata.digest, built.steps.pushed);
     const results = successResults(config, metadata);
     checkResultsSize(results, config.resultsMaxBytes);
-    return { config, results, summary: { ...built, daemonWaitMs, buildMs: Date.now() - buildStarted } };
+    const fleet = picked && { endpoint: picked.endpoint, rank: picked.rank, skipped: picked.skipped.map((entry) => entry.endpoint) };
+    return { config, results, summary: { ...built, daemonWaitMs, buildMs: Date.now() - buildStarted, ...(fleet ? { fleet } : {}) } };
   } finally {
     await materialized.cleanup();
   }
@@ -120,7 +139,8 @@ async function buildWithRetries(
     if (run.spawnError) throw buildxMissing(bin, run.spawnError);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the build was interrupted');
     if (run.exitCode === 0) {
-      const facts = progress.facts();
+      const facts = inParamOrder(progress.facts(), config.cacheRefs.from);
+      if (facts.cacheFound.length + facts.cacheMissing.length > 0 || facts.cacheExported) deps.log(cacheLine(facts, config));
       if (facts.cacheExportError) {
         deps.log(`warning: the cache export failed, the image was built anyway (set cache_export_fatal to fail instead): ${facts.cacheExportError}`);
       }
@@ -143,6 +163,20 @@ async function buildWithRetries(
     } else await (deps.backoff ?? defaultBackoff)(attempt, deps.signal);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'interrupted between build attempts');
   }
+}
+
+/** Cache refs as the params list them (key, then fallbacks), whatever order BuildKit fetched them in. */
+function inParamOrder(facts: ProgressFacts, order: readonly string[]): ProgressFacts {
+  const rank = (ref: string) => (order.includes(ref) ? order.indexOf(ref) : order.length);
+  const sort = (refs: string[]) => [...refs].sort((a, b) => rank(a) - rank(b));
+  return { ...facts, cacheFound: sort(facts.cacheFound), cacheMissing: sort(facts.cacheMissing) };
+}
+
+/** One log line on what the cache did: refs found and missing, and where it was written. */
+function cacheLine(facts: ProgressFacts, config: BuildConfig): string {
+  const list = (refs: string[]) => (refs.length === 0 ? 'none' : refs.join(', '));
+  const written = facts.cacheExported ? `exported${config.cacheRefs.to ? ` to ${config.cacheRefs.to}` : ''}` : config.cacheTo.length === 0 ? 'not exported (cache_write is false or nothing to write to)' : 'not exported';
+  return `cache: found ${list(facts.cacheFound)}; missing ${list(facts.cacheMissing)}; ${written}`;
 }
 
 /**

@@ -11,10 +11,24 @@ export type TlsFiles = { ca: string; cert: string; key: string };
 
 /** `buildx create` for the remote driver; `--node` makes a second run in the same pod replace the node. */
 export function createBuilderArgv(config: Pick<BuildConfig, 'endpoint' | 'tlsServerName'>, tls?: TlsFiles): string[] {
-  const driverOpts = tls
-    ? ['--driver-opt', csv({ cacert: tls.ca, cert: tls.cert, key: tls.key, ...(config.tlsServerName ? { servername: config.tlsServerName } : {}) })]
-    : [];
-  return ['create', '--name', BUILDER_NAME, '--node', `${BUILDER_NAME}0`, '--driver', 'remote', ...driverOpts, config.endpoint];
+  return ['create', '--name', BUILDER_NAME, '--node', `${BUILDER_NAME}0`, '--driver', 'remote', ...driverOpts(config, tls), config.endpoint];
+}
+
+/**
+ * Every `buildx create` the build needs: one, or with `platform_endpoints` one node per
+ * platform (the first makes the builder, the others `--append`), each declaring its platform
+ * so buildx sends each platform's part of the build to its own daemon.
+ */
+export function createNodesArgv(config: Pick<BuildConfig, 'endpoint' | 'tlsServerName' | 'platformEndpoints'>, tls?: TlsFiles): string[][] {
+  if (config.platformEndpoints.length === 0) return [createBuilderArgv(config, tls)];
+  return config.platformEndpoints.map(({ platform, endpoint }, index) => [
+    'create', '--name', BUILDER_NAME, ...(index > 0 ? ['--append'] : []), '--node', `${BUILDER_NAME}${index}`,
+    '--driver', 'remote', '--platform', platform, ...driverOpts(config, tls), endpoint,
+  ]);
+}
+
+function driverOpts(config: Pick<BuildConfig, 'tlsServerName'>, tls: TlsFiles | undefined): string[] {
+  return tls ? ['--driver-opt', csv({ cacert: tls.ca, cert: tls.cert, key: tls.key, ...(config.tlsServerName ? { servername: config.tlsServerName } : {}) })] : [];
 }
 
 /** Inputs that exist only at run time: files on disk, and how to show progress. */

@@ -25,6 +25,8 @@ export type BuildkitdOptions = {
   config?: string;
   /** Extra environment for the daemon (e.g. BUILDKIT_STEP_LOG_MAX_SIZE), on top of ours. */
   env?: NodeJS.ProcessEnv;
+  /** Extra buildkitd flags, e.g. `--oci-worker-platform linux/arm64`. */
+  args?: string[];
 };
 
 /** Starts buildkitd with the overlayfs snapshotter, falling back to native where overlayfs won't mount. */
@@ -41,6 +43,7 @@ export async function startBuildkitd(tools: Tools, options: BuildkitdOptions): P
       '--oci-worker-binary', tools.runc,
       '--containerd-worker=false',
       ...(options.config ? ['--config', options.config] : []),
+      ...(options.args ?? []),
       ...(options.tls ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey] : []),
     ];
     const command = [...(options.wrap ?? []), tools.buildkitd, ...args];

@@ -22,3 +22,23 @@ export async function manifest<T = Record<string, unknown>>(host: string, repo: 
   if (!response.ok) throw new Error(`GET ${host}/${repo}:${ref}: ${response.status}`);
   return (await response.json()) as T;
 }
+
+/**
+ * Everything a bed registry holds, as a client sees it: every repository, its tags, and the
+ * digest each tag points at (`repo:tag -> digest`). For proving that a build wrote nothing.
+ */
+export async function registryContents(host: string): Promise<Record<string, string>> {
+  const get = async <T>(url: string): Promise<T> => {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as T;
+  };
+  // distribution serves at most 1000 entries a page by default.
+  const catalog = await get<{ repositories?: string[] }>(`http://${host}/v2/_catalog?n=1000`);
+  const contents: Record<string, string> = {};
+  for (const repo of catalog.repositories ?? []) {
+    const tags = await get<{ tags?: string[] | null }>(`http://${host}/v2/${repo}/tags/list?n=1000`);
+    for (const tag of tags.tags ?? []) contents[`${repo}:${tag}`] = (await manifestDigest(host, repo, tag)) ?? 'missing';
+  }
+  return contents;
+}

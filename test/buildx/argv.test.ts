@@ -1,9 +1,10 @@
 // The whole buildx argv for named configurations, compared in full.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildArgv, createBuilderArgv, csv, type BuildInputs } from '../../src/buildx/argv.js';
+import { buildArgv, createBuilderArgv, createNodesArgv, csv, type BuildInputs } from '../../src/buildx/argv.js';
 import { PARAM_OF_FLAG } from '../../src/buildx/limits.js';
 import { resolveConfig, type Params } from '../../src/config.js';
+import { rankEndpoints } from '../../src/fleet/route.js';
 
 const base: Params = {
   image: 'registry.example.com/team/app',
@@ -19,6 +20,9 @@ const base: Params = {
   no_cache: false,
   pull: false,
   cache_export_fatal: false,
+  cache_key: 'buildcache',
+  cache_write: true,
+  cache_mode: 'max',
   retries: 2,
   results_max_bytes: 4096,
 };
@@ -72,17 +76,15 @@ describe('buildArgv', () => {
       argv: [...head, '--file', '/workspace/source/Dockerfile', '--secret', 'id=npmrc,src=/run/secrets/npmrc', '--secret', 'id=token,src=/tmp/private-1/secret-0', '--ssh', 'default=/ssh/id_ed25519', '--ssh', 'deploy=/a,/b', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
     },
     {
-      name: 'registry cache per tag (export failures ignored by default) plus free-form specs',
+      name: 'registry cache: one shared key whatever the tags (export failures ignored by default), plus free-form specs',
       params: { tags: ['v1', 'main'], cache_repo: 'registry.example.com/team/cache', cache_from: ['type=local,src=/cache'], cache_to: ['type=local,dest=/cache,ignore-error=false'] },
       argv: [
         ...head, '--file', '/workspace/source/Dockerfile',
         '--tag', 'registry.example.com/team/app:v1', '--tag', 'registry.example.com/team/app:main',
         '--provenance', 'mode=min',
-        '--cache-from', 'type=registry,ref=registry.example.com/team/cache:v1',
-        '--cache-from', 'type=registry,ref=registry.example.com/team/cache:main',
+        '--cache-from', 'type=registry,ref=registry.example.com/team/cache:buildcache',
         '--cache-from', 'type=local,src=/cache',
-        '--cache-to', 'type=registry,ref=registry.example.com/team/cache:v1,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
-        '--cache-to', 'type=registry,ref=registry.example.com/team/cache:main,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--cache-to', 'type=registry,ref=registry.example.com/team/cache:buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
         '--cache-to', 'type=local,dest=/cache,ignore-error=false',
         '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
       ],
@@ -104,11 +106,11 @@ describe('buildArgv', () => {
         ...head, '--file', '/workspace/source/Dockerfile',
         '--tag', 'reg.internal:5000/team/app:v1',
         '--provenance', 'mode=min',
-        '--cache-from', 'type=registry,ref=reg.internal:5000/team/cache:v1,registry.insecure=true',
+        '--cache-from', 'type=registry,ref=reg.internal:5000/team/cache:buildcache,registry.insecure=true',
         '--cache-from', 'type=registry,ref=self-signed.example.com/c:main,registry.insecure=true',
         '--cache-from', 'type=registry,ref=other.example.com/c:main',
         '--cache-from', 'type=local,src=/cache',
-        '--cache-to', 'type=registry,ref=reg.internal:5000/team/cache:v1,mode=max,image-manifest=true,oci-mediatypes=true,registry.insecure=true,ignore-error=true',
+        '--cache-to', 'type=registry,ref=reg.internal:5000/team/cache:buildcache,mode=max,image-manifest=true,oci-mediatypes=true,registry.insecure=true,ignore-error=true',
         '--cache-to', 'type=registry,ref=self-signed.example.com/c:main,registry.insecure=false,ignore-error=true',
         '--output', 'type=image,push=true,registry.insecure=true', ...tail,
       ],
@@ -121,7 +123,60 @@ describe('buildArgv', () => {
     {
       name: 'a fatal cache export leaves the spec as given',
       params: { cache_repo: 'r.example.com/c', cache_export_fatal: true },
-      argv: [...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--cache-from', 'type=registry,ref=r.example.com/c:v1', '--cache-to', 'type=registry,ref=r.example.com/c:v1,mode=max,image-manifest=true,oci-mediatypes=true', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
+      argv: [...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--cache-from', 'type=registry,ref=r.example.com/c:buildcache', '--cache-to', 'type=registry,ref=r.example.com/c:buildcache,mode=max,image-manifest=true,oci-mediatypes=true', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail],
+    },
+    {
+      name: 'a branch as the key, fallbacks passed in order after it (made safe as tags, the key\'s duplicate dropped), export once to the key, mode=min',
+      params: { cache_repo: 'r.example.com/c', cache_key: 'feature/login-form', cache_fallback_keys: ['release/2.x', 'main', 'feature/login-form'], cache_mode: 'min' },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:feature-login-form',
+        '--cache-from', 'type=registry,ref=r.example.com/c:release-2.x',
+        '--cache-from', 'type=registry,ref=r.example.com/c:main',
+        '--cache-to', 'type=registry,ref=r.example.com/c:feature-login-form,mode=min,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'cache_write false: the key and fallbacks are read, nothing is exported (cache_to neither)',
+      params: { cache_repo: 'r.example.com/c', cache_key: 'pr-42', cache_fallback_keys: ['main'], cache_write: false, cache_to: ['type=local,dest=/cache'] },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:pr-42',
+        '--cache-from', 'type=registry,ref=r.example.com/c:main',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'a target and one platform suffix every key, so targets and platforms keep their own cache',
+      params: { cache_repo: 'r.example.com/c', target: 'test', platforms: ['linux/arm64/v8'], cache_fallback_keys: ['main'] },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--target', 'test', '--platform', 'linux/arm64/v8', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:buildcache-test-linux-arm64-v8',
+        '--cache-from', 'type=registry,ref=r.example.com/c:main-test-linux-arm64-v8',
+        '--cache-to', 'type=registry,ref=r.example.com/c:buildcache-test-linux-arm64-v8,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'several platforms share one cache: no platform suffix',
+      params: { cache_repo: 'r.example.com/c', platforms: ['linux/amd64', 'linux/arm64'] },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--platform', 'linux/amd64,linux/arm64', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:buildcache',
+        '--cache-to', 'type=registry,ref=r.example.com/c:buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'the old per-tag cache, by setting the key to the tag',
+      params: { tags: ['3f2c1ab'], cache_repo: 'r.example.com/c', cache_key: '3f2c1ab' },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:3f2c1ab', '--provenance', 'mode=min',
+        '--cache-from', 'type=registry,ref=r.example.com/c:3f2c1ab',
+        '--cache-to', 'type=registry,ref=r.example.com/c:3f2c1ab,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true',
+        '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
     },
     {
       name: 'platforms, labels, annotations, attestations, no-cache, pull',
@@ -170,6 +225,34 @@ describe('createBuilderArgv', () => {
       '--driver-opt', 'cacert=/tls/ca.pem,cert=/tls/cert.pem,key=/tls/key.pem,servername=buildkitd',
       'tcp://buildkitd.ci:1234',
     ]);
+  });
+});
+
+describe('createNodesArgv', () => {
+  test('one endpoint: the one create of createBuilderArgv', () => {
+    const config = resolveConfig(base, place);
+    assert.deepEqual(createNodesArgv(config), [createBuilderArgv(config)]);
+  });
+  test('a node per platform: the first creates, the others append, each with its platform; platforms default to the map\'s', () => {
+    const config = resolveConfig({ ...base, platform_endpoints: { 'linux/amd64': 'tcp://amd64.ci:1234', 'linux/arm64': 'tcp://arm64.ci:1234' } }, place);
+    const tls = { ca: '/tls/ca.pem', cert: '/tls/cert.pem', key: '/tls/key.pem' };
+    const opt = ['--driver-opt', 'cacert=/tls/ca.pem,cert=/tls/cert.pem,key=/tls/key.pem'];
+    assert.deepEqual(createNodesArgv(config, tls), [
+      ['create', '--name', 'buildkit-step', '--node', 'buildkit-step0', '--driver', 'remote', '--platform', 'linux/amd64', ...opt, 'tcp://amd64.ci:1234'],
+      ['create', '--name', 'buildkit-step', '--append', '--node', 'buildkit-step1', '--driver', 'remote', '--platform', 'linux/arm64', ...opt, 'tcp://arm64.ci:1234'],
+    ]);
+    assert.equal(config.endpoint, 'tcp://amd64.ci:1234', 'the first node is the builder\'s endpoint');
+    assert.deepEqual(buildArgv(config, plain).slice(5, 9), ['--file', '/workspace/source/Dockerfile', '--platform', 'linux/amd64,linux/arm64']);
+  });
+});
+
+describe('a fleet in the config', () => {
+  test('the builder is made for the routing key\'s first choice (the image by default)', () => {
+    const endpoints = ['tcp://b-0.b.ci.svc:1234', 'tcp://b-1.b.ci.svc:1234', 'tcp://b-2.b.ci.svc:1234'];
+    const config = resolveConfig({ ...base, endpoints }, place);
+    assert.equal(config.endpoint, rankEndpoints(endpoints, base.image)[0]);
+    assert.equal(resolveConfig({ ...base, endpoints, routing_key: 'team-a' }, place).endpoint, rankEndpoints(endpoints, 'team-a')[0]);
+    assert.deepEqual(createNodesArgv(config), [['create', '--name', 'buildkit-step', '--node', 'buildkit-step0', '--driver', 'remote', config.endpoint]]);
   });
 });
 

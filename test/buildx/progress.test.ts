@@ -21,7 +21,15 @@ test('counts Dockerfile steps and which of them were cached; ignores internal ve
   ]) {
     counter.line(line);
   }
-  assert.deepEqual(counter.facts(), { steps: 3, cached: 2, pushed: { '127.0.0.1:5000/a/b:v1': digest }, cacheExportError: undefined });
+  assert.deepEqual(counter.facts(), {
+    steps: 3,
+    cached: 2,
+    pushed: { '127.0.0.1:5000/a/b:v1': digest },
+    cacheExportError: undefined,
+    cacheFound: [],
+    cacheMissing: [],
+    cacheExported: false,
+  });
 });
 
 test('a cache export error is told apart from a cache import error (captured buildx v0.38.2 lines)', () => {
@@ -36,4 +44,34 @@ test('a cache export error is told apart from a cache import error (captured bui
     counter.line(line);
   }
   assert.equal(counter.facts().cacheExportError, 'error writing layer blob: unexpected status from HEAD request to http://127.0.0.1:45693/v2/c/blobs/sha256:3f0e: 401 Unauthorized');
+});
+
+test('cache refs found and missing, in the order buildx tried them, and a finished export (captured buildx v0.38.2 lines)', () => {
+  const counter = readProgress();
+  for (const line of [
+    '#4 importing cache manifest from 127.0.0.1:44271/team/fallback-cache:feature-login',
+    '#4 ERROR: failed to configure registry cache importer: 127.0.0.1:44271/team/fallback-cache:feature-login: not found',
+    '#5 importing cache manifest from 127.0.0.1:44271/team/fallback-cache:release-2.x',
+    '#6 importing cache manifest from 127.0.0.1:44271/team/fallback-cache:main',
+    '#5 DONE 0.0s',
+    '#6 DONE 0.0s',
+    '#12 exporting cache to registry',
+    '#12 preparing build cache for export 0.0s done',
+    '#12 writing cache image manifest sha256:0c426227582862d2937d282a99e4e5f2eef427f9be10374360933d4909c34726 0.0s done',
+    '#12 DONE 0.3s',
+    // buildx repeats a failed vertex in its error summary; not a new import.
+    ' > importing cache manifest from 127.0.0.1:44271/team/fallback-cache:feature-login:',
+  ]) {
+    counter.line(line);
+  }
+  const facts = counter.facts();
+  assert.deepEqual(facts.cacheFound, ['127.0.0.1:44271/team/fallback-cache:release-2.x', '127.0.0.1:44271/team/fallback-cache:main']);
+  assert.deepEqual(facts.cacheMissing, ['127.0.0.1:44271/team/fallback-cache:feature-login']);
+  assert.equal(facts.cacheExported, true);
+});
+
+test('an export that failed is not counted as exported', () => {
+  const counter = readProgress();
+  for (const line of ['#7 exporting cache to registry', '#7 ERROR: error writing layer blob: 401 Unauthorized']) counter.line(line);
+  assert.equal(counter.facts().cacheExported, false);
 });

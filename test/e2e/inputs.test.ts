@@ -180,20 +180,20 @@ describe('registry cache', () => {
     return [readImageFile(layout, image, 'one'), readImageFile(layout, image, 'two')];
   };
 
-  test('a wiped daemon imports the expensive steps from <cache_repo>:<tag>', async () => {
+  test('a wiped daemon imports the expensive steps from <cache_repo>:buildcache', async () => {
     const host = suite.bed.registry.host;
     const params = { image: `${host}/team/cached`, tags: ['main'], cache_repo: `${host}/team/cache` };
     const first = await build('cache-1', { Dockerfile: dockerfile(suite.bed.busybox), 'app.txt': 'v1' }, params);
-    const exported = await manifestDigest(host, 'team/cache', 'main');
+    const exported = await manifestDigest(host, 'team/cache', 'buildcache');
     // A fresh daemon with empty state: only the registry cache can make steps cached.
     const fresh = await startBuildkitd(suite.bed.tools, { dir: path.join(work, 'cache-daemon') });
     try {
       const second = await build('cache-2', { Dockerfile: dockerfile(suite.bed.busybox), 'app.txt': 'v2' }, params, { PARAM_ENDPOINT: fresh.endpoint });
       check(() => {
         assert.equal(first.exitCode, 0, first.stderr);
-        assert.ok(exported, 'the cache was exported to <cache_repo>:<tag>');
+        assert.ok(exported, 'the cache was exported to <cache_repo>:buildcache, the default key');
         assert.equal(second.exitCode, 0, second.stderr);
-        assert.match(second.stderr, /importing cache manifest from 127\.0\.0\.1:\d+\/team\/cache:main/);
+        assert.match(second.stderr, /importing cache manifest from 127\.0\.0\.1:\d+\/team\/cache:buildcache/);
         assert.deepEqual(randomValues(second), randomValues(first), 'both RUN layers came from the registry cache');
         assert.match(second.stderr, /#\d+ \[2\/4\] RUN sleep 2 && cat \/proc\/sys\/kernel\/random\/uuid > \/one\n#\d+ CACHED/);
         const summary = JSON.parse(second.stdout) as { steps: number; cachedSteps: number };

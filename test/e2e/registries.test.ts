@@ -143,7 +143,7 @@ describe('registries on non-loopback addresses', () => {
       assert.equal(without.results.ERROR_REASON, 'REGISTRY_TLS', without.stderr);
       assert.equal(run.exitCode, 0, run.stderr);
       assert.equal(storedTagDigest(registryDir(http), 'team/step-side', '1'), run.results.IMAGE_DIGEST);
-      assert.ok(storedTagDigest(registryDir(http), 'team/step-side-cache', '1'), 'the cache was exported');
+      assert.ok(storedTagDigest(registryDir(http), 'team/step-side-cache', 'buildcache'), 'the cache was exported');
     });
   });
 
@@ -167,12 +167,12 @@ describe('registries on non-loopback addresses', () => {
     check(() => {
       assert.equal(first.exitCode, 0, first.stderr);
       assert.equal(pushed, first.results.IMAGE_DIGEST, 'pushed over HTTPS');
-      assert.ok(storedTagDigest(registryDir(https), 'team/cache', '1'), 'the cache was exported over HTTPS');
+      assert.ok(storedTagDigest(registryDir(https), 'team/cache', 'buildcache'), 'the cache was exported over HTTPS');
       assert.equal(second.exitCode, 0, second.stderr);
       const summary = JSON.parse(second.stdout.trim().split('\n').pop() ?? '{}') as { steps: number; cachedSteps: number };
       // The FROM step is a lazy pull, never "CACHED"; the RUN can only come from the registry cache on a daemon with an empty cache.
       assert.equal(summary.cachedSteps, 1, `the fresh daemon took the RUN from the HTTPS cache: ${JSON.stringify(summary)}`);
-      assert.ok(second.stderr.includes(`importing cache manifest from ${https.host}/team/cache:1`), 'imported over HTTPS');
+      assert.ok(second.stderr.includes(`importing cache manifest from ${https.host}/team/cache:buildcache`), 'imported over HTTPS');
     });
   });
 

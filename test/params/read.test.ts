@@ -170,12 +170,21 @@ describe('rules across params', () => {
     ['tls_server_name without tls_dir', { endpoint: 'tcp://h:1', tls_server_name: 'h' }, /tls_server_name: needs tls_dir/],
     ['sbom_generator without sbom', { sbom_generator: 'r/s:1' }, /sbom_generator: needs sbom: true/],
     ['oci_tar when pushing without oci_layout', { push: true, oci_tar: true }, /oci_tar: needs oci_layout when push is true/],
+    ['a cache key with nothing usable as a tag', { cache_repo: 'r/c', cache_key: '///' }, /cache_key: "\/\/\/" has no character usable in a tag/],
+    ['a fallback key with nothing usable as a tag', { cache_repo: 'r/c', cache_fallback_keys: ['main', '..'] }, /cache_fallback_keys\/1: "\.\." has no character usable/],
+    ['platform_endpoints with endpoints', { platform_endpoints: { 'linux/amd64': 'tcp://a:1' }, endpoints: ['tcp://b:1'] }, /platform_endpoints: cannot be combined with endpoints/],
+    ['a platform without a node', { platform_endpoints: { 'linux/amd64': 'tcp://a:1' }, platforms: ['linux/amd64', 'linux/arm64'] }, /platforms: linux\/arm64 has no daemon in platform_endpoints/],
   ];
   for (const [name, extra, message] of cases) {
     test(name, () => {
       assert.throws(() => checkRules(params(extra)), (error: unknown) => error instanceof StepError && error.code === 'PARAMS_INVALID' && message.test(error.message));
     });
   }
+  test('keys without cache_repo are ignored (a pipeline passes the branch to every build); tls_dir with a tcp:// fleet passes', () => {
+    assert.doesNotThrow(() => checkRules(params({ cache_key: '///', cache_fallback_keys: ['main'] })));
+    assert.doesNotThrow(() => checkRules(params({ endpoints: ['tcp://a:1', 'tcp://b:1'], tls_dir: '/tls' })));
+    assert.doesNotThrow(() => checkRules(params({ platform_endpoints: { 'linux/arm64': 'tcp://a:1' }, tls_dir: '/tls' })));
+  });
   test('a consistent TLS setup passes', () => {
     assert.doesNotThrow(() => checkRules(params({ endpoint: 'tcp://h:1', tls_dir: '/tls', tls_server_name: 'h' })));
   });
