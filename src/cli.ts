@@ -48,7 +48,7 @@ export async function main(io: Io): Promise<number> {
   /** A failed build: error results wherever they can go, then the summary line. */
   const buildFailed = async (error: StepError, targets: ResultTargets, durationMs: number) => {
     for (const problem of await writeFailureResults(targets, failureResults(error))) log(`also failed to write an error result: ${problem.message}`);
-    json({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, durationMs });
+    json({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, attempts: error.attempts ?? 0, durationMs });
   };
 
   const cli = withParamOptions(yargs(defaultCommandArgv(io.argv)), schema)
@@ -100,7 +100,8 @@ export async function main(io: Io): Promise<number> {
           maxRssKiB: process.resourceUsage().maxRSS,
         });
       } catch (thrown) {
-        const error = fail(io.signal?.aborted ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown }) : thrown);
+        const attempts = (thrown as Partial<StepError> | undefined)?.attempts;
+        const error = fail(io.signal?.aborted ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown, attempts }) : thrown);
         await buildFailed(error, { dir: resultsDir, paths: resultPaths }, Date.now() - started);
       }
     })

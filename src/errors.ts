@@ -11,7 +11,7 @@ export const ERROR_CODES = {
   BUILD_FAILED: { exit: 20, summary: 'buildx build failed (Dockerfile error, failing RUN, missing file, ...)' },
   PUSH_FAILED: { exit: 21, summary: 'the image was built but pushing it failed' },
   METADATA_INVALID: { exit: 22, summary: 'buildx succeeded but its metadata file is missing or lacks the image digest' },
-  RESULTS_TOO_LARGE: { exit: 23, summary: 'the results would exceed results_max_bytes (Tekton fails the TaskRun past 4096 bytes)' },
+  RESULTS_TOO_LARGE: { exit: 23, summary: 'the results would exceed results_max_bytes (Tekton fails the TaskRun past 4096 bytes); checked before the build' },
   RESULTS_UNWRITABLE: { exit: 24, summary: 'a results dir or result file cannot be written (checked before the build, and again at the end)' },
   OUTPUT_UNWRITABLE: { exit: 25, summary: 'the directory for the OCI layout or the metadata file cannot be written' },
   INTERRUPTED: { exit: 130, summary: 'the step received SIGINT or SIGTERM' },
@@ -23,11 +23,14 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** A failure with a stable code; the original error, if any, is kept as `cause`. */
 export class StepError extends Error {
   readonly code: ErrorCode;
+  /** How many buildx builds ran before the failure (0: it failed before the first), when known. */
+  attempts: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; attempts?: number }) {
     super(message, options);
     this.name = 'StepError';
     this.code = code;
+    this.attempts = options?.attempts;
   }
 
   get exitCode(): number {

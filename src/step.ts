@@ -11,11 +11,11 @@ import type { Runner } from './buildx/run.js';
 import { resolveConfig, type BuildConfig, type Params } from './config.js';
 import type { Probe } from './daemon/wait.js';
 import { waitForDaemon } from './daemon/wait.js';
-import { StepError } from './errors.js';
+import { StepError, toStepError } from './errors.js';
 import { PARAMS_ENV } from './params/names.js';
 import { materialize } from './inputs.js';
 import { masker, type Masker } from './mask.js';
-import { checkResultsSize, successResults, type Results } from './results.js';
+import { checkResultsFit, checkResultsSize, successResults, type Results } from './results.js';
 
 export type StepDeps = {
   env: NodeJS.ProcessEnv;
@@ -62,8 +62,21 @@ export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cw
   };
 }
 
+/** Runs the build; a failure carries `attempts`, the number of buildx builds that ran (0 before the first). */
 export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutcome> {
+  const attempts = { count: 0 };
+  try {
+    return await runBuildOnce(params, { ...deps, onAttempt: (attempt) => (attempts.count = attempt) });
+  } catch (thrown) {
+    const error = toStepError(thrown);
+    error.attempts ??= attempts.count;
+    throw error;
+  }
+}
+
+async function runBuildOnce(params: Params, deps: StepDeps & { onAttempt: (attempt: number) => void }): Promise<StepOutcome> {
   const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
+  checkResultsFit(config);
   await checkWritable(config);
   const materialized = await materialize(config, stateDir(deps.env));
   try {
@@ -101,9 +114,10 @@ async function buildWithRetries(
   argv: string[],
   bin: string,
   env: Record<string, string | undefined>,
-  deps: StepDeps & { mask: Masker; waitForDaemon: () => Promise<unknown> },
+  deps: StepDeps & { mask: Masker; waitForDaemon: () => Promise<unknown>; onAttempt: (attempt: number) => void },
 ): Promise<Pick<Summary, 'attempts' | 'steps' | 'cacheExportFailed'>> {
   for (let attempt = 1; ; attempt++) {
+    deps.onAttempt(attempt);
     // buildx writes the metadata file only on success: never let a stale one pass for this build's.
     await fs.remove(config.metadataFile);
     const progress = readProgress();

@@ -232,6 +232,26 @@ describe('generated workflow files', () => {
     }
   });
 
+  test('the README params table states each value size limit, and what the Secret and ConfigMap dirs skip', () => {
+    const schema = SCHEMA as unknown as { properties: Record<string, any>; $defs: Record<string, any> };
+    const def = (ref: string | undefined) => (ref ? schema.$defs[ref.replace('#/$defs/', '')] : undefined);
+    const valueLimit = (key: string) => def(schema.properties[key]?.items?.$ref)?.properties?.value?.maxLength as number | undefined;
+    // A dir param carries values of the list param it stands in for.
+    const dirOf: Record<string, string> = { build_args_dir: 'build_args', secrets_dir: 'secrets' };
+    const readme = text(FILES.readme);
+    const table = readme.slice(readme.indexOf('<!-- params:start -->'), readme.indexOf('<!-- params:end -->'));
+    const row = (key: string) => table.split('\n').find((line) => line.startsWith(`| \`${key}\` |`)) ?? '';
+    const limited = KEYS.map((key) => [key, valueLimit(dirOf[key] ?? key)] as const).filter((entry): entry is readonly [string, number] => entry[1] !== undefined);
+    assert.ok(limited.length >= 7, `limited params: ${limited.map(([key]) => key).join(', ')}`);
+    for (const [key, limit] of limited) {
+      assert.ok(row(key).includes(limit.toLocaleString('en-US')) || row(key).includes(String(limit)), `README params row of ${key} states its limit ${limit}`);
+    }
+    for (const key of ['secrets_dir', 'build_args_dir', 'ssh_dir']) {
+      assert.match(row(key), /[Hh]idden (files|entries)/, `${key}: hidden entries`);
+      assert.match(row(key), /`\.\.data`/, `${key}: ..data`);
+    }
+  });
+
   test('the engines accept every shipped file', { timeout: 15 * 60_000 }, async () => {
     const documents = YAML_FILES.flatMap((file) =>
       YAML.parseAllDocuments(text(file)).map((doc) => {
