@@ -81,6 +81,10 @@ export async function main(io: Io): Promise<number> {
         await writeResults({ dir: resultsDir, paths: resultPaths }, outcome.results);
         for (const [name, value] of Object.entries(outcome.results)) log(`result ${name}=${value}`);
         const { config, results, summary } = outcome;
+        if (config.check) {
+          json({ status: 'succeeded', mode: 'check', checkWarnings: summary.checkWarnings ?? 0, attempts: summary.attempts, daemonWaitMs: summary.daemonWaitMs, durationMs: Date.now() - started });
+          return;
+        }
         json({
           status: 'succeeded',
           digest: results.IMAGE_DIGEST,
@@ -88,6 +92,7 @@ export async function main(io: Io): Promise<number> {
           imageRef: results.IMAGE_REF,
           pushed: config.push ? config.refs : [],
           ociLayout: config.ociLayout ?? null,
+          localExport: config.localExport?.dir ?? null,
           metadataFile: config.metadataFile,
           attempts: summary.attempts,
           steps: summary.steps.steps,
@@ -119,7 +124,7 @@ export async function main(io: Io): Promise<number> {
         const params = await loadParams(args as unknown as GlobalArgs);
         const plan = await planBuild(params, { env: io.env, cwd: io.cwd, isTty: io.isTty });
         const mask = masker(inlineSecrets(params));
-        json({ create: plan.create.map(mask), build: plan.build.map(mask) });
+        json({ create: plan.create.map(mask), build: plan.build.map(mask), ...(plan.localExport ? { localExport: plan.localExport.map(mask) } : {}) });
       } catch (thrown) {
         fail(thrown);
       }

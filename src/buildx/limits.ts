@@ -16,16 +16,22 @@ export const PARAM_OF_FLAG: Record<string, string> = {
   '--ssh': 'ssh/ssh_dir/ssh_key_files',
   '--cache-from': 'cache_from/cache_repo',
   '--cache-to': 'cache_to/cache_repo',
-  '--output': 'oci_layout',
+  '--output': 'oci_layout/local_export_dir',
   '--file': 'dockerfile',
   '--metadata-file': 'metadata_file',
   '--platform': 'platforms',
   '--target': 'target',
   '--sbom': 'sbom_generator',
+  '--build-context': 'build_contexts',
+  '--add-host': 'add_hosts',
+  '--ulimit': 'ulimits',
+  '--shm-size': 'shm_size',
+  '--network': 'network',
+  '--allow': 'allow',
 };
 
 /** Flags whose value is `KEY=VALUE`, where the key names the entry. */
-const KEYED_FLAGS = new Set(['--build-arg', '--label', '--annotation']);
+const KEYED_FLAGS = new Set(['--build-arg', '--label', '--annotation', '--build-context']);
 
 /**
  * Returns `argv` when execve can take it; otherwise PARAMS_INVALID naming the parameter:

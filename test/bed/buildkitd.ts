@@ -23,6 +23,8 @@ export type BuildkitdOptions = {
   wrap?: string[];
   /** Extra environment for the daemon (e.g. BUILDKIT_STEP_LOG_MAX_SIZE), on top of ours. */
   env?: NodeJS.ProcessEnv;
+  /** Extra daemon flags, e.g. `--allow-insecure-entitlement network.host`. */
+  args?: string[];
 };
 
 /** Starts buildkitd with the overlayfs snapshotter, falling back to native where overlayfs won't mount. */
@@ -39,6 +41,7 @@ export async function startBuildkitd(tools: Tools, options: BuildkitdOptions): P
       '--oci-worker-binary', tools.runc,
       '--containerd-worker=false',
       ...(options.tls ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey] : []),
+      ...(options.args ?? []),
     ];
     const command = [...(options.wrap ?? []), tools.buildkitd, ...args];
     const daemon = startDaemon(`buildkitd (${snapshotter})`, command[0]!, command.slice(1), path.join(options.dir, `buildkitd-${snapshotter}.log`), options.env && { ...process.env, ...options.env });

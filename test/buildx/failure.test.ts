@@ -25,6 +25,7 @@ describe('classifyFailure', () => {
     { name: 'a GOAWAY from a proxy', tail: ['ERROR: failed to build: failed to solve: failed to push r.io/a:1: http2: server sent GOAWAY and closed the connection'], code: 'PUSH_FAILED', transient: true },
     { name: 'a missing tag that happens to be 502 is not a 502', tail: ['ERROR: failed to build: failed to solve: r.io/base:502: failed to resolve source metadata for r.io/base:502: r.io/base:502: not found'], code: 'BUILD_FAILED', transient: false },
     { name: 'too many requests', tail: ['ERROR: failed to build: failed to solve: r.io/base:1: unexpected status from GET request to https://r.io/v2/base/manifests/1: 429 Too Many Requests'], code: 'BUILD_FAILED', transient: true },
+    { name: 'an entitlement the daemon does not grant (captured from buildkit 0.34)', tail: ['ERROR: failed to build: failed to solve: granting entitlement network.host is not allowed by build daemon configuration'], code: 'ENTITLEMENT_REFUSED', transient: false },
     { name: 'no ERROR line at all: the last lines decide', tail: ['something odd', 'and then it stopped'], code: 'BUILD_FAILED', transient: false },
   ];
   for (const { name, tail, code, transient } of cases) {

@@ -89,7 +89,7 @@ describe('legal but nasty values through buildx and BuildKit', () => {
     check(() => {
       assert.equal(run.exitCode, 2, run.stderr);
       assert.equal(run.results.ERROR_REASON, 'PARAMS_INVALID');
-      assert.match(run.results.ERROR_MESSAGE ?? '', /build_args_dir: file "BIG" holds 200000 characters, over the 16384-character limit/);
+      assert.match(run.results.ERROR_MESSAGE ?? '', /build_args_dir: file "BIG" holds 200000 bytes, over the 16384-character limit/);
       assert.doesNotMatch(run.stderr, /BuildKit daemon .* answers/, 'refused before waiting for the daemon');
       assert.equal(readFileSync(path.join(argsDir, 'BIG'), 'utf8').length, 200_000);
     });

@@ -151,7 +151,7 @@ async function checkRejected(kase: Case, param: string, run = inProcess): Promis
   assertNoSecret(built);
 }
 
-type Argvs = { create: string[]; build: string[] };
+type Argvs = { create: string[]; build: string[]; localExport?: string[] };
 
 async function printArgv(kase: Case, doc: Doc, value: string, run = inProcess): Promise<Argvs> {
   kase.setup?.(value);
@@ -185,8 +185,10 @@ async function checkLegal(kase: Case, value: string): Promise<Argvs> {
   const hostile = await printArgv(kase, kase.doc, value);
   assertConfined(hostile.build, baseline.build, value);
   assertConfined(hostile.create, baseline.create, value);
+  assert.equal(hostile.localExport === undefined, baseline.localExport === undefined, 'a local export in both or neither');
+  if (hostile.localExport && baseline.localExport) assertConfined(hostile.localExport, baseline.localExport, value);
   // print-argv masks secrets; `direct` prints the unmasked argv of the same functions: no secret in it either.
-  if (kase.via !== 'flags') for (const element of [...hostile.create, ...hostile.build]) assert.ok(!element.includes(SECRET_MARK), 'a secret value reached the buildx argv');
+  if (kase.via !== 'flags') for (const element of [...hostile.create, ...hostile.build, ...(hostile.localExport ?? [])]) assert.ok(!element.includes(SECRET_MARK), 'a secret value reached the buildx argv');
   return hostile;
 }
 

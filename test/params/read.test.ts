@@ -167,12 +167,21 @@ describe('rules across params', () => {
     ['tls_server_name without tls_dir', { endpoint: 'tcp://h:1', tls_server_name: 'h' }, /tls_server_name: needs tls_dir/],
     ['sbom_generator without sbom', { sbom_generator: 'r/s:1' }, /sbom_generator: needs sbom: true/],
     ['oci_tar when pushing without oci_layout', { push: true, oci_tar: true }, /oci_tar: needs oci_layout when push is true/],
+    ['compression_level without compression', { compression_level: 3 }, /compression_level: needs compression/],
+    ['a zstd-only level for gzip', { compression: 'gzip', compression_level: 19 }, /compression_level: gzip levels are 0-9 \(got 19\)/],
+    ['force_compression without compression', { force_compression: true }, /force_compression: needs compression/],
+    ['local_export_target without local_export_dir', { local_export_target: 'reports' }, /local_export_target: needs local_export_dir/],
+    ['check_fail_on_warnings without check', { check_fail_on_warnings: true }, /check_fail_on_warnings: needs check: true/],
+    ['network host without the entitlement', { network: 'host', allow: ['security.insecure'] }, /network: host needs allow: \["network.host"\]/],
   ];
   for (const [name, extra, message] of cases) {
     test(name, () => {
       assert.throws(() => checkRules(params(extra)), (error: unknown) => error instanceof StepError && error.code === 'PARAMS_INVALID' && message.test(error.message));
     });
   }
+  test('consistent new options pass', () => {
+    assert.doesNotThrow(() => checkRules(params({ compression: 'zstd', compression_level: 22, force_compression: true, network: 'host', allow: ['network.host'], check: true, check_fail_on_warnings: true, local_export_dir: 'o', local_export_target: 't' })));
+  });
   test('a consistent TLS setup passes', () => {
     assert.doesNotThrow(() => checkRules(params({ endpoint: 'tcp://h:1', tls_dir: '/tls', tls_server_name: 'h' })));
   });
