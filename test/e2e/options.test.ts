@@ -6,9 +6,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startBuildkitd, type Buildkitd } from '../bed/buildkitd.js';
-import { blobPath, imageManifests, readImageFile, readJson } from '../bed/oci.js';
+import { blobPath, imageManifests, layoutIndex, readImageFile, readJson } from '../bed/oci.js';
 import { manifest, manifestDigest } from '../bed/registry-client.js';
-import { writeContext } from '../helpers.js';
+import { runCli, writeContext } from '../helpers.js';
 import { bedSuite } from './suite.js';
 
 const suite = bedSuite('options');
@@ -236,6 +236,40 @@ describe('VCS facts', () => {
         assert.equal(config.config.Labels?.[key], value, `label ${key}`);
         assert.equal(annotations[key], value, `annotation ${key}`);
       }
+    });
+  });
+});
+
+describe('list params in the engines\' shapes', () => {
+  test('Tekton array blocks on the command line (as the Task passes them) reach a real build; flag-looking elements stay values', async () => {
+    const dir = path.join(work, 'arrays');
+    const context = writeContext(path.join(dir, 'src'), { Dockerfile: `FROM ${suite.bed.busybox}\nARG A\nARG B\nRUN echo "A=$A B=$B" > /args.txt\n` });
+    const layout = path.join(dir, 'layout');
+    const args = [
+      'build', '--image', 'e2e/arrays', '--context', context, '--oci-layout', layout,
+      '--array-params=tags,build_args,labels,platforms', '--array=tags', 'v1', 'v2',
+      '--array=build_args', 'A=--output=type=local,dest=/tmp/x', 'B=x=y', '--array=labels', 'team=-o', '--array=platforms',
+    ];
+    const run = await runCli({ args, resultsDir: path.join(dir, 'results'), env: suite.env({ TMPDIR: dir, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state') }) });
+    check(() => {
+      assert.equal(run.exitCode, 0, run.stderr);
+      const { image } = imageOf({ ...run, dir }, layout);
+      assert.equal(readImageFile(layout, image, 'args.txt'), 'A=--output=type=local,dest=/tmp/x B=x=y\n');
+      const config = readJson<{ config: { Labels?: Record<string, string> } }>(blobPath(layout, image.config!.digest));
+      assert.equal(config.config.Labels?.team, '-o');
+      assert.deepEqual(layoutIndex(layout).map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']), ['v1', 'v2']);
+      assert.equal(existsSync('/tmp/x'), false, 'no second output');
+    });
+  });
+
+  test('Argo-style lines in PARAM_* (KEY=VALUE per line) reach a real build', async () => {
+    const run = await suite.step('lines', { Dockerfile: `FROM ${suite.bed.busybox}\nARG A\nARG B\nRUN echo "A=$A B=$B" > /args.txt\n` }, {
+      image: 'e2e/lines', tags: 'v1\nv2', build_args: 'A=one, two\nB="three"', oci_layout: path.join(work, 'lines', 'layout'),
+    });
+    check(() => {
+      assert.equal(run.exitCode, 0, run.stderr);
+      const { layout, image } = imageOf(run);
+      assert.equal(readImageFile(layout, image, 'args.txt'), 'A=one, two B="three"\n');
     });
   });
 });

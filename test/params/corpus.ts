@@ -7,7 +7,7 @@ import path from 'node:path';
 
 export type Doc = Record<string, unknown>;
 /** How the document reaches the step. */
-export type Via = 'env-json' | 'file' | 'param-env' | 'flags';
+export type Via = 'env-json' | 'file' | 'param-env' | 'flags' | 'tekton-arrays';
 
 export type Expect =
   /** PARAMS_INVALID (exit 2) with a message that names `param`; buildx never starts. */
@@ -220,7 +220,9 @@ export function corpus(f: Fixture, kinds: Record<string, Kind>): Case[] {
   const cases: Case[] = [...handWritten(f)];
   let turn = 0;
   const viaFor = (value: string | undefined, jsonOnly = false): Via => {
-    const all: Via[] = value !== undefined && !hasNul(value) && !jsonOnly ? ['env-json', 'file', 'param-env', 'flags'] : ['env-json', 'file'];
+    // A KEY=VALUE array element cannot carry a key with `=`: values with one skip the Tekton route.
+    const argvRoutes: Via[] = value?.includes('=') ? ['param-env', 'flags'] : ['param-env', 'flags', 'tekton-arrays'];
+    const all: Via[] = value !== undefined && !hasNul(value) && !jsonOnly ? ['env-json', 'file', ...argvRoutes] : ['env-json', 'file'];
     return all[turn++ % all.length]!;
   };
   for (const slot of slots()) {
@@ -382,7 +384,7 @@ function handWritten(f: Fixture): Case[] {
     raw('100000 nested arrays as tags', `{"image":"a/b","tags":${'['.repeat(100000)}${']'.repeat(100000)}}`, 'tags'),
     raw('a 10 MB unknown parameter', `{"image":"a/b","tags":["1"],"junk":"${'j'.repeat(10 * 1024 * 1024)}"}`, 'junk', 'file'),
     raw('an unknown parameter named with a NUL', '{"image":"a/b","tags":["1"],"ima\\u0000ge":"x"}', '"ima\\u0000ge"'),
-    { name: 'PARAM_TAGS that is not JSON', origin: 'hand', via: 'param-env', doc: { image: 'a/b' }, env: { PARAM_TAGS: 'v1,--output=/tmp/x' }, expect: { rejected: 'PARAM_TAGS' } },
+    { name: 'PARAM_TAGS as one line that is no tag (a comma and a flag)', origin: 'hand', via: 'param-env', doc: { image: 'a/b' }, env: { PARAM_TAGS: 'v1,--output=/tmp/x' }, expect: { rejected: 'PARAM_TAGS' } },
     { name: 'PARAM_PUSH yes', origin: 'hand', via: 'param-env', doc: { image: 'a/b', tags: ['1'] }, env: { PARAM_PUSH: 'yes' }, expect: { rejected: 'PARAM_PUSH' } },
     { name: 'PARAM_SECRETS with a syntax error', origin: 'hand', via: 'param-env', doc: { image: 'a/b', tags: ['1'] }, env: { PARAM_SECRETS: `[{"key":"k","value":"${SECRET_MARK}-bad-json"` }, expect: { rejected: 'PARAM_SECRETS' } },
     { name: 'flag --tags followed by a separate --output', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags', '--output=/tmp/x'], expect: { rejected: 'output' } },
@@ -407,6 +409,13 @@ function handWritten(f: Fixture): Case[] {
     hand('compression estargz (not offered)', 'file', (d) => (d.compression = 'estargz'), { rejected: 'compression' }),
     hand('compression_level 23', 'param-env', (d) => (d.compression_level = 23), { rejected: 'compression_level' }),
     hand('shm_size with a flag after a space', 'env-json', (d) => (d.shm_size = '64m --privileged'), { rejected: 'shm_size' }),
+    // Tekton array blocks: elements that look like flags or like markers of blocks not named stay values.
+    legal('array element -o', 'tekton-arrays', (d, v) => (d.build_args = pair('A', v)), '-o'),
+    legal('array element that is the marker of an unnamed block', 'tekton-arrays', (d, v) => (d.labels = pair('l', v)), '--array=cache_to'),
+    legal('array element that is a header', 'tekton-arrays', (d, v) => (d.annotations = pair('a', v)), '--array-params=tags'),
+    hand('array element that is exactly the marker of a named block', 'tekton-arrays', (d) => (d.build_args = [{ key: 'A', value: '1' }, '--array=labels' as unknown as { key: string; value: string }]), { rejected: 'LABELS' }),
+    { name: 'array blocks with an element before the first marker', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--array-params=tags', '--output=/tmp/x', '--array=tags', '1'], expect: { rejected: '--array-params' } },
+    { name: 'array blocks naming a string param', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--array-params=tags,target', '--array=tags', '1', '--array=target', 'x'], expect: { rejected: 'target' } },
     { name: 'an extra positional after the command', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--output=type=local,dest=/tmp/x'], expect: { rejected: 'output' } },
   ];
 }

@@ -65,7 +65,7 @@ describe('bad params name the parameter, its source and the problem', () => {
   const cases: Array<{ name: string; env?: NodeJS.ProcessEnv; files?: string[]; code: string; message: RegExp }> = [
     { name: 'missing image and tags', env: {}, code: 'PARAMS_INVALID', message: /image: required parameter is missing \(set PARAM_IMAGE, --image or "image" in JSON params\)[\s\S]*tags: required/ },
     { name: 'unknown PARAM_ env var with a hint', env: { PARAM_DOCKERFLIE: 'x' }, code: 'PARAMS_INVALID', message: /^PARAM_DOCKERFLIE: unknown parameter; did you mean PARAM_DOCKERFILE\?$/ },
-    { name: 'bad JSON in a PARAM_ array', env: { PARAM_TAGS: 'latest' }, code: 'PARAMS_INVALID', message: /^PARAM_TAGS: expected JSON \(array\), e\.g\. \["latest"\]/ },
+    { name: 'bad JSON in a PARAM_ array', env: { PARAM_TAGS: '["latest"' }, code: 'PARAMS_INVALID', message: /^PARAM_TAGS: expected JSON \(array\), e\.g\. \["latest"\]/ },
     { name: 'env JSON that is not an object', env: { BUILDKIT_STEP_PARAMS: '["a"]' }, code: 'PARAMS_INVALID', message: /BUILDKIT_STEP_PARAMS: must be a JSON object of parameters, got an array/ },
     { name: 'an invalid tag', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["ok","-bad"]' }, code: 'PARAMS_INVALID', message: /tags\[1\] \(from PARAM_TAGS\): "-bad" is not valid: An image tag/ },
     { name: 'an image with a tag', env: { PARAM_IMAGE: 'a/b:v1', PARAM_TAGS: '["1"]' }, code: 'PARAMS_INVALID', message: /image \(from PARAM_IMAGE\): "a\/b:v1" is not valid: An image repository/ },
