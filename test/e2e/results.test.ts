@@ -135,7 +135,7 @@ describe('failures', () => {
 describe('failures before the build', () => {
   test('invalid params: ERROR_REASON still reaches the per-result paths (a StepAction has no other results)', async () => {
     const paths = { ERROR_REASON: path.join(work, 'early', 'step', 'ERROR_REASON'), ERROR_MESSAGE: path.join(work, 'early', 'step', 'ERROR_MESSAGE') };
-    const run = await runCli({ resultsDir: path.join(work, 'early', 'scratch'), env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: 'latest', PARAM_RESULT_PATHS: JSON.stringify(paths) } });
+    const run = await runCli({ resultsDir: path.join(work, 'early', 'scratch'), env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '[latest', PARAM_RESULT_PATHS: JSON.stringify(paths) } });
     check(() => {
       assert.equal(run.exitCode, 2, run.stderr);
       assert.equal(readFileSync(paths.ERROR_REASON, 'utf8'), 'PARAMS_INVALID');
