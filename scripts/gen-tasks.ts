@@ -11,6 +11,7 @@ import { RESULT_NAMES, type ResultName } from '../src/config.js';
 import { SIDECAR_NAME } from '../src/daemon/sidecar.js';
 import { ERROR_CODES } from '../src/errors.js';
 import { envVarName, flagName, RESULTS_DIR_ENV, workflowParamName } from '../src/params/names.js';
+import { ARRAY_HEADER, arrayMarker, keyValueParams } from '../src/params/arrays.js';
 import { paramKeys, resolveRef, type JsonSchema } from '../src/params/schema.js';
 
 /** The repository root (this file runs as dist/scripts/gen-tasks.js). */
@@ -174,6 +175,8 @@ export type WorkflowParam = {
   /** The default as a string ("" when the schema has none). */
   default: string;
   description: string;
+  /** The schema's description alone, without the note on how to write the value. */
+  base: string;
 };
 
 /** The workflow params, in schema order, derived from the schema alone. */
@@ -192,6 +195,7 @@ export function workflowParams(schema: JsonSchema): WorkflowParam[] {
       required: required.has(key),
       default: property.default === undefined ? '' : type === 'string' ? String(property.default) : JSON.stringify(property.default),
       description: shape ? `${base} ${shape}` : base,
+      base,
     };
   });
 }
@@ -226,9 +230,10 @@ function shapeOf(root: JsonSchema, property: JsonSchema, type: string): string {
       const items = property.items ? resolveRef(root, property.items) : {};
       if (items.type === 'object') {
         const fields = Object.keys(items.properties ?? {}).map((name) => `"${name}": "..."`);
-        return `A JSON array of objects, e.g. \`[{${fields.join(', ')}}]\`.`;
+        const pairs = property.writeOnly === true ? '' : ' or of `KEY=VALUE` strings, or one `KEY=VALUE` per line';
+        return `A JSON array of objects, e.g. \`[{${fields.join(', ')}}]\`${pairs}.`;
       }
-      return 'A JSON array of strings, e.g. `["a", "b"]`.';
+      return 'A JSON array of strings, e.g. `["a", "b"]`, or one item per line.';
     }
     case 'object': {
       const fields = Object.keys(property.properties ?? {});
@@ -266,11 +271,29 @@ const buildkitdImageParam = (image: string): ExtraParam => ({
 
 type Surface = 'task' | 'stepaction';
 
-/** The schema params a Tekton surface declares as params. */
+/** Tekton param names that are not the mechanical spelling: the names Tekton Chains reads for source provenance. */
+export const TEKTON_NAMES: Readonly<Record<string, string>> = { git_url: 'CHAINS-GIT_URL', git_commit: 'CHAINS-GIT_COMMIT' };
+
+/** A list param: a Tekton `type: array` param, passed to the step as an array block in `args`. */
+export const isList = (param: Pick<WorkflowParam, 'jsonType'>): boolean => param.jsonType === 'array';
+
+/** How a Tekton array param's elements are written. */
+function tektonListShape(schema: JsonSchema, param: WorkflowParam): string {
+  const unset = param.required ? '' : ' The default `[]` leaves it unset.';
+  return keyValueParams(schema).includes(param.key)
+    ? `A Tekton array of \`KEY=VALUE\` strings (split at the first \`=\`), e.g. \`["A=1", "B=2"]\`.${unset}`
+    : `A Tekton array of strings, e.g. \`["a", "b"]\`.${unset}`;
+}
+
+/** The schema params a Tekton surface declares as params, with their Tekton names, types and defaults. */
 export function tektonParams(schema: JsonSchema, surface: Surface): WorkflowParam[] {
-  return exposedParams(schema).filter((param) =>
-    surface === 'task' ? WORKSPACE_PARAMS[param.key] === undefined : param.key !== 'result_paths',
-  );
+  return exposedParams(schema)
+    .filter((param) => (surface === 'task' ? WORKSPACE_PARAMS[param.key] === undefined : param.key !== 'result_paths'))
+    .map((param) => ({
+      ...param,
+      name: TEKTON_NAMES[param.key] ?? param.name,
+      ...(isList(param) ? { default: param.required ? '' : '[]', description: `${param.base} ${tektonListShape(schema, param)}` } : {}),
+    }));
 }
 
 function tektonParamSpec(param: WorkflowParam, surface: Surface): Record<string, unknown> {
@@ -278,10 +301,23 @@ function tektonParamSpec(param: WorkflowParam, surface: Surface): Record<string,
   if (surface === 'task' && param.key === 'context') description = `${description} Relative to the \`source\` workspace.`;
   return {
     name: param.name,
-    type: 'string',
+    type: isList(param) ? 'array' : 'string',
     description,
-    ...(param.required ? {} : { default: param.default }),
+    ...(param.required ? {} : { default: isList(param) ? [] : param.default }),
   };
+}
+
+/**
+ * The step's args: the command, then every list param as an array block (see src/params/arrays.ts),
+ * since Tekton expands a whole array param only inside `args`.
+ */
+function tektonStepArgs(params: WorkflowParam[]): string[] {
+  const lists = params.filter(isList);
+  return [
+    ...STEP_ARGS,
+    `${ARRAY_HEADER}=${lists.map((param) => param.key).join(',')}`,
+    ...lists.flatMap((param) => [arrayMarker(param.key), `$(params.${param.name}[*])`]),
+  ];
 }
 
 const extraParamSpec = (param: ExtraParam) => ({ name: param.name, type: 'string', description: param.description, default: param.default });
@@ -440,14 +476,16 @@ const podVolumes = [
   { name: STATE_VOLUME, emptyDir: {} },
 ];
 
-/** The env that carries every param into the step (never a script). */
+/** The env that carries every param but the lists into the step (never a script). */
 function taskEnv(schema: JsonSchema): { name: string; value: string }[] {
-  return exposedParams(schema).map((param) => {
-    const workspace = WORKSPACE_PARAMS[param.key];
-    if (workspace) return { name: param.env, value: `$(workspaces.${workspace}.path)` };
-    if (param.key === 'context') return { name: param.env, value: `$(workspaces.source.path)/$(params.${param.name})` };
-    return { name: param.env, value: `$(params.${param.name})` };
-  });
+  const workspaceEnv = exposedParams(schema).flatMap((param) =>
+    WORKSPACE_PARAMS[param.key] ? [{ name: param.env, value: `$(workspaces.${WORKSPACE_PARAMS[param.key]}.path)` }] : [],
+  );
+  const paramEnv = tektonParams(schema, 'task')
+    .filter((param) => !isList(param))
+    .map((param) => ({ name: param.env, value: param.key === 'context' ? `$(workspaces.source.path)/$(params.${param.name})` : `$(params.${param.name})` }));
+  const order = exposedParams(schema).map((param) => param.env);
+  return [...workspaceEnv, ...paramEnv].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 }
 
 export function taskManifest(schema: JsonSchema, variant: Variant): Record<string, unknown> {
@@ -491,7 +529,7 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
           name: 'build',
           image: '$(params.STEP_IMAGE)',
           command: STEP_COMMAND,
-          args: STEP_ARGS,
+          args: tektonStepArgs(tektonParams(schema, 'task')),
           env: taskEnv(schema),
           volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
           securityContext: stepSecurityContext,
@@ -523,9 +561,11 @@ export function stepActionManifest(schema: JsonSchema): Record<string, unknown> 
       results: tektonResults(),
       image: '$(params.STEP_IMAGE)',
       command: STEP_COMMAND,
-      args: STEP_ARGS,
+      args: tektonStepArgs(tektonParams(schema, 'stepaction')),
       env: [
-        ...tektonParams(schema, 'stepaction').map((param) => ({ name: param.env, value: `$(params.${param.name})` })),
+        ...tektonParams(schema, 'stepaction')
+          .filter((param) => !isList(param))
+          .map((param) => ({ name: param.env, value: `$(params.${param.name})` })),
         { name: resultPathsParam.env, value: JSON.stringify(resultPaths) },
         { name: RESULTS_DIR_ENV, value: STEPACTION_RESULTS_DIR },
       ],
@@ -538,7 +578,7 @@ export function stepActionManifest(schema: JsonSchema): Record<string, unknown> 
 /** The sample Task's own params (the rest keep the StepAction's defaults). */
 const SAMPLE_PARAMS: ExtraParam[] = [
   { name: 'IMAGE', default: '', description: 'Image repository to push to.' },
-  { name: 'TAGS', default: '["latest"]', description: 'JSON array of tags.' },
+  { name: 'TAGS', default: '["latest"]', description: 'Tags for the image (a Tekton array).' },
   { name: 'CONTEXT', default: '.', description: 'Build context, relative to the source workspace.' },
   { name: 'PUSH', default: WORKFLOW_DEFAULTS.push!, description: 'Push the image (`true`), or only build it (`false`).' },
   stepImageParam,
@@ -555,9 +595,10 @@ const SAMPLE_WORKSPACES: (Workspace & { param?: string })[] = [
 /** An example Task that supplies what a StepAction cannot: the sidecar, the volumes, the workspaces. */
 export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> {
   const stepActionParams = new Set([...tektonParams(schema, 'stepaction').map((param) => param.name), stepImageParam.name]);
-  const passed: { name: string; value: string }[] = [
+  const passed: { name: string; value: string | string[] }[] = [
     { name: 'IMAGE', value: '$(params.IMAGE)' },
-    { name: 'TAGS', value: '$(params.TAGS)' },
+    // An array param passed whole to the StepAction's array param.
+    { name: 'TAGS', value: ['$(params.TAGS[*])'] },
     { name: 'CONTEXT', value: '$(workspaces.source.path)/$(params.CONTEXT)' },
     { name: 'PUSH', value: '$(params.PUSH)' },
     { name: stepImageParam.name, value: `$(params.${stepImageParam.name})` },
@@ -571,7 +612,11 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
     spec: {
       description: 'Example: the buildkit-build StepAction with a privileged buildkitd sidecar, pushing the image.',
       params: SAMPLE_PARAMS.map((param) =>
-        param.name === 'IMAGE' ? { name: param.name, type: 'string', description: param.description } : extraParamSpec(param),
+        param.name === 'IMAGE'
+          ? { name: param.name, type: 'string', description: param.description }
+          : param.name === 'TAGS'
+            ? { name: param.name, type: 'array', description: param.description, default: JSON.parse(param.default) as string[] }
+            : extraParamSpec(param),
       ),
       workspaces: SAMPLE_WORKSPACES.map((workspace) => ({
         name: workspace.name,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
-import { FILES, NOT_EXPOSED, REPO_ROOT, run, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
+import { FILES, NOT_EXPOSED, REPO_ROOT, run, TEKTON_NAMES, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
 import { RESULT_NAMES } from '../../src/config.js';
 import { envVarName, workflowParamName } from '../../src/params/names.js';
 
@@ -19,6 +19,24 @@ const KEYS = Object.keys(SCHEMA.properties);
 /** The params the workflow files declare: every schema param except the deliberately NOT_EXPOSED ones. */
 const EXPOSED_KEYS = KEYS.filter((key) => NOT_EXPOSED[key] === undefined);
 const YAML_FILES = [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample, FILES.argo];
+
+/** List params: Tekton `type: array` params that reach the step as array blocks in `args`. */
+const LIST_KEYS = new Set(EXPOSED_KEYS.filter((key) => (SCHEMA.properties[key] as { type?: string }).type === 'array'));
+/** A param's name in the Tekton files. */
+const tektonName = (key: string) => TEKTON_NAMES[key] ?? workflowParamName(key);
+
+/** The array blocks of a Tekton step's args: param key -> the element after its marker. */
+function arrayBlocks(args: string[]): Map<string, string> {
+  const header = args.find((arg) => arg.startsWith('--array-params='));
+  assert.ok(header, 'the args carry an --array-params header');
+  const keys = header.slice('--array-params='.length).split(',');
+  const start = args.indexOf(header);
+  assert.equal(args.length, start + 1 + 2 * keys.length, 'the header is followed by one marker and one array reference per list, and nothing else');
+  return new Map(keys.map((key, index) => {
+    assert.equal(args[start + 1 + 2 * index], `--array=${key}`, `marker of ${key} in header order`);
+    return [key, args[start + 2 + 2 * index]!];
+  }));
+}
 
 const load = (file: string): Manifest => YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
 const text = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
@@ -82,7 +100,7 @@ describe('generated workflow files', () => {
     }
   });
 
-  test('Tekton Tasks: every param as a Tekton param or a workspace, reaching the step only through env', () => {
+  test('Tekton Tasks: every param as a Tekton param or a workspace, reaching the step through env, lists as array params through args', () => {
     for (const file of [FILES.task, FILES.taskRootless]) {
       const task = load(file);
       const params = names(task.spec.params);
@@ -90,17 +108,27 @@ describe('generated workflow files', () => {
       const [step] = task.spec.steps as Manifest[];
       assert.ok(step && step.script === undefined, `${file}: the step has no script`);
       const env = envOf(step);
+      const blocks = arrayBlocks(step.args as string[]);
       for (const key of EXPOSED_KEYS) {
         const workspace = WORKSPACE_PARAMS[key];
+        const name = tektonName(key);
         if (workspace) {
           assert.ok(workspaces.includes(workspace), `${file}: workspace ${workspace} for ${key}`);
           assert.equal(env.get(envVarName(key)), `$(workspaces.${workspace}.path)`, `${file}: ${envVarName(key)}`);
-          assert.ok(!params.includes(workflowParamName(key)), `${file}: ${key} comes from a workspace, not a param`);
+          assert.ok(!params.includes(name), `${file}: ${key} comes from a workspace, not a param`);
+        } else if (LIST_KEYS.has(key)) {
+          const spec = (task.spec.params as Manifest[]).find((param) => param.name === name);
+          assert.equal(spec?.type, 'array', `${file}: ${name} is a Tekton array param`);
+          assert.deepEqual(spec?.default, key === 'tags' ? undefined : [], `${file}: ${name} defaults to [] (unset), TAGS is required`);
+          assert.equal(blocks.get(key), `$(params.${name}[*])`, `${file}: ${name} reaches the step as a whole array in args`);
+          assert.equal(env.get(envVarName(key)), undefined, `${file}: no ${envVarName(key)} env for a list`);
         } else {
-          assert.ok(params.includes(workflowParamName(key)), `${file}: param ${workflowParamName(key)}`);
-          assert.match(env.get(envVarName(key)) ?? '', new RegExp(`\\$\\(params\\.${workflowParamName(key)}\\)`), `${file}: ${envVarName(key)}`);
+          assert.ok(params.includes(name), `${file}: param ${name}`);
+          assert.match(env.get(envVarName(key)) ?? '', new RegExp(`\\$\\(params\\.${name}\\)`), `${file}: ${envVarName(key)}`);
         }
       }
+      assert.deepEqual([...blocks.keys()].sort(), [...LIST_KEYS].filter((key) => !WORKSPACE_PARAMS[key]).sort(), `${file}: a block for every list`);
+      assert.ok(params.includes('CHAINS-GIT_URL') && params.includes('CHAINS-GIT_COMMIT'), `${file}: the source-provenance names Tekton Chains reads`);
       const unknown = [...env.keys()].filter((name) => name.startsWith('PARAM_') && !EXPOSED_KEYS.some((key) => envVarName(key) === name));
       assert.deepEqual(unknown, [], `${file}: PARAM_* the CLI would reject`);
       assert.deepEqual(names(task.spec.results), [...RESULT_NAMES], `${file}: results`);
@@ -115,10 +143,13 @@ describe('generated workflow files', () => {
     const action = load(FILES.stepAction);
     const params = names(action.spec.params);
     const env = envOf(action.spec);
+    const blocks = arrayBlocks(action.spec.args as string[]);
     for (const key of EXPOSED_KEYS) {
       if (key === 'result_paths') continue;
-      assert.ok(params.includes(workflowParamName(key)), `param ${workflowParamName(key)}`);
-      assert.equal(env.get(envVarName(key)), `$(params.${workflowParamName(key)})`, envVarName(key));
+      const name = tektonName(key);
+      assert.ok(params.includes(name), `param ${name}`);
+      if (LIST_KEYS.has(key)) assert.equal(blocks.get(key), `$(params.${name}[*])`, `${name} in args`);
+      else assert.equal(env.get(envVarName(key)), `$(params.${name})`, envVarName(key));
     }
     assert.equal(action.spec.script, undefined);
     assert.deepEqual(names(action.spec.results), [...RESULT_NAMES]);
@@ -270,7 +301,7 @@ describe('generated workflow files', () => {
       assert.ok(refs.length > 0 || file !== FILES.stepAction, `${file}: result references found`);
       for (const ref of refs) assert.ok(declared.has(ref!), `${file}: undeclared result ${ref}`);
       const params = new Set(names(manifest.spec.params));
-      for (const m of body.matchAll(/\$\(params\.([A-Za-z0-9_-]+)\)/g)) assert.ok(params.has(m[1]!), `${file}: undeclared param ${m[1]}`);
+      for (const m of body.matchAll(/\$\(params\.([A-Za-z0-9_-]+)(?:\[\*\])?\)/g)) assert.ok(params.has(m[1]!), `${file}: undeclared param ${m[1]}`);
     }
   });
 
@@ -280,7 +311,7 @@ describe('generated workflow files', () => {
     for (const key of KEYS) {
       const name = workflowParamName(key);
       // NOT_EXPOSED params are named in the "not exposed" note instead of the param tables.
-      assert.ok(taskReadme.includes(`\`${name}\``) || taskReadme.includes(`\`${envVarName(key)}\``), `task README: ${name}`);
+      assert.ok(taskReadme.includes(`\`${tektonName(key)}\``) || taskReadme.includes(`\`${envVarName(key)}\``), `task README: ${tektonName(key)}`);
       assert.ok(argoReadme.includes(`\`${name}\``), `argo README: ${name}`);
     }
     for (const [key, reason] of Object.entries(NOT_EXPOSED)) {
