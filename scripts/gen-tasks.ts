@@ -28,6 +28,8 @@ export const FILES = {
   sample: `${TASK_DIR}/samples/task-with-stepaction.yaml`,
   taskReadme: `${TASK_DIR}/README.md`,
   argo: 'tasks/argo/buildkit-build-workflowtemplate.yaml',
+  argoCluster: 'tasks/argo/buildkit-build-clusterworkflowtemplate.yaml',
+  argoRootless: 'tasks/argo/buildkit-build-rootless-workflowtemplate.yaml',
   argoReadme: 'tasks/argo/README.md',
   readme: 'README.md',
 } as const;
@@ -647,9 +649,29 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
 
 // --- Argo --------------------------------------------------------------------------------------------
 
-export function argoManifest(schema: JsonSchema): Record<string, unknown> {
-  const params = exposedParams(schema);
-  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS];
+/** Where the Argo template's step writes the metadata file by default: the METADATA output parameter reads it. */
+const ARGO_METADATA_FILE = '/tmp/metadata/metadata.json';
+/**
+ * The path of the optional `metadata` output artifact. Argo saves an output artifact to the
+ * artifact repository, and with none configured it fails the step; an optional artifact whose
+ * file does not exist is skipped before the repository is asked for. So the file is there (and
+ * the artifact saved) only when METADATA_FILE names this path.
+ */
+export const ARGO_METADATA_ARTIFACT = '/tmp/outputs/metadata.json';
+
+/** The Argo inputs: every exposed param, METADATA_FILE defaulting to where the METADATA output reads it. */
+export function argoParams(schema: JsonSchema): WorkflowParam[] {
+  return exposedParams(schema).map((param) => (param.key === 'metadata_file' ? { ...param, default: ARGO_METADATA_FILE } : param));
+}
+
+type ArgoKind = 'WorkflowTemplate' | 'ClusterWorkflowTemplate';
+
+export function argoManifest(schema: JsonSchema, kind: ArgoKind = 'WorkflowTemplate', variant: Variant = 'privileged'): Record<string, unknown> {
+  const params = argoParams(schema);
+  const metadataFile = params.find((param) => param.key === 'metadata_file');
+  if (!metadataFile) throw new Error('schema: the Argo template needs the metadata_file parameter');
+  const sidecarImage = variant === 'privileged' ? BUILDKITD_IMAGE_DEFAULT : BUILDKITD_ROOTLESS_IMAGE_DEFAULT;
+  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(sidecarImage), ...DAEMON_ENV_PARAMS];
   const inputs = [
     ...params.map((param) => ({
       name: param.name,
@@ -660,8 +682,8 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
   ];
   return {
     apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'WorkflowTemplate',
-    metadata: { name: TASK_NAME, labels: { 'app.kubernetes.io/version': VERSION } },
+    kind,
+    metadata: { name: variant === 'privileged' ? TASK_NAME : `${TASK_NAME}-rootless`, labels: { 'app.kubernetes.io/version': VERSION } },
     spec: {
       entrypoint: 'build',
       // Workflow arguments feed the entrypoint's inputs, so `argo submit --from` works with -p.
@@ -676,12 +698,28 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
             artifacts: [{ name: 'source', path: '/workspace/source', optional: true }],
           },
           outputs: {
-            parameters: RESULT_NAMES.map((name) => ({
-              name,
-              description: RESULT_DESCRIPTIONS[name],
-              // Written only on success (image results) or only on failure (ERROR_*).
-              valueFrom: { path: `${ARGO_RESULTS_DIR}/${name}`, default: '' },
-            })),
+            parameters: [
+              ...RESULT_NAMES.map((name) => ({
+                name,
+                description: RESULT_DESCRIPTIONS[name],
+                // Written only on success (image results) or only on failure (ERROR_*).
+                valueFrom: { path: `${ARGO_RESULTS_DIR}/${name}`, default: '' },
+              })),
+              {
+                name: 'METADATA',
+                description: "buildx's full build metadata JSON, read from METADATA_FILE; empty when the build failed.",
+                valueFrom: { path: `{{inputs.parameters.${metadataFile.name}}}`, default: '' },
+              },
+            ],
+            artifacts: [
+              {
+                name: 'metadata',
+                path: ARGO_METADATA_ARTIFACT,
+                // Saved only when METADATA_FILE is this path, and then needs an artifact repository.
+                optional: true,
+                archive: { none: {} },
+              },
+            ],
           },
           volumes: podVolumes,
           container: {
@@ -696,7 +734,7 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
             volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
             securityContext: stepSecurityContext,
           },
-          sidecars: [sidecar({ engine: 'argo', variant: 'privileged', image: '{{inputs.parameters.BUILDKITD_IMAGE}}', daemonEnv: true })],
+          sidecars: [sidecar({ engine: 'argo', variant, image: '{{inputs.parameters.BUILDKITD_IMAGE}}', daemonEnv: true })],
         },
       ],
     },
@@ -806,6 +844,17 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
   files.set(FILES.stepAction, toYaml(stepActionManifest(schema), 'The Task that uses it must provide a volume named buildkit-socket and a buildkitd (see samples/).'));
   files.set(FILES.sample, toYaml(sampleTaskManifest(schema), 'Example only: the StepAction plus the sidecar and volumes it cannot declare itself.'));
   files.set(FILES.argo, toYaml(argoManifest(schema), 'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.'));
+  files.set(
+    FILES.argoCluster,
+    toYaml(argoManifest(schema, 'ClusterWorkflowTemplate'), 'The same template, cluster-wide: reference it with `workflowTemplateRef: {name: buildkit-build, clusterScope: true}`.\nImages are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.'),
+  );
+  files.set(
+    FILES.argoRootless,
+    toYaml(
+      argoManifest(schema, 'WorkflowTemplate', 'rootless'),
+      'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.\nNeeds Unconfined seccomp and AppArmor for the sidecar: see README.md (Pod Security "baseline"/"restricted" reject it).',
+    ),
+  );
 
   files.set(
     FILES.taskReadme,
@@ -828,7 +877,15 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
   files.set(
     FILES.argoReadme,
     fillMarkers(readText(FILES.argoReadme), FILES.argoReadme, {
-      params: paramsTable(exposedParams(schema), [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS], 'argo'),
+      params: paramsTable(
+        argoParams(schema),
+        [
+          stepImageParam,
+          { ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless template: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)` },
+          ...DAEMON_ENV_PARAMS,
+        ],
+        'argo',
+      ),
       'not-exposed': notExposedTable(['argo']),
       results: resultsTable('argo'),
     }),

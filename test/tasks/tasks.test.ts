@@ -18,7 +18,8 @@ const SCHEMA = JSON.parse(readFileSync(path.join(REPO_ROOT, 'schemas', 'params.s
 const KEYS = Object.keys(SCHEMA.properties);
 /** The params the workflow files declare: every schema param except the deliberately NOT_EXPOSED ones. */
 const EXPOSED_KEYS = KEYS.filter((key) => NOT_EXPOSED[key] === undefined);
-const YAML_FILES = [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample, FILES.argo];
+const ARGO_FILES = [FILES.argo, FILES.argoCluster, FILES.argoRootless];
+const YAML_FILES = [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample, ...ARGO_FILES];
 
 /** List params: Tekton `type: array` params that reach the step as array blocks in `args`. */
 const LIST_KEYS = new Set(EXPOSED_KEYS.filter((key) => (SCHEMA.properties[key] as { type?: string }).type === 'array'));
@@ -167,23 +168,37 @@ describe('generated workflow files', () => {
     assert.equal(sample.spec.steps[0].ref.name, action.metadata.name);
   });
 
-  test('Argo WorkflowTemplate: every param as an input reaching env, every result as an output with a default', () => {
-    const template = load(FILES.argo);
-    const build = (template.spec.templates as Manifest[]).find((t) => t.name === template.spec.entrypoint);
-    assert.ok(build);
-    const inputs = names(build.inputs.parameters);
-    const env = envOf(build.container);
-    for (const key of EXPOSED_KEYS) {
-      assert.ok(inputs.includes(workflowParamName(key)), `input ${workflowParamName(key)}`);
-      assert.equal(env.get(envVarName(key)), `{{inputs.parameters.${workflowParamName(key)}}}`, envVarName(key));
+  test('Argo templates (namespaced, cluster-wide, rootless): every param as an input reaching env, every result as an output with a default, the metadata as a parameter and an optional artifact', () => {
+    for (const file of ARGO_FILES) {
+      const template = load(file);
+      const build = (template.spec.templates as Manifest[]).find((t) => t.name === template.spec.entrypoint);
+      assert.ok(build, file);
+      const inputs = names(build.inputs.parameters);
+      const env = envOf(build.container);
+      for (const key of EXPOSED_KEYS) {
+        assert.ok(inputs.includes(workflowParamName(key)), `${file}: input ${workflowParamName(key)}`);
+        assert.equal(env.get(envVarName(key)), `{{inputs.parameters.${workflowParamName(key)}}}`, `${file}: ${envVarName(key)}`);
+      }
+      assert.equal(env.get('BUILDKIT_STEP_RESULTS_DIR'), '/tmp/results');
+      assert.deepEqual(
+        (build.outputs.parameters as Manifest[]).map((output) => [output.name, output.valueFrom.path, output.valueFrom.default]),
+        [...RESULT_NAMES.map((name) => [name, `/tmp/results/${name}`, '']), ['METADATA', '{{inputs.parameters.METADATA_FILE}}', '']],
+        `${file}: results, and METADATA read from wherever METADATA_FILE points`,
+      );
+      assert.equal((build.inputs.parameters as Manifest[]).find((p) => p.name === 'METADATA_FILE')?.value, '/tmp/metadata/metadata.json', `${file}: by default not the artifact path`);
+      // Without an artifact repository Argo can save no artifact: this one is optional and its file absent unless asked for.
+      assert.deepEqual(build.outputs.artifacts, [{ name: 'metadata', path: '/tmp/outputs/metadata.json', optional: true, archive: { none: {} } }], `${file}: metadata artifact`);
+      assert.ok(Array.isArray(build.container.command) && build.container.command.length > 0, 'main has an explicit command');
+      for (const sidecar of build.sidecars as Manifest[]) assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
     }
-    assert.equal(env.get('BUILDKIT_STEP_RESULTS_DIR'), '/tmp/results');
-    assert.deepEqual(
-      (build.outputs.parameters as Manifest[]).map((output) => [output.name, output.valueFrom.path, output.valueFrom.default]),
-      RESULT_NAMES.map((name) => [name, `/tmp/results/${name}`, '']),
-    );
-    assert.ok(Array.isArray(build.container.command) && build.container.command.length > 0, 'main has an explicit command');
-    for (const sidecar of build.sidecars as Manifest[]) assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
+    const [namespaced, cluster, rootless] = ARGO_FILES.map(load);
+    assert.equal(cluster!.kind, 'ClusterWorkflowTemplate');
+    assert.deepEqual(cluster!.spec, namespaced!.spec, 'the cluster template is the namespaced one, cluster-wide');
+    assert.equal(rootless!.metadata.name, 'buildkit-build-rootless');
+    const rootlessSidecar = (rootless!.spec.templates as Manifest[])[0]!.sidecars[0] as Manifest;
+    assert.deepEqual(rootlessSidecar.args.slice(0, 3), ['rootlesskit', 'buildkitd', '--addr'], 'the rootless image entrypoint, under the launcher');
+    assert.equal(rootlessSidecar.securityContext.runAsUser, 1000);
+    assert.equal((rootless!.spec.arguments.parameters as Manifest[]).find((p) => p.name === 'BUILDKITD_IMAGE')?.value, 'docker.io/moby/buildkit:v0.34.2-rootless');
   });
 
   test('buildkitd sidecars: the image entrypoint kept, users pinned, startup and readiness probes, log limits from params', () => {
@@ -255,7 +270,8 @@ describe('generated workflow files', () => {
       (sidecar!.env as Manifest[]).map((e) => e.value),
       ['{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SIZE}}', '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SPEED}}'],
     );
-    for (const file of YAML_FILES) assert.doesNotMatch(text(file), /^\s*- buildkitd$/m, `${file}: no bare buildkitd command`);
+    // The rootless image's entrypoint is `rootlesskit buildkitd`: that pair is the entrypoint kept.
+    for (const file of YAML_FILES) assert.doesNotMatch(text(file).replace(/- rootlesskit\n(\s*)- buildkitd\n/g, ''), /^\s*- buildkitd$/m, `${file}: no bare buildkitd command`);
   });
 
   test('secret-carrying params (NOT_EXPOSED) are in no workflow file: no param, input, argument or env', () => {
