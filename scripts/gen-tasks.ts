@@ -11,6 +11,7 @@ import { RESULT_NAMES, type ResultName } from '../src/config.js';
 import { SIDECAR_NAME } from '../src/daemon/sidecar.js';
 import { ERROR_CODES } from '../src/errors.js';
 import { envVarName, flagName, RESULTS_DIR_ENV, workflowParamName } from '../src/params/names.js';
+import { ARRAY_HEADER, arrayMarker, keyValueParams } from '../src/params/arrays.js';
 import { paramKeys, resolveRef, type JsonSchema } from '../src/params/schema.js';
 import { daemonLauncherPrelude, PROXY_VARIABLES, REGISTRY_FIELDS } from '../src/registries.js';
 
@@ -28,6 +29,8 @@ export const FILES = {
   sample: `${TASK_DIR}/samples/task-with-stepaction.yaml`,
   taskReadme: `${TASK_DIR}/README.md`,
   argo: 'tasks/argo/buildkit-build-workflowtemplate.yaml',
+  argoCluster: 'tasks/argo/buildkit-build-clusterworkflowtemplate.yaml',
+  argoRootless: 'tasks/argo/buildkit-build-rootless-workflowtemplate.yaml',
   argoReadme: 'tasks/argo/README.md',
   readme: 'README.md',
 } as const;
@@ -213,6 +216,8 @@ export type WorkflowParam = {
   /** The default as a string ("" when the schema has none). */
   default: string;
   description: string;
+  /** The schema's description alone, without the note on how to write the value. */
+  base: string;
 };
 
 /** The workflow params, in schema order, derived from the schema alone. */
@@ -231,6 +236,7 @@ export function workflowParams(schema: JsonSchema): WorkflowParam[] {
       required: required.has(key),
       default: property.default === undefined ? '' : type === 'string' ? String(property.default) : JSON.stringify(property.default),
       description: shape ? `${base} ${shape}` : base,
+      base,
     };
   });
 }
@@ -265,9 +271,10 @@ function shapeOf(root: JsonSchema, property: JsonSchema, type: string): string {
       const items = property.items ? resolveRef(root, property.items) : {};
       if (items.type === 'object') {
         const fields = Object.keys(items.properties ?? {}).map((name) => `"${name}": "..."`);
-        return `A JSON array of objects, e.g. \`[{${fields.join(', ')}}]\`.`;
+        const pairs = property.writeOnly === true ? '' : ' or of `KEY=VALUE` strings, or one `KEY=VALUE` per line';
+        return `A JSON array of objects, e.g. \`[{${fields.join(', ')}}]\`${pairs}.`;
       }
-      return 'A JSON array of strings, e.g. `["a", "b"]`.';
+      return 'A JSON array of strings, e.g. `["a", "b"]`, or one item per line.';
     }
     case 'object': {
       const fields = Object.keys(property.properties ?? {});
@@ -305,11 +312,33 @@ const buildkitdImageParam = (image: string): ExtraParam => ({
 
 type Surface = 'task' | 'stepaction';
 
-/** The schema params a Tekton surface declares as params. */
+/** Tekton param names that are not the mechanical spelling: the names Tekton Chains reads for source provenance. */
+export const TEKTON_NAMES: Readonly<Record<string, string>> = { git_url: 'CHAINS-GIT_URL', git_commit: 'CHAINS-GIT_COMMIT' };
+
+/**
+ * A list param: a Tekton `type: array` param, passed to the step as an array block in `args`.
+ * Not the registry params the sidecar reads too: a sidecar gets them as env, which takes no array.
+ */
+export const isList = (param: Pick<WorkflowParam, 'jsonType' | 'key'>): boolean =>
+  param.jsonType === 'array' && !DAEMON_SCHEMA_PARAMS.includes(param.key);
+
+/** How a Tekton array param's elements are written. */
+function tektonListShape(schema: JsonSchema, param: WorkflowParam): string {
+  const unset = param.required ? '' : ' The default `[]` leaves it unset.';
+  return keyValueParams(schema).includes(param.key)
+    ? `A Tekton array of \`KEY=VALUE\` strings (split at the first \`=\`), e.g. \`["A=1", "B=2"]\`.${unset}`
+    : `A Tekton array of strings, e.g. \`["a", "b"]\`.${unset}`;
+}
+
+/** The schema params a Tekton surface declares as params, with their Tekton names, types and defaults. */
 export function tektonParams(schema: JsonSchema, surface: Surface): WorkflowParam[] {
-  return exposedParams(schema).filter((param) =>
-    surface === 'task' ? WORKSPACE_PARAMS[param.key] === undefined : param.key !== 'result_paths',
-  );
+  return exposedParams(schema)
+    .filter((param) => (surface === 'task' ? WORKSPACE_PARAMS[param.key] === undefined : param.key !== 'result_paths'))
+    .map((param) => ({
+      ...param,
+      name: TEKTON_NAMES[param.key] ?? param.name,
+      ...(isList(param) ? { default: param.required ? '' : '[]', description: `${param.base} ${tektonListShape(schema, param)}` } : {}),
+    }));
 }
 
 function tektonParamSpec(param: WorkflowParam, surface: Surface): Record<string, unknown> {
@@ -317,10 +346,23 @@ function tektonParamSpec(param: WorkflowParam, surface: Surface): Record<string,
   if (surface === 'task' && param.key === 'context') description = `${description} Relative to the \`source\` workspace.`;
   return {
     name: param.name,
-    type: 'string',
+    type: isList(param) ? 'array' : 'string',
     description,
-    ...(param.required ? {} : { default: param.default }),
+    ...(param.required ? {} : { default: isList(param) ? [] : param.default }),
   };
+}
+
+/**
+ * The step's args: the command, then every list param as an array block (see src/params/arrays.ts),
+ * since Tekton expands a whole array param only inside `args`.
+ */
+function tektonStepArgs(params: WorkflowParam[]): string[] {
+  const lists = params.filter(isList);
+  return [
+    ...STEP_ARGS,
+    `${ARRAY_HEADER}=${lists.map((param) => param.key).join(',')}`,
+    ...lists.flatMap((param) => [arrayMarker(param.key), `$(params.${param.name}[*])`]),
+  ];
 }
 
 const extraParamSpec = (param: ExtraParam) => ({ name: param.name, type: 'string', description: param.description, default: param.default });
@@ -493,14 +535,16 @@ const podVolumes = [
   { name: STATE_VOLUME, emptyDir: {} },
 ];
 
-/** The env that carries every param into the step (never a script). */
+/** The env that carries every param but the lists into the step (never a script). */
 function taskEnv(schema: JsonSchema): { name: string; value: string }[] {
-  return exposedParams(schema).map((param) => {
-    const workspace = WORKSPACE_PARAMS[param.key];
-    if (workspace) return { name: param.env, value: `$(workspaces.${workspace}.path)` };
-    if (param.key === 'context') return { name: param.env, value: `$(workspaces.source.path)/$(params.${param.name})` };
-    return { name: param.env, value: `$(params.${param.name})` };
-  });
+  const workspaceEnv = exposedParams(schema).flatMap((param) =>
+    WORKSPACE_PARAMS[param.key] ? [{ name: param.env, value: `$(workspaces.${WORKSPACE_PARAMS[param.key]}.path)` }] : [],
+  );
+  const paramEnv = tektonParams(schema, 'task')
+    .filter((param) => !isList(param))
+    .map((param) => ({ name: param.env, value: param.key === 'context' ? `$(workspaces.source.path)/$(params.${param.name})` : `$(params.${param.name})` }));
+  const order = exposedParams(schema).map((param) => param.env);
+  return [...workspaceEnv, ...paramEnv].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 }
 
 export function taskManifest(schema: JsonSchema, variant: Variant): Record<string, unknown> {
@@ -544,7 +588,7 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
           name: 'build',
           image: '$(params.STEP_IMAGE)',
           command: STEP_COMMAND,
-          args: STEP_ARGS,
+          args: tektonStepArgs(tektonParams(schema, 'task')),
           env: taskEnv(schema),
           volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
           securityContext: stepSecurityContext,
@@ -584,9 +628,11 @@ export function stepActionManifest(schema: JsonSchema): Record<string, unknown> 
       results: tektonResults(),
       image: '$(params.STEP_IMAGE)',
       command: STEP_COMMAND,
-      args: STEP_ARGS,
+      args: tektonStepArgs(tektonParams(schema, 'stepaction')),
       env: [
-        ...tektonParams(schema, 'stepaction').map((param) => ({ name: param.env, value: `$(params.${param.name})` })),
+        ...tektonParams(schema, 'stepaction')
+          .filter((param) => !isList(param))
+          .map((param) => ({ name: param.env, value: `$(params.${param.name})` })),
         { name: resultPathsParam.env, value: JSON.stringify(resultPaths) },
         { name: RESULTS_DIR_ENV, value: STEPACTION_RESULTS_DIR },
       ],
@@ -599,7 +645,7 @@ export function stepActionManifest(schema: JsonSchema): Record<string, unknown> 
 /** The sample Task's own params (the rest keep the StepAction's defaults). */
 const SAMPLE_PARAMS: ExtraParam[] = [
   { name: 'IMAGE', default: '', description: 'Image repository to push to.' },
-  { name: 'TAGS', default: '["latest"]', description: 'JSON array of tags.' },
+  { name: 'TAGS', default: '["latest"]', description: 'Tags for the image (a Tekton array).' },
   { name: 'CONTEXT', default: '.', description: 'Build context, relative to the source workspace.' },
   { name: 'CACHE_REPO', default: '', description: 'Registry repository for the layer cache; empty for none.' },
   {
@@ -626,9 +672,10 @@ const SAMPLE_WORKSPACES: (Workspace & { param?: string })[] = [
 /** An example Task that supplies what a StepAction cannot: the sidecar, the volumes, the workspaces. */
 export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> {
   const stepActionParams = new Set([...tektonParams(schema, 'stepaction').map((param) => param.name), stepImageParam.name]);
-  const passed: { name: string; value: string }[] = [
+  const passed: { name: string; value: string | string[] }[] = [
     { name: 'IMAGE', value: '$(params.IMAGE)' },
-    { name: 'TAGS', value: '$(params.TAGS)' },
+    // An array param passed whole to the StepAction's array param.
+    { name: 'TAGS', value: ['$(params.TAGS[*])'] },
     { name: 'CONTEXT', value: '$(workspaces.source.path)/$(params.CONTEXT)' },
     { name: 'PUSH', value: '$(params.PUSH)' },
     { name: stepImageParam.name, value: `$(params.${stepImageParam.name})` },
@@ -647,7 +694,11 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
     spec: {
       description: 'Example: the buildkit-build StepAction with a privileged buildkitd sidecar, pushing the image.',
       params: SAMPLE_PARAMS.map((param) =>
-        param.name === 'IMAGE' ? { name: param.name, type: 'string', description: param.description } : extraParamSpec(param),
+        param.name === 'IMAGE'
+          ? { name: param.name, type: 'string', description: param.description }
+          : param.name === 'TAGS'
+            ? { name: param.name, type: 'array', description: param.description, default: JSON.parse(param.default) as string[] }
+            : extraParamSpec(param),
       ),
       workspaces: SAMPLE_WORKSPACES.map((workspace) => ({
         name: workspace.name,
@@ -699,13 +750,33 @@ const ARGO_CONFIGMAP_PARAMS: readonly (ExtraParam & { volume: string })[] = [
     name: 'BUILDKITD_CONFIG_CONFIGMAP',
     volume: BUILDKITD_CONFIG_WORKSPACE.name,
     default: 'buildkitd-config',
-    description: `Not a buildkit-step parameter: a ConfigMap with a whole \`buildkitd.toml\`, mounted at \`${BUILDKITD_CONFIG_DIR.privileged}\` in the sidecar, where buildkitd reads it. Optional: a missing ConfigMap mounts an empty directory (no config).`,
+    description: `Not a buildkit-step parameter: a ConfigMap with a whole \`buildkitd.toml\`, mounted at \`${BUILDKITD_CONFIG_DIR.privileged}\` (rootless template: \`${BUILDKITD_CONFIG_DIR.rootless}\`) in the sidecar, where buildkitd reads it. Optional: a missing ConfigMap mounts an empty directory (no config).`,
   },
 ];
 
-export function argoManifest(schema: JsonSchema): Record<string, unknown> {
-  const params = exposedParams(schema);
-  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS, ...ARGO_CONFIGMAP_PARAMS];
+/** Where the Argo template's step writes the metadata file by default: the METADATA output parameter reads it. */
+const ARGO_METADATA_FILE = '/tmp/metadata/metadata.json';
+/**
+ * The path of the optional `metadata` output artifact. Argo saves an output artifact to the
+ * artifact repository, and with none configured it fails the step; an optional artifact whose
+ * file does not exist is skipped before the repository is asked for. So the file is there (and
+ * the artifact saved) only when METADATA_FILE names this path.
+ */
+export const ARGO_METADATA_ARTIFACT = '/tmp/outputs/metadata.json';
+
+/** The Argo inputs: every exposed param, METADATA_FILE defaulting to where the METADATA output reads it. */
+export function argoParams(schema: JsonSchema): WorkflowParam[] {
+  return exposedParams(schema).map((param) => (param.key === 'metadata_file' ? { ...param, default: ARGO_METADATA_FILE } : param));
+}
+
+type ArgoKind = 'WorkflowTemplate' | 'ClusterWorkflowTemplate';
+
+export function argoManifest(schema: JsonSchema, kind: ArgoKind = 'WorkflowTemplate', variant: Variant = 'privileged'): Record<string, unknown> {
+  const params = argoParams(schema);
+  const metadataFile = params.find((param) => param.key === 'metadata_file');
+  if (!metadataFile) throw new Error('schema: the Argo template needs the metadata_file parameter');
+  const sidecarImage = variant === 'privileged' ? BUILDKITD_IMAGE_DEFAULT : BUILDKITD_ROOTLESS_IMAGE_DEFAULT;
+  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(sidecarImage), ...DAEMON_ENV_PARAMS, ...ARGO_CONFIGMAP_PARAMS];
   const configMapVolumes = ARGO_CONFIGMAP_PARAMS.map((param) => ({ name: param.volume, configMap: { name: `{{inputs.parameters.${param.name}}}`, optional: true } }));
   const inputs = [
     ...params.map((param) => ({
@@ -717,8 +788,8 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
   ];
   return {
     apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'WorkflowTemplate',
-    metadata: { name: TASK_NAME, labels: { 'app.kubernetes.io/version': VERSION } },
+    kind,
+    metadata: { name: variant === 'privileged' ? TASK_NAME : `${TASK_NAME}-rootless`, labels: { 'app.kubernetes.io/version': VERSION } },
     spec: {
       entrypoint: 'build',
       // Workflow arguments feed the entrypoint's inputs, so `argo submit --from` works with -p.
@@ -733,12 +804,28 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
             artifacts: [{ name: 'source', path: '/workspace/source', optional: true }],
           },
           outputs: {
-            parameters: RESULT_NAMES.map((name) => ({
-              name,
-              description: RESULT_DESCRIPTIONS[name],
-              // Written only on success (image results) or only on failure (ERROR_*).
-              valueFrom: { path: `${ARGO_RESULTS_DIR}/${name}`, default: '' },
-            })),
+            parameters: [
+              ...RESULT_NAMES.map((name) => ({
+                name,
+                description: RESULT_DESCRIPTIONS[name],
+                // Written only on success (image results) or only on failure (ERROR_*).
+                valueFrom: { path: `${ARGO_RESULTS_DIR}/${name}`, default: '' },
+              })),
+              {
+                name: 'METADATA',
+                description: "buildx's full build metadata JSON, read from METADATA_FILE; empty when the build failed.",
+                valueFrom: { path: `{{inputs.parameters.${metadataFile.name}}}`, default: '' },
+              },
+            ],
+            artifacts: [
+              {
+                name: 'metadata',
+                path: ARGO_METADATA_ARTIFACT,
+                // Saved only when METADATA_FILE is this path, and then needs an artifact repository.
+                optional: true,
+                archive: { none: {} },
+              },
+            ],
           },
           volumes: [...podVolumes, ...configMapVolumes],
           container: {
@@ -759,13 +846,13 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
           sidecars: [
             sidecar({
               engine: 'argo',
-              variant: 'privileged',
+              variant,
               image: '{{inputs.parameters.BUILDKITD_IMAGE}}',
               daemonEnv: true,
               mounts: {
                 volumeMounts: [
                   { name: REGISTRY_CA_WORKSPACE.name, mountPath: REGISTRY_CA_DIR, readOnly: true },
-                  { name: BUILDKITD_CONFIG_WORKSPACE.name, mountPath: BUILDKITD_CONFIG_DIR.privileged, readOnly: true },
+                  { name: BUILDKITD_CONFIG_WORKSPACE.name, mountPath: BUILDKITD_CONFIG_DIR[variant], readOnly: true },
                 ],
               },
             }),
@@ -879,6 +966,17 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
   files.set(FILES.stepAction, toYaml(stepActionManifest(schema), 'The Task that uses it must provide a volume named buildkit-socket and a buildkitd (see samples/).'));
   files.set(FILES.sample, toYaml(sampleTaskManifest(schema), 'Example only: the StepAction plus the sidecar and volumes it cannot declare itself.'));
   files.set(FILES.argo, toYaml(argoManifest(schema), 'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.'));
+  files.set(
+    FILES.argoCluster,
+    toYaml(argoManifest(schema, 'ClusterWorkflowTemplate'), 'The same template, cluster-wide: reference it with `workflowTemplateRef: {name: buildkit-build, clusterScope: true}`.\nImages are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.'),
+  );
+  files.set(
+    FILES.argoRootless,
+    toYaml(
+      argoManifest(schema, 'WorkflowTemplate', 'rootless'),
+      'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.\nNeeds Unconfined seccomp and AppArmor for the sidecar: see README.md (Pod Security "baseline"/"restricted" reject it).',
+    ),
+  );
 
   files.set(
     FILES.taskReadme,
@@ -901,7 +999,16 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
   files.set(
     FILES.argoReadme,
     fillMarkers(readText(FILES.argoReadme), FILES.argoReadme, {
-      params: paramsTable(exposedParams(schema), [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS, ...ARGO_CONFIGMAP_PARAMS], 'argo'),
+      params: paramsTable(
+        argoParams(schema),
+        [
+          stepImageParam,
+          { ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless template: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)` },
+          ...DAEMON_ENV_PARAMS,
+          ...ARGO_CONFIGMAP_PARAMS,
+        ],
+        'argo',
+      ),
       'not-exposed': notExposedTable(['argo']),
       results: resultsTable('argo'),
     }),

@@ -7,6 +7,7 @@ import { probeDaemon } from './daemon/probe.js';
 import { StepError, toStepError } from './errors.js';
 import { inlineSecrets, masker, redactParams } from './mask.js';
 import { envVarName, flagName, PARAMS_ENV, RESULTS_DIR_ENV } from './params/names.js';
+import { ARRAY_HEADER, arrayMarker, beforeArrays, splitArrayArgs, type SplitArgv } from './params/arrays.js';
 import { earlyResultPaths, readParams } from './params/read.js';
 import { checkRules } from './params/rules.js';
 import { paramKeys, paramsSchema, paramType, resolveRef, type JsonSchema } from './params/schema.js';
@@ -36,9 +37,18 @@ export async function main(io: Io): Promise<number> {
   const schema = paramsSchema();
   const log = (line: string) => io.stderr(`buildkit-step: ${line}\n`);
   const json = (value: unknown) => io.stdout(`${JSON.stringify(value)}\n`);
+  // Tekton array params arrive as blocks at the end of the command line: taken off before yargs.
+  let split: SplitArgv = { args: beforeArrays(io.argv), arrays: undefined };
+  let splitError: unknown;
+  try {
+    split = splitArrayArgs(io.argv, schema);
+  } catch (error) {
+    splitError = error;
+  }
   const loadParams = async (args: GlobalArgs): Promise<Params> => {
-    checkBooleanFlags(io.argv, schema);
-    return checkRules(await readParams<Params>({ paramsFiles: args.paramsFile, env: io.env, flags: flagValues(args, schema) }, schema));
+    if (splitError) throw splitError;
+    checkBooleanFlags(split.args, schema);
+    return checkRules(await readParams<Params>({ paramsFiles: args.paramsFile, env: io.env, flags: flagValues(args, schema), arrays: split.arrays }, schema));
   };
   let exitCode = 0;
   const fail = (thrown: unknown) => {
@@ -50,15 +60,19 @@ export async function main(io: Io): Promise<number> {
   /** A failed build: error results wherever they can go, then the summary line. */
   const buildFailed = async (error: StepError, targets: ResultTargets, durationMs: number) => {
     for (const problem of await writeFailureResults(targets, failureResults(error))) log(`also failed to write an error result: ${problem.message}`);
-    json({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, durationMs });
+    json({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, attempts: error.attempts ?? 0, durationMs });
   };
 
-  const cli = withParamOptions(yargs(defaultCommandArgv(io.argv)), schema)
+  const cli = withParamOptions(yargs(defaultCommandArgv(split.args)), schema)
     .scriptName('buildkit-step')
     .usage(
       `$0 [command] [options]\n\nBuilds a container image with buildx against a BuildKit daemon and writes result files.\n` +
         `Each parameter can also come from ${PARAMS_ENV} (a JSON object), --params-file, or its PARAM_<NAME> env var.\n` +
-        `Precedence: flags > PARAM_* > ${PARAMS_ENV} > params files > defaults.`,
+        `Precedence: flags > array blocks > PARAM_* > ${PARAMS_ENV} > params files > defaults.\n\n` +
+        `List params also take one item per line in PARAM_* and flags (KEY=VALUE for build_args, labels, annotations, build_contexts, ssh_key_files), JSON when the text starts with "[", and KEY=VALUE strings inside JSON lists.\n\n` +
+        `Array blocks, what a Tekton Task passes for its array params, come last on the command line:\n` +
+        `  ${ARRAY_HEADER}=tags,build_args ${arrayMarker('tags')} v1 latest ${arrayMarker('build_args')} A=1 B=2\n` +
+        `The header names the blocks in order. Every element after a marker is a value, even one that looks like a flag, except one that is exactly a marker the header names (refused). An empty block is unset.`,
     )
     .option('params-file', { type: 'array', string: true, describe: 'JSON file of params (repeatable; later files win)', default: [] })
     .option('results-dir', { type: 'string', describe: `Directory for result files [env ${RESULTS_DIR_ENV}] (default ${DEFAULT_RESULTS_DIR})` })
@@ -83,6 +97,10 @@ export async function main(io: Io): Promise<number> {
         await writeResults({ dir: resultsDir, paths: resultPaths }, outcome.results);
         for (const [name, value] of Object.entries(outcome.results)) log(`result ${name}=${value}`);
         const { config, results, summary } = outcome;
+        if (config.check) {
+          json({ status: 'succeeded', mode: 'check', checkWarnings: summary.checkWarnings ?? 0, attempts: summary.attempts, daemonWaitMs: summary.daemonWaitMs, durationMs: Date.now() - started });
+          return;
+        }
         json({
           status: 'succeeded',
           digest: results.IMAGE_DIGEST,
@@ -90,6 +108,7 @@ export async function main(io: Io): Promise<number> {
           imageRef: results.IMAGE_REF,
           pushed: config.push ? config.refs : [],
           ociLayout: config.ociLayout ?? null,
+          localExport: config.localExport?.dir ?? null,
           metadataFile: config.metadataFile,
           attempts: summary.attempts,
           steps: summary.steps.steps,
@@ -105,7 +124,8 @@ export async function main(io: Io): Promise<number> {
           maxRssKiB: process.resourceUsage().maxRSS,
         });
       } catch (thrown) {
-        const error = fail(io.signal?.aborted ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown }) : thrown);
+        const attempts = (thrown as Partial<StepError> | undefined)?.attempts;
+        const error = fail(io.signal?.aborted ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown, attempts }) : thrown);
         await buildFailed(error, { dir: resultsDir, paths: resultPaths }, Date.now() - started);
       }
     })
@@ -123,7 +143,7 @@ export async function main(io: Io): Promise<number> {
         const params = await loadParams(args as unknown as GlobalArgs);
         const plan = await planBuild(params, { env: io.env, cwd: io.cwd, isTty: io.isTty });
         const mask = masker(inlineSecrets(params));
-        json({ create: plan.create.map(mask), build: plan.build.map(mask) });
+        json({ create: plan.create.map(mask), build: plan.build.map(mask), ...(plan.localExport ? { localExport: plan.localExport.map(mask) } : {}) });
       } catch (thrown) {
         fail(thrown);
       }
@@ -158,8 +178,8 @@ export async function main(io: Io): Promise<number> {
   } catch (thrown) {
     const error = fail(thrown);
     // yargs refused the command line (an unknown or misplaced flag): a build step still owes ERROR_REASON.
-    if (commandOf(io.argv) === 'build') {
-      const resultsDir = resultsDirOf(io.argv) || io.env[RESULTS_DIR_ENV] || DEFAULT_RESULTS_DIR;
+    if (commandOf(split.args) === 'build') {
+      const resultsDir = resultsDirOf(split.args) || io.env[RESULTS_DIR_ENV] || DEFAULT_RESULTS_DIR;
       await buildFailed(error, { dir: resultsDir, paths: earlyResultPaths({ env: io.env, flags: {} }) }, 0);
     }
     return error.exitCode;

@@ -47,6 +47,21 @@ export type Params = RegistryParams & {
   cache_to?: string[];
   cache_export_fatal: boolean;
   source_date_epoch?: number;
+  build_contexts?: Pair[];
+  network?: 'default' | 'none' | 'host';
+  add_hosts?: string[];
+  allow?: Array<'network.host' | 'security.insecure'>;
+  ulimits?: string[];
+  shm_size?: string;
+  compression?: 'gzip' | 'zstd';
+  compression_level?: number;
+  force_compression?: boolean;
+  local_export_dir?: string;
+  local_export_target?: string;
+  check?: boolean;
+  check_fail_on_warnings?: boolean;
+  git_url?: string;
+  git_commit?: string;
   endpoint: string;
   endpoints?: string[];
   routing_key?: string;
@@ -96,6 +111,19 @@ export type BuildConfig = {
   cacheRefs: { from: string[]; to: string | undefined };
   cacheExportFatal: boolean;
   sourceDateEpoch: number | undefined;
+  /** Named contexts; directories made absolute. */
+  buildContexts: Pair[];
+  network: 'default' | 'none' | 'host' | undefined;
+  addHosts: string[];
+  allow: string[];
+  ulimits: string[];
+  shmSize: string | undefined;
+  /** Layer compression for every image output; undefined leaves BuildKit's default. */
+  compression: { type: 'gzip' | 'zstd'; level: number | undefined; force: boolean } | undefined;
+  /** Files of a stage exported by a second build, before the image build. */
+  localExport: { dir: string; target: string | undefined } | undefined;
+  /** Check mode: Dockerfile rules only, no build. */
+  check: { failOnWarnings: boolean } | undefined;
   endpoint: string;
   /** A fleet to pick `endpoint` from (empty: use `endpoint`). */
   endpoints: string[];
@@ -155,6 +183,7 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
   const context = absolute(params.context);
   const cache = registryCache(params);
   const registries = registrySettings(params);
+  const vcs = vcsFacts(params);
   const defaultLayout = params.push ? undefined : path.join(place.tmpDir, params.oci_tar ? 'image.tar' : 'image');
   return {
     image: params.image,
@@ -175,8 +204,8 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     ociLayout: optionalPath(params.oci_layout) ?? defaultLayout,
     ociTar: params.oci_tar,
     platforms: params.platforms ?? Object.keys(params.platform_endpoints ?? {}),
-    labels: params.labels ?? [],
-    annotations: params.annotations ?? [],
+    labels: withDefaults(params.labels ?? [], vcs),
+    annotations: withDefaults(params.annotations ?? [], vcs),
     provenance: params.provenance ?? (params.source_date_epoch === undefined ? 'min' : 'none'),
     sbom: params.sbom,
     sbomGenerator: params.sbom_generator,
@@ -187,6 +216,15 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     cacheRefs: cache.refs,
     cacheExportFatal: params.cache_export_fatal,
     sourceDateEpoch: params.source_date_epoch,
+    buildContexts: (params.build_contexts ?? []).map((pair) => ({ key: pair.key, value: /^[a-z-]+:\/\//.test(pair.value) ? pair.value : absolute(pair.value) })),
+    network: params.network,
+    addHosts: params.add_hosts ?? [],
+    allow: params.allow ?? [],
+    ulimits: params.ulimits ?? [],
+    shmSize: params.shm_size,
+    compression: params.compression ? { type: params.compression, level: params.compression_level, force: params.force_compression ?? false } : undefined,
+    localExport: params.local_export_dir ? { dir: absolute(params.local_export_dir), target: params.local_export_target ?? params.target } : undefined,
+    check: params.check ? { failOnWarnings: params.check_fail_on_warnings ?? false } : undefined,
     // With a node per platform, the first node is the builder's own endpoint; with a fleet, the
     // routing key's first choice (the step moves on from it only if it does not answer).
     endpoint: Object.values(params.platform_endpoints ?? {})[0] ?? rankEndpoints(params.endpoints ?? [], params.routing_key ?? params.image)[0] ?? params.endpoint,
@@ -205,4 +243,22 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     pushInsecure: params.push && isInsecureRef(registries, params.image),
     proxyEnv: proxyEnv(params),
   };
+}
+
+/**
+ * The OCI labels (and annotations) that tie an image to its source: `source` and `revision`
+ * from git_url / git_commit, and `created` from source_date_epoch (so it is reproducible).
+ */
+export function vcsFacts(params: Pick<Params, 'git_url' | 'git_commit' | 'source_date_epoch'>): Pair[] {
+  return [
+    ...(params.git_url ? [{ key: 'org.opencontainers.image.source', value: params.git_url }] : []),
+    ...(params.git_commit ? [{ key: 'org.opencontainers.image.revision', value: params.git_commit }] : []),
+    ...(params.source_date_epoch === undefined ? [] : [{ key: 'org.opencontainers.image.created', value: new Date(params.source_date_epoch * 1000).toISOString().replace('.000Z', 'Z') }]),
+  ];
+}
+
+/** `defaults` first, except keys the user set: the user's own value wins. */
+function withDefaults(user: Pair[], defaults: Pair[]): Pair[] {
+  const keys = new Set(user.map((pair) => pair.key));
+  return [...defaults.filter((pair) => !keys.has(pair.key)), ...user];
 }

@@ -8,6 +8,7 @@ import type { BuildConfig, Pair } from './config.js';
 import type { TlsMaterial } from './daemon/probe.js';
 import { StepError } from './errors.js';
 import { checkRegistryCa } from './registry-ca.js';
+import { paramsSchema } from './params/schema.js';
 
 export type Materialized = {
   inputs: Omit<BuildInputs, 'progress'>;
@@ -48,7 +49,7 @@ export async function materialize(config: BuildConfig, stateDir: string, options
       if (!dryRun) await writeFile(file, content, { mode: 0o600, flag: 'wx' });
       return file;
     };
-    const buildArgs = mergePairs(await namedFiles(config.buildArgsDir, 'build_args_dir', BUILD_ARG, readValue), config.buildArgs);
+    const buildArgs = mergePairs(await namedFiles(config.buildArgsDir, 'build_args_dir', BUILD_ARG, readBuildArg), config.buildArgs);
 
     const secretFiles = await namedFiles(config.secretsDir, 'secrets_dir', ID, async (file) => file);
     const secretTexts = [...config.secrets.map((pair) => pair.value), ...config.ssh.map((pair) => pair.value)];
@@ -134,8 +135,22 @@ function isNotAKey(name: string): boolean {
   return name.endsWith('.pub') || ['ssh-publickey', 'known_hosts', 'config'].includes(name);
 }
 
-async function readValue(file: string): Promise<string> {
-  return readFile(file, 'utf8');
+/** The schema's limit on one build argument value, in characters (code points, as the schema counts). */
+const buildArgValueMax = (): number => (paramsSchema().$defs?.build_arg?.properties?.value?.maxLength as number | undefined) ?? 16_384;
+
+/**
+ * A build_args_dir file's content, held to the limit a `build_args` value has: a ConfigMap of
+ * many keys must say which one is too big. A file too large in bytes is not read at all.
+ */
+async function readBuildArg(file: string): Promise<string> {
+  const max = buildArgValueMax();
+  const tooBig = (size: string) => new StepError('PARAMS_INVALID', `build_args_dir: file "${path.basename(file)}" holds ${size}, over the ${max}-character limit for a build argument value`);
+  const { size } = await stat(file);
+  if (size > max * 4) throw tooBig(`${size} bytes`);
+  const value = await readFile(file, 'utf8');
+  const chars = [...value].length;
+  if (chars > max) throw tooBig(`${chars} characters`);
+  return value;
 }
 
 /**

@@ -127,7 +127,7 @@ export function daemonConfigScript(envName: (param: string) => string): string {
     '  done',
     '  d=$(mktemp -d) || return 1',
     // hosts: each host of a JSON array gets `field = true`.
-    `  bks_hosts() { for h in $(printf '%s' "$2" | tr -d ' \\t\\r\\n"\\133\\135' | tr ',' ' '); do printf '  %s = true\\n' "$1" >> "$d/$h"; done; }`,
+    `  bks_hosts() { for h in $(printf '%s' "$2" | tr -d ' \\t\\r"\\133\\135' | tr ',\\n' '  '); do printf '  %s = true\\n' "$1" >> "$d/$h"; done; }`,
     // lists: each `"host": [...]` of a JSON object gets `field = ["a", "b"]` (brackets become < > to split on).
     '  bks_lists() {',
     `    rest=$(printf '%s' "$2" | tr -d ' \\t\\r\\n"{}' | tr '\\133\\135' '<>')`,

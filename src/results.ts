@@ -22,6 +22,18 @@ export function successResults(config: BuildConfig, metadata: BuildMetadata): Re
   };
 }
 
+/** A digest is always `sha256:` and 64 hex digits: 71 bytes, so the results' size is known before the build. */
+export const PLACEHOLDER_DIGEST = `sha256:${'0'.repeat(64)}`;
+
+/**
+ * Throws RESULTS_TOO_LARGE when the results of a successful build could not fit: everything
+ * that decides their size (image, tags, push) is known before the build, so no image is
+ * pushed whose results would then be refused.
+ */
+export function checkResultsFit(config: BuildConfig): void {
+  checkResultsSize(successResults(config, { digest: PLACEHOLDER_DIGEST }), config.resultsMaxBytes);
+}
+
 const MAX_MESSAGE = 1000;
 
 /** Results of a failed run: the stable code and a short message that fits any budget. */

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'fs-extra';
-import { buildArgv, createNodesArgv, type BuildInputs } from './buildx/argv.js';
+import { buildArgv, createNodesArgv, dockerfileCheckArgv, localExportArgv, type BuildInputs } from './buildx/argv.js';
+import { countCheckFindings } from './buildx/check.js';
 import { classifyFailure, errorSection, HELPER_FAILED, type Failure } from './buildx/failure.js';
 import { parseMetadata } from './buildx/metadata.js';
 import { readProgress, type ProgressFacts } from './buildx/progress.js';
@@ -13,11 +14,11 @@ import { needsDaemonConfig } from './registries.js';
 import type { Probe } from './daemon/wait.js';
 import { waitForDaemon } from './daemon/wait.js';
 import { pickEndpoint } from './fleet/pick.js';
-import { StepError } from './errors.js';
+import { StepError, toStepError } from './errors.js';
 import { PARAMS_ENV } from './params/names.js';
 import { materialize, type CredentialHelpers } from './inputs.js';
 import { hidingHelperOutput, masker, type Masker } from './mask.js';
-import { checkResultsSize, successResults, type Results } from './results.js';
+import { checkResultsFit, checkResultsSize, successResults, type Results } from './results.js';
 
 export type StepDeps = {
   env: NodeJS.ProcessEnv;
@@ -41,9 +42,14 @@ export type Summary = {
   cacheExportFailed: boolean;
   /** With `endpoints`: the replica that built, its place in the routing key's order, the ones passed over. */
   fleet?: { endpoint: string; rank: number; skipped: string[] };
+  /** Check mode: how many findings BuildKit's Dockerfile rules reported. */
+  checkWarnings?: number;
 };
 
 export type StepOutcome = { config: BuildConfig; results: Results; summary: Summary };
+
+/** Every buildx build of this run (local export, retries) counts; read for the summary and failures. */
+type Attempts = { attempts: { count: number } };
 
 /** The buildx binary: BUILDKIT_STEP_BUILDX, or `buildx` on PATH. */
 export const buildxBin = (env: NodeJS.ProcessEnv): string => env.BUILDKIT_STEP_BUILDX || 'buildx';
@@ -57,25 +63,47 @@ const defaultBackoff = (attempt: number, signal?: AbortSignal) =>
   sleep(Math.min(2000 * 2 ** (attempt - 1), 30_000), undefined, { signal }).catch(() => {});
 
 /** The buildx argv a run would use, without running or writing anything (for print-argv). */
-export async function planBuild(params: Params, deps: Pick<StepDeps, 'env' | 'cwd' | 'isTty'>): Promise<{ create: string[]; append?: string[][]; build: string[] }> {
+export async function planBuild(
+  params: Params,
+  deps: Pick<StepDeps, 'env' | 'cwd' | 'isTty'>,
+): Promise<{ create: string[]; append?: string[][]; build: string[]; localExport?: string[] }> {
   const config = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
   const materialized = await materialize(config, stateDir(deps.env), { dryRun: true });
+  const inputs = { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs;
   // With platform_endpoints, `append` holds the `buildx create --append` of each further node.
   const [create, ...append] = createNodesArgv(config, materialized.tls?.files);
+  if (config.check) return { create: create!, build: dockerfileCheckArgv(config, inputs) };
   return {
     create: create!,
     ...(append.length > 0 ? { append } : {}),
-    build: buildArgv(config, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' }),
+    build: buildArgv(config, inputs),
+    ...(config.localExport ? { localExport: localExportArgv(config, inputs, config.localExport.dir, config.localExport.target) } : {}),
   };
 }
 
+/** Runs the build; a failure carries `attempts`, the number of buildx builds that ran (0 before the first). */
 export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutcome> {
+  const attempts = { count: 0 };
+  try {
+    return await runBuildOnce(params, { ...deps, attempts });
+  } catch (thrown) {
+    const error = toStepError(thrown);
+    error.attempts ??= attempts.count;
+    throw error;
+  }
+}
+
+async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<StepOutcome> {
   const resolved = resolveConfig(params, { cwd: deps.cwd, tmpDir: tmpDir(deps.env) });
+  if (!resolved.check) checkResultsFit(resolved);
   await checkWritable(resolved);
   const materialized = await materialize(resolved, stateDir(deps.env));
   try {
     // Made (and checked) before anything runs: a value execve cannot take fails here, not after the daemon wait.
-    const argv = buildArgv(resolved, { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs);
+    const inputs = { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs;
+    const argv = resolved.check ? dockerfileCheckArgv(resolved, inputs) : buildArgv(resolved, inputs);
+    const exportArgv =
+      resolved.localExport && !resolved.check ? localExportArgv(resolved, inputs, resolved.localExport.dir, resolved.localExport.target) : undefined;
     const waitStarted = Date.now();
     const tls = materialized.tls?.material;
     // A fleet: the routing key's replica, or the next one in its order that answers.
@@ -106,18 +134,21 @@ export async function runBuild(params: Params, deps: StepDeps): Promise<StepOutc
     }
 
     const buildStarted = Date.now();
-    const built = await buildWithRetries(config, argv, bin, env, {
-      ...deps,
-      mask: hidingHelperOutput(masker(materialized.secretTexts)),
-      waitForDaemon: waitForIt,
-      helpers: materialized.credentialHelpers,
-    });
+    const runDeps = { ...deps, mask: hidingHelperOutput(masker(materialized.secretTexts)), waitForDaemon: waitForIt, helpers: materialized.credentialHelpers };
+    if (config.check) return await runCheck(config, argv, bin, env, runDeps, daemonWaitMs, buildStarted);
+    // The local export first: a failing export stage (tests) stops the step before anything is pushed.
+    if (exportArgv) {
+      await buildWithRetries(config, exportArgv, bin, env, runDeps);
+      deps.log(`exported the files of ${config.localExport?.target ? `stage ${config.localExport.target}` : 'the last stage'} to ${config.localExport?.dir}`);
+    }
+    const built = await buildWithRetries(config, argv, bin, env, runDeps);
     const metadata = parseMetadata(await readMetadata(config.metadataFile));
     checkPushedDigests(metadata.digest, built.steps.pushed);
     const results = successResults(config, metadata);
     checkResultsSize(results, config.resultsMaxBytes);
     const fleet = picked && { endpoint: picked.endpoint, rank: picked.rank, skipped: picked.skipped.map((entry) => entry.endpoint) };
-    return { config, results, summary: { ...built, daemonWaitMs, buildMs: Date.now() - buildStarted, ...(fleet ? { fleet } : {}) } };
+    const summary = { ...built, attempts: deps.attempts.count, daemonWaitMs, buildMs: Date.now() - buildStarted, ...(fleet ? { fleet } : {}) };
+    return { config, results, summary };
   } finally {
     await materialized.cleanup();
   }
@@ -129,9 +160,10 @@ async function buildWithRetries(
   argv: string[],
   bin: string,
   env: Record<string, string | undefined>,
-  deps: StepDeps & { mask: Masker; waitForDaemon: () => Promise<unknown>; helpers: CredentialHelpers },
+  deps: StepDeps & Attempts & { mask: Masker; waitForDaemon: () => Promise<unknown>; helpers: CredentialHelpers },
 ): Promise<Pick<Summary, 'attempts' | 'steps' | 'cacheExportFailed'>> {
   for (let attempt = 1; ; attempt++) {
+    deps.attempts.count++;
     // buildx writes the metadata file only on success: never let a stale one pass for this build's.
     await fs.remove(config.metadataFile);
     const progress = readProgress();
@@ -195,6 +227,37 @@ function helperHint(failure: Failure, helpers: CredentialHelpers, tail: readonly
 }
 
 /**
+ * Check mode: BuildKit's Dockerfile rules, no build. buildx exits non-zero when a rule reports a
+ * finding; that is a failure only with check_fail_on_warnings.
+ */
+async function runCheck(
+  config: BuildConfig,
+  argv: string[],
+  bin: string,
+  env: Record<string, string | undefined>,
+  deps: StepDeps & Attempts & { mask: Masker },
+  daemonWaitMs: number,
+  started: number,
+): Promise<StepOutcome> {
+  deps.attempts.count++;
+  const lines: string[] = [];
+  const run = await deps.runner(bin, argv, { env, signal: deps.signal, onLine: (line) => void lines.push(line), mask: deps.mask, write: deps.output });
+  if (run.spawnError) throw buildxMissing(bin, run.spawnError);
+  if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the check was interrupted');
+  const warnings = countCheckFindings(lines) ?? (run.exitCode === 0 ? 0 : undefined);
+  if (warnings === undefined) {
+    const failure = classifyFailure(run.tail);
+    throw new StepError(failure.code, `buildx build --call=check failed (exit ${run.exitCode}): ${failure.detail}`);
+  }
+  deps.log(`Dockerfile check: ${plural(warnings, 'finding')}`);
+  if (warnings > 0 && config.check?.failOnWarnings) {
+    throw new StepError('CHECK_FAILED', `the Dockerfile check reported ${plural(warnings, 'finding')} and check_fail_on_warnings is set`);
+  }
+  const steps = readProgress().facts();
+  return { config, results: {}, summary: { attempts: 1, steps, cacheExportFailed: false, checkWarnings: warnings, daemonWaitMs, buildMs: Date.now() - started } };
+}
+
+/**
  * With several exporters buildx's metadata describes one of them; if the registry got a
  * different manifest than the metadata names, IMAGE_DIGEST would lie. Checked against the push
  * lines of the progress output (plain progress only; TTY progress has none).
@@ -226,13 +289,13 @@ function buildxEnv(env: NodeJS.ProcessEnv, dockerConfigDir: string | undefined, 
  * otherwise the build runs in full and fails at the very end (a PVC without fsGroup, a typo).
  */
 async function checkWritable(config: BuildConfig): Promise<void> {
-  const dirs = [path.dirname(config.metadataFile), ...(config.ociLayout ? [path.dirname(config.ociLayout)] : [])];
+  const dirs = [path.dirname(config.metadataFile), ...(config.ociLayout ? [path.dirname(config.ociLayout)] : []), ...(config.localExport ? [config.localExport.dir] : [])];
   for (const dir of dirs) {
     try {
       await fs.ensureDir(dir);
       await fs.access(dir, fs.constants.W_OK);
     } catch (error) {
-      const param = dir === path.dirname(config.metadataFile) ? 'metadata_file' : 'oci_layout';
+      const param = dir === path.dirname(config.metadataFile) ? 'metadata_file' : dir === config.localExport?.dir ? 'local_export_dir' : 'oci_layout';
       throw new StepError('OUTPUT_UNWRITABLE', `${param}: cannot write to ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
     }
   }

@@ -1,6 +1,6 @@
 // Materializing inputs: naming rules for mounted Secret dirs, unreadable files, cleanup.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -20,4 +20,25 @@ test('a missing ssh key file fails before the build with PARAMS_UNREADABLE namin
   );
   await assert.rejects(materialize(config, path.join(dir, 'state')), (error: unknown) => error instanceof StepError && error.code === 'PARAMS_UNREADABLE' && /^ssh_key_files: cannot read .*missing-key: ENOENT$/.test(error.message));
   assert.deepEqual(readdirSync(path.join(dir, 'state')), [], 'the private dir is removed again');
+});
+
+test('a build_args_dir file over the 16,384-character value limit is refused, naming the file', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-inputs-'));
+  const argsDir = path.join(dir, 'args');
+  mkdirSync(argsDir);
+  writeFileSync(path.join(argsDir, 'SMALL'), 'ok');
+  // 16,384 four-byte characters pass (characters are counted as the schema counts them for build_args); one more fails.
+  writeFileSync(path.join(argsDir, 'AT_LIMIT'), '😀'.repeat(16_384));
+  writeFileSync(path.join(argsDir, 'TOO_BIG'), 'x'.repeat(16_385));
+  const config = resolveConfig(
+    { image: 'a/b', tags: ['1'], context: '.', dockerfile: 'Dockerfile', endpoint: 'unix:///s', daemon_timeout: 1, push: false, oci_tar: false, sbom: false, no_cache: false, pull: false, cache_export_fatal: false, retries: 0, results_max_bytes: 4096, build_args_dir: argsDir },
+    { cwd: dir, tmpDir: dir },
+  );
+  await assert.rejects(
+    materialize(config, path.join(dir, 'state')),
+    (error: unknown) => error instanceof StepError && error.code === 'PARAMS_INVALID' && /build_args_dir: file "TOO_BIG" holds 16385 characters, over the 16384-character limit/.test(error.message) && !/AT_LIMIT/.test(error.message),
+  );
+  rmSync(path.join(argsDir, 'TOO_BIG'));
+  const materialized = await materialize(config, path.join(dir, 'state'), { dryRun: true });
+  assert.deepEqual(materialized.inputs.buildArgs.map((pair) => [pair.key, pair.value.length]), [['AT_LIMIT', 32_768], ['SMALL', 2]]);
 });

@@ -10,6 +10,7 @@ import { StepError } from '../src/errors.js';
 import { runBuild } from '../src/step.js';
 
 const digest = `sha256:${'c'.repeat(64)}`;
+const attemptsOf = (error: unknown) => (error as { attempts?: unknown }).attempts;
 const params = (dir: string, extra: Partial<Params> = {}): Params => ({
   image: 'r.example.com/a/b', tags: ['1'], context: dir, dockerfile: 'Dockerfile', endpoint: 'unix:///nowhere.sock', daemon_timeout: 1,
   push: true, oci_tar: false, sbom: false, no_cache: false, pull: false, cache_export_fatal: false, retries: 2, results_max_bytes: 4096,
@@ -49,15 +50,40 @@ describe('runBuild', () => {
   test('retries run out: the last failure, classified', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
     const buildx = scriptedBuildx(dir, [transient, transient]);
-    await assert.rejects(runBuild(params(dir, { retries: 1 }), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'PUSH_FAILED' && /attempt 2/.test(error.message));
+    await assert.rejects(runBuild(params(dir, { retries: 1 }), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'PUSH_FAILED' && /attempt 2/.test(error.message) && attemptsOf(error) === 2);
     assert.equal(buildx.builds(), 2);
+  });
+
+  test('results that cannot fit are refused before anything runs: no daemon wait, no buildx, no push', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const buildx = scriptedBuildx(dir, [{ exitCode: 0 }]);
+    let probes = 0;
+    const tags = Array.from({ length: 40 }, (_, index) => `release-candidate-${index}`);
+    await assert.rejects(
+      runBuild(params(dir, { tags }), { ...deps(dir, buildx.runner), probe: async () => (probes++, { ok: true as const, workers: 1 }) }),
+      (error: unknown) => error instanceof StepError && error.code === 'RESULTS_TOO_LARGE' && /largest is IMAGES/.test(error.message) && attemptsOf(error) === 0,
+    );
+    assert.equal(probes, 0, 'no daemon wait');
+    assert.equal(buildx.builds(), 0, 'no build, so no push');
+    assert.equal(existsSync(path.join(dir, 'state')), false, 'no secret files were written');
+  });
+
+  test('the early size check counts a digest as 71 bytes: results that fit exactly pass and are written as counted', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const { tektonSize, successResults } = await import('../src/results.js');
+    const { resolveConfig } = await import('../src/config.js');
+    const tags = ['a', 'b', 'c'];
+    const size = tektonSize(successResults(resolveConfig(params(dir, { tags }), { cwd: dir, tmpDir: dir }), { digest }));
+    const outcome = await runBuild(params(dir, { tags, results_max_bytes: size }), deps(dir, scriptedBuildx(dir, [{ exitCode: 0 }]).runner));
+    assert.equal(tektonSize(outcome.results), size);
+    await assert.rejects(runBuild(params(dir, { tags, results_max_bytes: size - 1 }), deps(dir, scriptedBuildx(dir, [{ exitCode: 0 }]).runner)), (error: unknown) => error instanceof StepError && error.code === 'RESULTS_TOO_LARGE');
   });
 
   test('a build failure is never retried, and the stale metadata of an earlier run is not read', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
     writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
     const buildx = scriptedBuildx(dir, [{ exitCode: 1, tail: ['ERROR: failed to build: failed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 2'] }]);
-    await assert.rejects(runBuild(params(dir), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'BUILD_FAILED');
+    await assert.rejects(runBuild(params(dir), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'BUILD_FAILED' && attemptsOf(error) === 1);
     assert.equal(buildx.builds(), 1);
     assert.equal(existsSync(path.join(dir, 'metadata.json')), false);
   });

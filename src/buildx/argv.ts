@@ -47,8 +47,10 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
   const epoch = config.sourceDateEpoch;
   const rewrite: Record<string, string> = epoch === undefined ? {} : { 'rewrite-timestamp': 'true' };
   const outputs = [
-    ...(config.push ? [csv({ type: 'image', push: 'true', ...rewrite, ...(config.pushInsecure ? { 'registry.insecure': 'true' } : {}) })] : []),
-    ...(config.ociLayout ? [csv({ type: 'oci', dest: config.ociLayout, tar: String(config.ociTar), ...rewrite })] : []),
+    ...(config.push
+      ? [csv({ type: 'image', push: 'true', ...rewrite, ...(config.pushInsecure ? { 'registry.insecure': 'true' } : {}), ...compressionFields(config.compression, 'image') })]
+      : []),
+    ...(config.ociLayout ? [csv({ type: 'oci', dest: config.ociLayout, tar: String(config.ociTar), ...rewrite, ...compressionFields(config.compression, 'oci') })] : []),
   ];
   return checkArgv([
     'build',
@@ -63,6 +65,7 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
     ...config.annotations.flatMap((pair) => ['--annotation', `${pair.key}=${pair.value}`]),
     ...inputs.secrets.flatMap((secret) => ['--secret', csv({ id: secret.id, src: secret.src })]),
     ...inputs.ssh.flatMap((entry) => ['--ssh', `${entry.id}=${entry.paths.join(',')}`]),
+    ...runFlags(config),
     ...config.refs.flatMap((ref) => ['--tag', ref]),
     ...(config.noCache ? ['--no-cache'] : []),
     ...(config.pull ? ['--pull'] : []),
@@ -74,6 +77,76 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
     '--metadata-file', config.metadataFile,
     config.context,
   ]);
+}
+
+/**
+ * The build of `local_export_target` into `local_export_dir`: the image build's inputs (so the
+ * daemon's cache serves the stages both share), its files as the only output, no attestations
+ * (they would land in the directory as files), no tags and no cache export.
+ */
+export function localExportArgv(config: BuildConfig, inputs: BuildInputs, dest: string, target: string | undefined): string[] {
+  const epoch = config.sourceDateEpoch;
+  return checkArgv([
+    'build',
+    '--builder', BUILDER_NAME,
+    '--progress', inputs.progress,
+    '--file', config.dockerfile,
+    ...(target ? ['--target', target] : []),
+    ...(config.platforms.length > 0 ? ['--platform', config.platforms.join(',')] : []),
+    ...inputs.buildArgs.flatMap((pair) => ['--build-arg', `${pair.key}=${pair.value}`]),
+    ...(epoch === undefined ? [] : ['--build-arg', `SOURCE_DATE_EPOCH=${epoch}`]),
+    ...inputs.secrets.flatMap((secret) => ['--secret', csv({ id: secret.id, src: secret.src })]),
+    ...inputs.ssh.flatMap((entry) => ['--ssh', `${entry.id}=${entry.paths.join(',')}`]),
+    ...runFlags(config),
+    ...(config.noCache ? ['--no-cache'] : []),
+    ...(config.pull ? ['--pull'] : []),
+    '--provenance', 'false',
+    ...config.cacheFrom.flatMap((spec) => ['--cache-from', spec]),
+    '--output', csv({ type: 'local', dest }),
+    config.context,
+  ]);
+}
+
+/**
+ * `buildx build --call=check`: BuildKit's Dockerfile rules, without building. Only what the
+ * rules read (Dockerfile, target, platforms, build args, named contexts) is passed.
+ */
+export function dockerfileCheckArgv(config: BuildConfig, inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>): string[] {
+  return checkArgv([
+    'build',
+    '--builder', BUILDER_NAME,
+    '--progress', inputs.progress,
+    '--file', config.dockerfile,
+    ...(config.target ? ['--target', config.target] : []),
+    ...(config.platforms.length > 0 ? ['--platform', config.platforms.join(',')] : []),
+    ...inputs.buildArgs.flatMap((pair) => ['--build-arg', `${pair.key}=${pair.value}`]),
+    ...config.buildContexts.flatMap((pair) => ['--build-context', `${pair.key}=${pair.value}`]),
+    '--call', 'check',
+    config.context,
+  ]);
+}
+
+/** What RUN instructions and the sources see: named contexts, network, hosts, entitlements, limits. */
+function runFlags(config: BuildConfig): string[] {
+  return [
+    ...config.buildContexts.flatMap((pair) => ['--build-context', `${pair.key}=${pair.value}`]),
+    ...(config.network ? ['--network', config.network] : []),
+    ...config.addHosts.flatMap((host) => ['--add-host', host]),
+    ...config.allow.flatMap((entitlement) => ['--allow', entitlement]),
+    ...config.ulimits.flatMap((limit) => ['--ulimit', limit]),
+    ...(config.shmSize ? ['--shm-size', config.shmSize] : []),
+  ];
+}
+
+/** Exporter fields for layer compression; zstd layers need OCI media types in a pushed image. */
+function compressionFields(compression: BuildConfig['compression'], exporter: 'image' | 'oci'): Record<string, string> {
+  if (!compression) return {};
+  return {
+    compression: compression.type,
+    ...(compression.level === undefined ? {} : { 'compression-level': String(compression.level) }),
+    ...(compression.force ? { 'force-compression': 'true' } : {}),
+    ...(exporter === 'image' && compression.type === 'zstd' ? { 'oci-mediatypes': 'true' } : {}),
+  };
 }
 
 /** buildx reads `--output` and friends as one CSV record: quote fields holding `,` or `"`. */

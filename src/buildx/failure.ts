@@ -65,6 +65,11 @@ export function classifyFailure(tail: readonly string[]): Failure {
   const section = errorSection(tail);
   const text = section.join('\n');
   const detail = section.slice(0, 12).join('\n');
+  const entitlement = /granting entitlement ([a-z.]+) is not allowed|entitlement ([a-z.]+) is not allowed/.exec(text);
+  if (entitlement) {
+    const name = entitlement[1] ?? entitlement[2];
+    return { code: 'ENTITLEMENT_REFUSED', transient: false, detail: `the BuildKit daemon does not grant ${name} (start buildkitd with --allow-insecure-entitlement ${name}): ${detail}` };
+  }
   const matches = (patterns: RegExp[]) => patterns.some((pattern) => pattern.test(text));
   if (matches(BUILD_ERROR)) return { code: 'BUILD_FAILED', transient: false, detail };
   if (matches(DAEMON_LOST)) return { code: 'DAEMON_UNREACHABLE', transient: true, detail };

@@ -16,13 +16,22 @@ export const PARAM_OF_FLAG: Record<string, string> = {
   '--ssh': 'ssh/ssh_dir/ssh_key_files',
   '--cache-from': 'cache_from/cache_repo/cache_key/cache_fallback_keys',
   '--cache-to': 'cache_to/cache_repo/cache_key',
-  '--output': 'oci_layout',
+  '--output': 'oci_layout/local_export_dir',
   '--file': 'dockerfile',
   '--metadata-file': 'metadata_file',
   '--platform': 'platforms',
   '--target': 'target',
   '--sbom': 'sbom_generator',
+  '--build-context': 'build_contexts',
+  '--add-host': 'add_hosts',
+  '--ulimit': 'ulimits',
+  '--shm-size': 'shm_size',
+  '--network': 'network',
+  '--allow': 'allow',
 };
+
+/** Flags whose value is `KEY=VALUE`, where the key names the entry. */
+const KEYED_FLAGS = new Set(['--build-arg', '--label', '--annotation', '--build-context']);
 
 /**
  * Returns `argv` when execve can take it; otherwise PARAMS_INVALID naming the parameter:
@@ -33,9 +42,14 @@ export function checkArgv(argv: readonly string[]): string[] {
   const problems: string[] = [];
   const bytes = argv.map((arg) => Buffer.byteLength(arg) + 1);
   const paramAt = (index: number) => (index === argv.length - 1 ? 'context' : (PARAM_OF_FLAG[argv[index - 1] ?? ''] ?? `the value of ${argv[index - 1]}`));
+  // A KEY=VALUE flag's key tells which of many entries it is (a ConfigMap key in build_args_dir).
+  const entryAt = (index: number) => {
+    const key = KEYED_FLAGS.has(argv[index - 1] ?? '') ? (argv[index] ?? '').split('=', 1)[0]! : '';
+    return key && /^[\x21-\x7e]{1,80}$/.test(key) ? `${paramAt(index)} (key ${key})` : paramAt(index);
+  };
   argv.forEach((arg, index) => {
-    if (arg.includes('\0')) problems.push(`${paramAt(index)}: a value contains a NUL character, which a command-line argument cannot carry`);
-    if ((bytes[index] ?? 0) > MAX_ARG_BYTES) problems.push(`${paramAt(index)}: one value makes a ${bytes[index]}-byte buildx argument, over Linux's ${MAX_ARG_BYTES}-byte limit per argument`);
+    if (arg.includes('\0')) problems.push(`${entryAt(index)}: a value contains a NUL character, which a command-line argument cannot carry`);
+    if ((bytes[index] ?? 0) > MAX_ARG_BYTES) problems.push(`${entryAt(index)}: one value makes a ${bytes[index]}-byte buildx argument, over Linux's ${MAX_ARG_BYTES}-byte limit per argument`);
   });
   const total = bytes.reduce((sum, size) => sum + size, 0);
   if (total > MAX_ARGV_BYTES) {

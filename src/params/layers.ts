@@ -1,5 +1,6 @@
 // Turns each params source into a layer of values, and merges layers by precedence. Pure.
 import { StepError } from '../errors.js';
+import { blockOrigin, linesValue, listValue } from './arrays.js';
 import { closestName, envVarName, flagName, PARAMS_ENV } from './names.js';
 import { paramKeys, paramType, type JsonSchema } from './schema.js';
 import { kindOf } from './validate.js';
@@ -62,7 +63,8 @@ export function paramEnvLayer(env: NodeJS.ProcessEnv, schema: JsonSchema): Layer
       throw new StepError('PARAMS_INVALID', `${name}: unknown parameter${hint ? `; did you mean ${hint}?` : ''}`);
     }
     if (raw === '') continue;
-    values[key] = paramType(schema, key) === 'string' ? raw : parseEnvJson(name, raw, paramType(schema, key), key);
+    const type = paramType(schema, key);
+    values[key] = type === 'string' ? raw : ((type === 'array' ? linesValue(schema, key, raw) : undefined) ?? parseEnvJson(name, raw, type, key));
   }
   return { origin: 'env', values, originOf: envVarName };
 }
@@ -83,9 +85,20 @@ export function flagsLayer(flags: Record<string, unknown>, schema: JsonSchema): 
     if (value === undefined) continue;
     const type = paramType(schema, key);
     const arrayOfObjects = type === 'array' && typeof value === 'string';
-    values[key] = type === 'object' || arrayOfObjects ? parseEnvJson(`--${flagName(key)}`, value as string, type) : value;
+    const lines = arrayOfObjects ? linesValue(schema, key, value as string) : undefined;
+    values[key] = lines ?? (type === 'object' || arrayOfObjects ? parseEnvJson(`--${flagName(key)}`, value as string, type) : value);
   }
   return { origin: 'flag', values, originOf: (key) => `--${flagName(key)}` };
+}
+
+/** Tekton array params from the command line's array blocks; an empty block is unset. */
+export function arraysLayer(arrays: Record<string, string[]>, schema: JsonSchema): Layer {
+  const values = plainObject({});
+  for (const [key, elements] of Object.entries(arrays)) {
+    const value = listValue(schema, key, elements);
+    if (value !== undefined) values[key] = value;
+  }
+  return { origin: 'array', values, originOf: blockOrigin };
 }
 
 /** Later layers win: pass them lowest precedence first. */

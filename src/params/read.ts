@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { RESULT_NAMES, type ResultName } from '../config.js';
 import { StepError } from '../errors.js';
 import { PARAMS_ENV } from './names.js';
-import { defaultsLayer, envJsonLayer, flagsLayer, jsonLayer, mergeLayers, paramEnvLayer, type Layer } from './layers.js';
+import { normalizeKeyValues } from './arrays.js';
+import { arraysLayer, defaultsLayer, envJsonLayer, flagsLayer, jsonLayer, mergeLayers, paramEnvLayer, type Layer } from './layers.js';
 import type { JsonSchema } from './schema.js';
 import { validateParams } from './validate.js';
 
@@ -11,6 +12,8 @@ export type ParamSources = {
   paramsFiles: readonly string[];
   env: NodeJS.ProcessEnv;
   flags: Record<string, unknown>;
+  /** Tekton array params from the command line's array blocks (see params/arrays.ts). */
+  arrays?: Record<string, string[]>;
 };
 
 /** Precedence, highest first: flags > PARAM_* > BUILDKIT_STEP_PARAMS > files (later wins) > defaults. */
@@ -19,8 +22,12 @@ export async function readParams<T>(sources: ParamSources, schema: JsonSchema): 
   for (const file of sources.paramsFiles) layers.push(jsonLayer(`params file ${file}`, await readParamsFile(file)));
   const envJson = envJsonLayer(sources.env);
   if (envJson) layers.push(envJson);
-  layers.push(paramEnvLayer(sources.env, schema), flagsLayer(sources.flags, schema));
-  return validateParams<T>(mergeLayers(layers), schema);
+  layers.push(paramEnvLayer(sources.env, schema));
+  if (sources.arrays) layers.push(arraysLayer(sources.arrays, schema));
+  layers.push(flagsLayer(sources.flags, schema));
+  const merged = mergeLayers(layers);
+  normalizeKeyValues(merged.values, schema);
+  return validateParams<T>(merged, schema);
 }
 
 async function readParamsFile(file: string): Promise<string> {

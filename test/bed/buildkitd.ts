@@ -25,7 +25,7 @@ export type BuildkitdOptions = {
   config?: string;
   /** Extra environment for the daemon (e.g. BUILDKIT_STEP_LOG_MAX_SIZE), on top of ours. */
   env?: NodeJS.ProcessEnv;
-  /** Extra buildkitd flags, e.g. `--oci-worker-platform linux/arm64`. */
+  /** Extra buildkitd flags, e.g. `--oci-worker-platform linux/arm64` or `--allow-insecure-entitlement network.host`. */
   args?: string[];
 };
 
@@ -45,6 +45,7 @@ export async function startBuildkitd(tools: Tools, options: BuildkitdOptions): P
       ...(options.config ? ['--config', options.config] : []),
       ...(options.args ?? []),
       ...(options.tls ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey] : []),
+      ...(options.args ?? []),
     ];
     const command = [...(options.wrap ?? []), tools.buildkitd, ...args];
     const daemon = startDaemon(`buildkitd (${snapshotter})`, command[0]!, command.slice(1), path.join(options.dir, `buildkitd-${snapshotter}.log`), options.env && { ...process.env, ...options.env });

@@ -1,7 +1,7 @@
 // The whole buildx argv for named configurations, compared in full.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildArgv, createBuilderArgv, createNodesArgv, csv, type BuildInputs } from '../../src/buildx/argv.js';
+import { buildArgv, createBuilderArgv, createNodesArgv, csv, dockerfileCheckArgv, localExportArgv, type BuildInputs } from '../../src/buildx/argv.js';
 import { PARAM_OF_FLAG } from '../../src/buildx/limits.js';
 import { resolveConfig, type Params } from '../../src/config.js';
 import { rankEndpoints } from '../../src/fleet/route.js';
@@ -205,7 +205,43 @@ describe('buildArgv', () => {
     {
       name: 'source_date_epoch: the build arg and timestamp rewriting on every output',
       params: { source_date_epoch: 1700000000, push: true, oci_layout: '/out' },
-      argv: [...head, '--file', '/workspace/source/Dockerfile', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=image,push=true,rewrite-timestamp=true', '--output', 'type=oci,dest=/out,tar=false,rewrite-timestamp=true', ...tail],
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000',
+        '--label', 'org.opencontainers.image.created=2023-11-14T22:13:20Z', '--annotation', 'org.opencontainers.image.created=2023-11-14T22:13:20Z',
+        '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=image,push=true,rewrite-timestamp=true', '--output', 'type=oci,dest=/out,tar=false,rewrite-timestamp=true', ...tail,
+      ],
+    },
+    {
+      name: 'VCS facts: source and revision labels and annotations; a label the user sets wins',
+      params: { git_url: 'https://git.example.com/team/app.git', git_commit: 'a'.repeat(40), labels: [{ key: 'org.opencontainers.image.source', value: 'mine' }] },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile',
+        '--label', `org.opencontainers.image.revision=${'a'.repeat(40)}`, '--label', 'org.opencontainers.image.source=mine',
+        '--annotation', 'org.opencontainers.image.source=https://git.example.com/team/app.git', '--annotation', `org.opencontainers.image.revision=${'a'.repeat(40)}`,
+        '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'RUN options: named contexts (a relative dir made absolute, an image kept), network, hosts, entitlements, ulimits, shm',
+      params: {
+        build_contexts: [{ key: 'shared', value: '../shared' }, { key: 'base', value: 'docker-image://registry.example.com/base:1' }, { key: 'layout', value: 'oci-layout:///l,a@sha256:' + 'b'.repeat(64) }],
+        network: 'host', allow: ['network.host', 'security.insecure'], add_hosts: ['db.internal=10.0.0.5', 'v6:fd00::1'], ulimits: ['nofile=1024:2048'], shm_size: '256m',
+      },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile',
+        '--build-context', 'shared=/workspace/shared', '--build-context', 'base=docker-image://registry.example.com/base:1', '--build-context', `layout=oci-layout:///l,a@sha256:${'b'.repeat(64)}`,
+        '--network', 'host', '--add-host', 'db.internal=10.0.0.5', '--add-host', 'v6:fd00::1', '--allow', 'network.host', '--allow', 'security.insecure', '--ulimit', 'nofile=1024:2048', '--shm-size', '256m',
+        '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min', '--output', 'type=oci,dest=/tmp/image,tar=false', ...tail,
+      ],
+    },
+    {
+      name: 'compression on both outputs; zstd makes the pushed image use OCI media types',
+      params: { push: true, oci_layout: '/out', compression: 'zstd', compression_level: 12, force_compression: true },
+      argv: [
+        ...head, '--file', '/workspace/source/Dockerfile', '--tag', 'registry.example.com/team/app:v1', '--provenance', 'mode=min',
+        '--output', 'type=image,push=true,compression=zstd,compression-level=12,force-compression=true,oci-mediatypes=true',
+        '--output', 'type=oci,dest=/out,tar=false,compression=zstd,compression-level=12,force-compression=true', ...tail,
+      ],
     },
   ];
   for (const { name, params, inputs, argv } of cases) {
@@ -213,6 +249,25 @@ describe('buildArgv', () => {
       assert.deepEqual(buildArgv(resolveConfig({ ...base, ...params }, place), { ...plain, ...inputs }), argv);
     });
   }
+});
+
+describe('localExportArgv and dockerfileCheckArgv', () => {
+  const params: Partial<Params> = { push: true, target: 'app', labels: [{ key: 'l', value: 'v' }], cache_repo: 'registry.example.com/team/cache', network: 'none', local_export_dir: 'out', local_export_target: 'reports' };
+  const inputs: BuildInputs = { ...plain, buildArgs: [{ key: 'A', value: '1' }], secrets: [{ id: 's', src: '/p/s' }] };
+  test('the local export: the same inputs and RUN options, its own target, only the files as output, no attestations, no tags, no cache export', () => {
+    const config = resolveConfig({ ...base, ...params }, place);
+    assert.deepEqual(localExportArgv(config, inputs, config.localExport!.dir, config.localExport!.target), [
+      ...head, '--file', '/workspace/source/Dockerfile', '--target', 'reports', '--build-arg', 'A=1', '--secret', 'id=s,src=/p/s', '--network', 'none',
+      '--provenance', 'false', '--cache-from', 'type=registry,ref=registry.example.com/team/cache:buildcache-app', '--output', 'type=local,dest=/workspace/source/out', '/workspace/source',
+    ]);
+  });
+  test('without local_export_target the image target is exported', () => {
+    assert.equal(resolveConfig({ ...base, ...params, local_export_target: undefined }, place).localExport?.target, 'app');
+  });
+  test('check mode: only what the rules read, and --call check', () => {
+    const config = resolveConfig({ ...base, ...params, check: true, build_contexts: [{ key: 'c', value: '/c' }] }, place);
+    assert.deepEqual(dockerfileCheckArgv(config, inputs), [...head, '--file', '/workspace/source/Dockerfile', '--target', 'app', '--build-arg', 'A=1', '--build-context', 'c=/c', '--call', 'check', '/workspace/source']);
+  });
 });
 
 describe('createBuilderArgv', () => {
@@ -281,6 +336,15 @@ describe('every buildx flag whose value comes from a param is named in limits.ts
         cache_from: ['type=registry,ref=x/y:z'],
         cache_to: ['type=registry,ref=x/y:z'],
         source_date_epoch: 0,
+        build_contexts: [{ key: 'c', value: '/c' }],
+        network: 'host',
+        allow: ['network.host'],
+        add_hosts: ['h=1.2.3.4'],
+        ulimits: ['nofile=1:2'],
+        shm_size: '1m',
+        compression: 'zstd',
+        git_url: 'https://x.example/y',
+        git_commit: 'a'.repeat(40),
       },
       place,
     );

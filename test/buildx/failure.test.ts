@@ -30,6 +30,7 @@ describe('classifyFailure', () => {
     { name: 'a registry certificate from an unknown CA', tail: ['ERROR: failed to build: failed to solve: 10.213.1.3:5000/bed/busybox:latest: failed to resolve source metadata for 10.213.1.3:5000/bed/busybox:latest: failed to do request: Head "https://10.213.1.3:5000/v2/bed/busybox/manifests/latest": tls: failed to verify certificate: x509: certificate signed by unknown authority'], code: 'REGISTRY_TLS', transient: false },
     { name: 'a TLS handshake timeout stays transient', tail: ['ERROR: failed to build: failed to solve: failed to push r.io/a:1: failed to do request: Put "https://r.io/v2/a/blobs/uploads/": net/http: TLS handshake timeout'], code: 'PUSH_FAILED', transient: true },
     { name: 'a failed credential helper', tail: ['ERROR: failed to build: failed to solve: error getting credentials - err: exit status 1, out: `(hidden)`'], code: 'REGISTRY_AUTH', transient: false },
+    { name: 'an entitlement the daemon does not grant (captured from buildkit 0.34)', tail: ['ERROR: failed to build: failed to solve: granting entitlement network.host is not allowed by build daemon configuration'], code: 'ENTITLEMENT_REFUSED', transient: false },
     { name: 'no ERROR line at all: the last lines decide', tail: ['something odd', 'and then it stopped'], code: 'BUILD_FAILED', transient: false },
   ];
   test('a plain-HTTP or untrusted registry gets a hint naming the registry and the param to set', () => {

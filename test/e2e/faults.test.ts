@@ -506,7 +506,8 @@ describe('a results dir that cannot take the results', () => {
   });
 
   test('room for one file only: no subset of the image results, no truncated file; ERROR_REASON alone fits', async () => {
-    const { run, left } = await onTmpfs('results-one-page', 'size=8k', 4096, scratch, { image: 'e2e/one-page', tags: ['1'] });
+    // Pushed, so the step has five results to write (an unpushed build writes IMAGE_DIGEST alone, which would fit).
+    const { run, left } = await onTmpfs('results-one-page', 'size=8k', 4096, scratch, { image: `${suite.bed.registry.host}/e2e/one-page`, tags: ['1'], push: true });
     run.figures.builds = builds(run);
     check(() => {
       assertClean(run, { exit: 24, reason: 'RESULTS_UNWRITABLE', results: left });

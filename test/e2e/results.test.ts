@@ -47,9 +47,13 @@ describe('results', () => {
     });
   });
 
-  test('the size guard: results over results_max_bytes fail with RESULTS_TOO_LARGE and write no image result', async () => {
+  test('the size guard: results over results_max_bytes fail with RESULTS_TOO_LARGE before the build: nothing pushed, no image result', async () => {
     const run = await step('too-large', scratch, { image: `${suite.bed.registry.host}/team/large`, tags: ['v1', 'v2', 'v3'], push: true, results_max_bytes: 400 });
+    const pushed = await Promise.all(['v1', 'v2', 'v3'].map((tag) => manifestDigest(suite.bed.registry.host, 'team/large', tag)));
     check(() => {
+      assert.deepEqual(pushed, [undefined, undefined, undefined], 'no tag reached the registry');
+      assert.doesNotMatch(run.stderr, /BuildKit daemon .* answers/, 'refused before waiting for the daemon');
+      assert.equal(run.summary.attempts, 0);
       assert.equal(run.exitCode, 23, run.stderr);
       assert.deepEqual(Object.keys(run.results).sort(), ['ERROR_MESSAGE', 'ERROR_REASON']);
       assert.equal(run.results.ERROR_REASON, 'RESULTS_TOO_LARGE');
@@ -87,6 +91,7 @@ describe('retries', () => {
       assert.equal(run.results.ERROR_REASON, 'BUILD_FAILED');
       assert.match(run.results.ERROR_MESSAGE!, /attempt 1\).*exit code: 7/s);
       assert.equal(run.stderr.match(/^#0 building with/gm)?.length, 1, 'one buildx build');
+      assert.equal(run.summary.attempts, 1, 'the failure summary counts attempts');
       assert.doesNotMatch(run.stderr, /retrying/);
     });
   });
@@ -130,7 +135,7 @@ describe('failures', () => {
 describe('failures before the build', () => {
   test('invalid params: ERROR_REASON still reaches the per-result paths (a StepAction has no other results)', async () => {
     const paths = { ERROR_REASON: path.join(work, 'early', 'step', 'ERROR_REASON'), ERROR_MESSAGE: path.join(work, 'early', 'step', 'ERROR_MESSAGE') };
-    const run = await runCli({ resultsDir: path.join(work, 'early', 'scratch'), env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: 'latest', PARAM_RESULT_PATHS: JSON.stringify(paths) } });
+    const run = await runCli({ resultsDir: path.join(work, 'early', 'scratch'), env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '[latest', PARAM_RESULT_PATHS: JSON.stringify(paths) } });
     check(() => {
       assert.equal(run.exitCode, 2, run.stderr);
       assert.equal(readFileSync(paths.ERROR_REASON, 'utf8'), 'PARAMS_INVALID');

@@ -2,7 +2,7 @@
 // `--ssh` and `--platform` split, and Go's encoding/csv rules for the first record.
 
 /** Flags whose value buildx parses with encoding/csv (one record). */
-const CSV_FLAGS = new Set(['--output', '--secret', '--sbom', '--driver-opt', '--attest']);
+const CSV_FLAGS = new Set(['--output', '--secret', '--sbom', '--driver-opt', '--attest', '--add-host', '--allow']);
 
 /**
  * The first record of `text` as Go's csv.Reader (default settings) returns it: `""` inside

@@ -7,7 +7,7 @@ import path from 'node:path';
 
 export type Doc = Record<string, unknown>;
 /** How the document reaches the step. */
-export type Via = 'env-json' | 'file' | 'param-env' | 'flags';
+export type Via = 'env-json' | 'file' | 'param-env' | 'flags' | 'tekton-arrays';
 
 export type Expect =
   /** PARAMS_INVALID (exit 2) with a message that names `param`; buildx never starts. */
@@ -76,6 +76,19 @@ export function baseDoc(f: Fixture): Doc {
     metadata_file: path.join(f.root, 'meta.json'),
     sbom: true,
     sbom_generator: 'registry.example.com/tools/scanner:1',
+    build_contexts: [{ key: 'ctx2', value: 'ctx2' }],
+    network: 'none',
+    add_hosts: ['db.internal=10.0.0.1'],
+    allow: ['security.insecure'],
+    ulimits: ['nofile=1024:2048'],
+    shm_size: '64m',
+    compression: 'zstd',
+    compression_level: 3,
+    force_compression: true,
+    local_export_dir: path.join(f.root, 'exported'),
+    local_export_target: 'reports',
+    git_url: 'https://git.example.com/team/app.git',
+    git_commit: 'a'.repeat(40),
   };
 }
 
@@ -174,6 +187,18 @@ function slots(): Slot[] {
     { param: 'registry_mirrors.docker.io[0]', set: (d, v) => (d.registry_mirrors = { 'docker.io': [`mirror.example.com/${v}`] }), legal: (v) => MIRROR.test(`mirror.example.com/${v}`), jsonOnly: true },
     { param: 'https_proxy', set: (d, v) => (d.https_proxy = `http://proxy-${v}.example.com:3128`), legal: (v) => argvText(v) && /^(https?|socks5):\/\/[^\s/?#]+\/?$/.test(`http://proxy-${v}.example.com:3128`) && `http://proxy-${v}.example.com:3128`.length <= 2048 },
     { param: 'platforms[0]', set: (d, v) => (d.platforms = [`linux/${v}`]), legal: (v) => /^[a-z0-9_]+$/.test(v) },
+    { param: 'build_contexts[0].key', set: (d, v) => (d.build_contexts = pair(v, 'ctx2')), legal: (v) => /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/.test(v), max: 255 },
+    { param: 'build_contexts[0].value', set: (d, v) => (d.build_contexts = pair('ctx2', v)), legal: (v) => pathText(v) && !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(v), max: 4096, path: true },
+    { param: 'build_contexts[0].value', set: (d, v) => (d.build_contexts = pair('ctx2', `docker-image://registry.example.com/${v}:1`)), legal: (v) => /^[A-Za-z0-9._:/@-]*$/.test(v) },
+    { param: 'build_contexts[0].value', set: (d, v) => (d.build_contexts = pair('ctx2', `oci-layout:///layouts/${v}@sha256:${'b'.repeat(64)}`)), legal: pathText },
+    { param: 'add_hosts[0]', set: (d, v) => (d.add_hosts = [`h${v}h=10.0.0.1`]), legal: (v) => /^h(?:[A-Za-z0-9.-]*)h$/.test(`h${v}h`), max: 244 },
+    { param: 'add_hosts[0]', set: (d, v) => (d.add_hosts = [`db:fd00::${v}`]), legal: (v) => /^[0-9A-Fa-f]{0,4}$/.test(v) },
+    { param: 'ulimits[0]', set: (d, v) => (d.ulimits = [`nofile=${v}`]), legal: (v) => /^-?[0-9]{1,18}(?::-?[0-9]{1,18})?$/.test(v) },
+    { param: 'shm_size', set: (d, v) => (d.shm_size = v), legal: (v) => /^[1-9][0-9]{0,12}[kmg]?$/.test(v) },
+    { param: 'local_export_dir', set: (d, v) => (d.local_export_dir = v), legal: pathText, max: 4096, path: true },
+    { param: 'local_export_target', set: (d, v) => (d.local_export_target = v), legal: (v) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v) },
+    { param: 'git_url', set: (d, v) => (d.git_url = `https://git.example.com/${v}`), legal: (v) => !/[\s\u0000-\u001f\u007f@]/u.test(v) && !loneSurrogate(v), max: 2024 },
+    { param: 'git_commit', set: (d, v) => (d.git_commit = `${'a'.repeat(20)}${v}`), legal: (v) => /^[0-9a-f]{20}$|^[0-9a-f]{44}$/.test(v) },
   ];
 }
 
@@ -203,7 +228,9 @@ export function corpus(f: Fixture, kinds: Record<string, Kind>): Case[] {
   const cases: Case[] = [...handWritten(f)];
   let turn = 0;
   const viaFor = (value: string | undefined, jsonOnly = false): Via => {
-    const all: Via[] = value !== undefined && !hasNul(value) && !jsonOnly ? ['env-json', 'file', 'param-env', 'flags'] : ['env-json', 'file'];
+    // A KEY=VALUE array element cannot carry a key with `=`: values with one skip the Tekton route.
+    const argvRoutes: Via[] = value?.includes('=') ? ['param-env', 'flags'] : ['param-env', 'flags', 'tekton-arrays'];
+    const all: Via[] = value !== undefined && !hasNul(value) && !jsonOnly ? ['env-json', 'file', ...argvRoutes] : ['env-json', 'file'];
     return all[turn++ % all.length]!;
   };
   for (const slot of slots()) {
@@ -365,7 +392,7 @@ function handWritten(f: Fixture): Case[] {
     raw('100000 nested arrays as tags', `{"image":"a/b","tags":${'['.repeat(100000)}${']'.repeat(100000)}}`, 'tags'),
     raw('a 10 MB unknown parameter', `{"image":"a/b","tags":["1"],"junk":"${'j'.repeat(10 * 1024 * 1024)}"}`, 'junk', 'file'),
     raw('an unknown parameter named with a NUL', '{"image":"a/b","tags":["1"],"ima\\u0000ge":"x"}', '"ima\\u0000ge"'),
-    { name: 'PARAM_TAGS that is not JSON', origin: 'hand', via: 'param-env', doc: { image: 'a/b' }, env: { PARAM_TAGS: 'v1,--output=/tmp/x' }, expect: { rejected: 'PARAM_TAGS' } },
+    { name: 'PARAM_TAGS as one line that is no tag (a comma and a flag)', origin: 'hand', via: 'param-env', doc: { image: 'a/b' }, env: { PARAM_TAGS: 'v1,--output=/tmp/x' }, expect: { rejected: 'PARAM_TAGS' } },
     { name: 'PARAM_PUSH yes', origin: 'hand', via: 'param-env', doc: { image: 'a/b', tags: ['1'] }, env: { PARAM_PUSH: 'yes' }, expect: { rejected: 'PARAM_PUSH' } },
     { name: 'PARAM_SECRETS with a syntax error', origin: 'hand', via: 'param-env', doc: { image: 'a/b', tags: ['1'] }, env: { PARAM_SECRETS: `[{"key":"k","value":"${SECRET_MARK}-bad-json"` }, expect: { rejected: 'PARAM_SECRETS' } },
     { name: 'flag --tags followed by a separate --output', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags', '--output=/tmp/x'], expect: { rejected: 'output' } },
@@ -373,6 +400,30 @@ function handWritten(f: Fixture): Case[] {
     { name: 'flag --build-args JSON holding a NUL', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--build-args=[{"key":"A","value":"a\\u0000b"}]'], expect: { rejected: 'build_args[0].value' } },
     { name: 'flag --daemon-timeout=abc (NaN)', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--daemon-timeout=abc'], expect: { rejected: 'daemon_timeout (from --daemon-timeout): must be a number, got NaN' } },
     { name: 'flag --push=maybe', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--push=maybe'], expect: { rejected: 'push' } },
+    // The new option shapes: a second entry smuggled into one, schemes and credentials that are not allowed.
+    hand('add_hosts entry carrying a second host after a comma', 'env-json', (d) => (d.add_hosts = ['a=1.2.3.4,b=5.6.7.8']), { rejected: 'add_hosts[0]' }),
+    hand('add_hosts entry with the docker-only host-gateway', 'file', (d) => (d.add_hosts = ['a=host-gateway']), { rejected: 'add_hosts[0]' }),
+    hand('ulimits entry carrying a second limit after a comma', 'param-env', (d) => (d.ulimits = ['nofile=1,nproc=2']), { rejected: 'ulimits[0]' }),
+    hand('ulimits entry with an unknown resource', 'env-json', (d) => (d.ulimits = ['nofiles=1']), { rejected: 'ulimits[0]' }),
+    hand('build context named a=b (buildx splits at the first =)', 'file', (d) => (d.build_contexts = pair('a=b', 'ctx2')), { rejected: 'build_contexts[0].key' }),
+    hand('build context from a git URL (not a supported source)', 'env-json', (d) => (d.build_contexts = pair('c', 'https://git.example.com/x.git')), { rejected: 'build_contexts[0].value' }),
+    hand('build context docker-image with a space', 'param-env', (d) => (d.build_contexts = pair('c', 'docker-image://r.example.com/a b')), { rejected: 'build_contexts[0].value' }),
+    legal('build context dir --output=type=local,dest=/tmp/x', 'flags', (d, v) => (d.build_contexts = pair('c', v)), '--output=type=local,dest=/tmp/x'),
+    hand('git_url holding credentials', 'env-json', (d) => (d.git_url = 'https://user:token@git.example.com/x.git'), { rejected: 'git_url' }),
+    hand('git_url with a newline', 'file', (d) => (d.git_url = 'https://git.example.com/x\n--label=y'), { rejected: 'git_url' }),
+    hand('git_commit abbreviated', 'param-env', (d) => (d.git_commit = 'abc1234'), { rejected: 'git_commit' }),
+    hand('network bridge (not a mode)', 'flags', (d) => (d.network = 'bridge'), { rejected: 'network' }),
+    hand('allow an unknown entitlement', 'env-json', (d) => (d.allow = ['device']), { rejected: 'allow[0]' }),
+    hand('compression estargz (not offered)', 'file', (d) => (d.compression = 'estargz'), { rejected: 'compression' }),
+    hand('compression_level 23', 'param-env', (d) => (d.compression_level = 23), { rejected: 'compression_level' }),
+    hand('shm_size with a flag after a space', 'env-json', (d) => (d.shm_size = '64m --privileged'), { rejected: 'shm_size' }),
+    // Tekton array blocks: elements that look like flags or like markers of blocks not named stay values.
+    legal('array element -o', 'tekton-arrays', (d, v) => (d.build_args = pair('A', v)), '-o'),
+    legal('array element that is the marker of an unnamed block', 'tekton-arrays', (d, v) => (d.labels = pair('l', v)), '--array=cache_to'),
+    legal('array element that is a header', 'tekton-arrays', (d, v) => (d.annotations = pair('a', v)), '--array-params=tags'),
+    hand('array element that is exactly the marker of a named block', 'tekton-arrays', (d) => (d.build_args = [{ key: 'A', value: '1' }, '--array=labels' as unknown as { key: string; value: string }]), { rejected: 'LABELS' }),
+    { name: 'array blocks with an element before the first marker', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--array-params=tags', '--output=/tmp/x', '--array=tags', '1'], expect: { rejected: '--array-params' } },
+    { name: 'array blocks naming a string param', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--array-params=tags,target', '--array=tags', '1', '--array=target', 'x'], expect: { rejected: 'target' } },
     { name: 'an extra positional after the command', origin: 'hand', via: 'flags', doc: {}, args: ['--image=a/b', '--tags=1', '--output=type=local,dest=/tmp/x'], expect: { rejected: 'output' } },
   ];
 }

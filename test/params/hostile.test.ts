@@ -56,6 +56,17 @@ function invocation(command: string, kase: Case, doc: Doc, dir: string): Invocat
     }
     case 'flags':
       return { args: [command, ...(kase.args ?? toFlags(doc))], env };
+    case 'tekton-arrays': {
+      // As the Task passes them: list params as array blocks last, secrets in env JSON, the rest as flags.
+      const secret = (key: string) => key === 'secrets' || key === 'ssh';
+      const lists = Object.entries(doc).filter(([key, value]) => kinds[key] === 'array' && Array.isArray(value) && !secret(key)) as Array<[string, unknown[]]>;
+      const others = Object.fromEntries(Object.entries(doc).filter(([key]) => !secret(key) && !lists.some(([list]) => list === key)));
+      const secrets = Object.fromEntries(Object.entries(doc).filter(([key]) => secret(key)));
+      const element = (item: unknown) => (typeof item === 'string' ? item : `${(item as { key: string }).key}=${(item as { value: string }).value}`);
+      const blocks = lists.flatMap(([key, items]) => [`--array=${key}`, ...items.map(element)]);
+      const jsonEnv = Object.keys(secrets).length > 0 ? { BUILDKIT_STEP_PARAMS: JSON.stringify(secrets) } : {};
+      return { args: [command, ...toFlags(others), `--array-params=${lists.map(([key]) => key).join(',')}`, ...blocks], env: { ...env, ...jsonEnv } };
+    }
   }
 }
 
@@ -77,7 +88,7 @@ function toFlags(doc: Doc): string[] {
  * that answers at once, so a document wrongly accepted reaches the runner instead of waiting.
  */
 async function inProcess(command: string, kase: Case, doc: Doc): Promise<Outcome> {
-  if (kase.via !== 'flags') return direct(command, kase, doc);
+  if (kase.via !== 'flags' && kase.via !== 'tekton-arrays') return direct(command, kase, doc);
   const dir = freshDir();
   const fake = fakeBuildx(path.join(dir, 'fake'));
   const { args, env } = invocation(command, kase, doc, dir);
@@ -151,7 +162,7 @@ async function checkRejected(kase: Case, param: string, run = inProcess): Promis
   assertNoSecret(built);
 }
 
-type Argvs = { create: string[]; build: string[] };
+type Argvs = { create: string[]; build: string[]; localExport?: string[] };
 
 async function printArgv(kase: Case, doc: Doc, value: string, run = inProcess): Promise<Argvs> {
   kase.setup?.(value);
@@ -185,8 +196,10 @@ async function checkLegal(kase: Case, value: string): Promise<Argvs> {
   const hostile = await printArgv(kase, kase.doc, value);
   assertConfined(hostile.build, baseline.build, value);
   assertConfined(hostile.create, baseline.create, value);
+  assert.equal(hostile.localExport === undefined, baseline.localExport === undefined, 'a local export in both or neither');
+  if (hostile.localExport && baseline.localExport) assertConfined(hostile.localExport, baseline.localExport, value);
   // print-argv masks secrets; `direct` prints the unmasked argv of the same functions: no secret in it either.
-  if (kase.via !== 'flags') for (const element of [...hostile.create, ...hostile.build]) assert.ok(!element.includes(SECRET_MARK), 'a secret value reached the buildx argv');
+  if (kase.via !== 'flags' && kase.via !== 'tekton-arrays') for (const element of [...hostile.create, ...hostile.build, ...(hostile.localExport ?? [])]) assert.ok(!element.includes(SECRET_MARK), 'a secret value reached the buildx argv');
   return hostile;
 }
 
@@ -210,7 +223,7 @@ describe('hostile params corpus, in-process through the CLI entry', () => {
   });
   test('the corpus is large and covers every route', () => {
     assert.ok(cases.length >= 200, `${cases.length} documents`);
-    for (const via of ['env-json', 'file', 'param-env', 'flags']) assert.ok(cases.filter((kase) => kase.via === via).length >= 20, via);
+    for (const via of ['env-json', 'file', 'param-env', 'flags', 'tekton-arrays']) assert.ok(cases.filter((kase) => kase.via === via).length >= 20, via);
     assert.ok(cases.some((kase) => 'legal' in kase.expect) && cases.some((kase) => 'rejected' in kase.expect));
   });
 

@@ -65,7 +65,7 @@ describe('bad params name the parameter, its source and the problem', () => {
   const cases: Array<{ name: string; env?: NodeJS.ProcessEnv; files?: string[]; code: string; message: RegExp }> = [
     { name: 'missing image and tags', env: {}, code: 'PARAMS_INVALID', message: /image: required parameter is missing \(set PARAM_IMAGE, --image or "image" in JSON params\)[\s\S]*tags: required/ },
     { name: 'unknown PARAM_ env var with a hint', env: { PARAM_DOCKERFLIE: 'x' }, code: 'PARAMS_INVALID', message: /^PARAM_DOCKERFLIE: unknown parameter; did you mean PARAM_DOCKERFILE\?$/ },
-    { name: 'bad JSON in a PARAM_ array', env: { PARAM_TAGS: 'latest' }, code: 'PARAMS_INVALID', message: /^PARAM_TAGS: expected JSON \(array\), e\.g\. \["latest"\]/ },
+    { name: 'bad JSON in a PARAM_ array', env: { PARAM_TAGS: '["latest"' }, code: 'PARAMS_INVALID', message: /^PARAM_TAGS: expected JSON \(array\), e\.g\. \["latest"\]/ },
     { name: 'a boolean that is not true or false', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_PUSH: 'yes' }, code: 'PARAMS_INVALID', message: /^push \(from PARAM_PUSH\): expected true or false$/ },
     { name: 'an integer that is not a number', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_RETRIES: 'two' }, code: 'PARAMS_INVALID', message: /^retries \(from PARAM_RETRIES\): expected an integer, e\.g\. 3$/ },
     { name: 'a number that is not a number', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_DAEMON_TIMEOUT: '30s' }, code: 'PARAMS_INVALID', message: /^daemon_timeout \(from PARAM_DAEMON_TIMEOUT\): expected a number, e\.g\. 30 or 2\.5$/ },
@@ -174,6 +174,12 @@ describe('rules across params', () => {
     ['a fallback key with nothing usable as a tag', { cache_repo: 'r/c', cache_fallback_keys: ['main', '..'] }, /cache_fallback_keys\/1: "\.\." has no character usable/],
     ['platform_endpoints with endpoints', { platform_endpoints: { 'linux/amd64': 'tcp://a:1' }, endpoints: ['tcp://b:1'] }, /platform_endpoints: cannot be combined with endpoints/],
     ['a platform without a node', { platform_endpoints: { 'linux/amd64': 'tcp://a:1' }, platforms: ['linux/amd64', 'linux/arm64'] }, /platforms: linux\/arm64 has no daemon in platform_endpoints/],
+    ['compression_level without compression', { compression_level: 3 }, /compression_level: needs compression/],
+    ['a zstd-only level for gzip', { compression: 'gzip', compression_level: 19 }, /compression_level: gzip levels are 0-9 \(got 19\)/],
+    ['force_compression without compression', { force_compression: true }, /force_compression: needs compression/],
+    ['local_export_target without local_export_dir', { local_export_target: 'reports' }, /local_export_target: needs local_export_dir/],
+    ['check_fail_on_warnings without check', { check_fail_on_warnings: true }, /check_fail_on_warnings: needs check: true/],
+    ['network host without the entitlement', { network: 'host', allow: ['security.insecure'] }, /network: host needs allow: \["network.host"\]/],
   ];
   for (const [name, extra, message] of cases) {
     test(name, () => {
@@ -184,6 +190,10 @@ describe('rules across params', () => {
     assert.doesNotThrow(() => checkRules(params({ cache_key: '///', cache_fallback_keys: ['main'] })));
     assert.doesNotThrow(() => checkRules(params({ endpoints: ['tcp://a:1', 'tcp://b:1'], tls_dir: '/tls' })));
     assert.doesNotThrow(() => checkRules(params({ platform_endpoints: { 'linux/arm64': 'tcp://a:1' }, tls_dir: '/tls' })));
+  });
+
+  test('consistent new options pass', () => {
+    assert.doesNotThrow(() => checkRules(params({ compression: 'zstd', compression_level: 22, force_compression: true, network: 'host', allow: ['network.host'], check: true, check_fail_on_warnings: true, local_export_dir: 'o', local_export_target: 't' })));
   });
   test('a consistent TLS setup passes', () => {
     assert.doesNotThrow(() => checkRules(params({ endpoint: 'tcp://h:1', tls_dir: '/tls', tls_server_name: 'h' })));

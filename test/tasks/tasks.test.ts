@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
-import { DAEMON_SCHEMA_PARAMS, FILES, NOT_EXPOSED, REPO_ROOT, run, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
+import { DAEMON_SCHEMA_PARAMS, FILES, NOT_EXPOSED, REPO_ROOT, run, TEKTON_NAMES, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
 import { RESULT_NAMES } from '../../src/config.js';
 import { envVarName, workflowParamName } from '../../src/params/names.js';
 
@@ -18,7 +18,26 @@ const SCHEMA = JSON.parse(readFileSync(path.join(REPO_ROOT, 'schemas', 'params.s
 const KEYS = Object.keys(SCHEMA.properties);
 /** The params the workflow files declare: every schema param except the deliberately NOT_EXPOSED ones. */
 const EXPOSED_KEYS = KEYS.filter((key) => NOT_EXPOSED[key] === undefined);
-const YAML_FILES = [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample, FILES.argo];
+const ARGO_FILES = [FILES.argo, FILES.argoCluster, FILES.argoRootless];
+const YAML_FILES = [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample, ...ARGO_FILES];
+
+/** List params: Tekton `type: array` params that reach the step as array blocks in `args` (not the registry params, which the sidecar reads from env too). */
+const LIST_KEYS = new Set(EXPOSED_KEYS.filter((key) => (SCHEMA.properties[key] as { type?: string }).type === 'array' && !DAEMON_SCHEMA_PARAMS.includes(key)));
+/** A param's name in the Tekton files. */
+const tektonName = (key: string) => TEKTON_NAMES[key] ?? workflowParamName(key);
+
+/** The array blocks of a Tekton step's args: param key -> the element after its marker. */
+function arrayBlocks(args: string[]): Map<string, string> {
+  const header = args.find((arg) => arg.startsWith('--array-params='));
+  assert.ok(header, 'the args carry an --array-params header');
+  const keys = header.slice('--array-params='.length).split(',');
+  const start = args.indexOf(header);
+  assert.equal(args.length, start + 1 + 2 * keys.length, 'the header is followed by one marker and one array reference per list, and nothing else');
+  return new Map(keys.map((key, index) => {
+    assert.equal(args[start + 1 + 2 * index], `--array=${key}`, `marker of ${key} in header order`);
+    return [key, args[start + 2 + 2 * index]!];
+  }));
+}
 
 const load = (file: string): Manifest => YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
 const text = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
@@ -82,7 +101,7 @@ describe('generated workflow files', () => {
     }
   });
 
-  test('Tekton Tasks: every param as a Tekton param or a workspace, reaching the step only through env', () => {
+  test('Tekton Tasks: every param as a Tekton param or a workspace, reaching the step through env, lists as array params through args', () => {
     for (const file of [FILES.task, FILES.taskRootless]) {
       const task = load(file);
       const params = names(task.spec.params);
@@ -90,17 +109,27 @@ describe('generated workflow files', () => {
       const [step] = task.spec.steps as Manifest[];
       assert.ok(step && step.script === undefined, `${file}: the step has no script`);
       const env = envOf(step);
+      const blocks = arrayBlocks(step.args as string[]);
       for (const key of EXPOSED_KEYS) {
         const workspace = WORKSPACE_PARAMS[key];
+        const name = tektonName(key);
         if (workspace) {
           assert.ok(workspaces.includes(workspace), `${file}: workspace ${workspace} for ${key}`);
           assert.equal(env.get(envVarName(key)), `$(workspaces.${workspace}.path)`, `${file}: ${envVarName(key)}`);
-          assert.ok(!params.includes(workflowParamName(key)), `${file}: ${key} comes from a workspace, not a param`);
+          assert.ok(!params.includes(name), `${file}: ${key} comes from a workspace, not a param`);
+        } else if (LIST_KEYS.has(key)) {
+          const spec = (task.spec.params as Manifest[]).find((param) => param.name === name);
+          assert.equal(spec?.type, 'array', `${file}: ${name} is a Tekton array param`);
+          assert.deepEqual(spec?.default, key === 'tags' ? undefined : [], `${file}: ${name} defaults to [] (unset), TAGS is required`);
+          assert.equal(blocks.get(key), `$(params.${name}[*])`, `${file}: ${name} reaches the step as a whole array in args`);
+          assert.equal(env.get(envVarName(key)), undefined, `${file}: no ${envVarName(key)} env for a list`);
         } else {
-          assert.ok(params.includes(workflowParamName(key)), `${file}: param ${workflowParamName(key)}`);
-          assert.match(env.get(envVarName(key)) ?? '', new RegExp(`\\$\\(params\\.${workflowParamName(key)}\\)`), `${file}: ${envVarName(key)}`);
+          assert.ok(params.includes(name), `${file}: param ${name}`);
+          assert.match(env.get(envVarName(key)) ?? '', new RegExp(`\\$\\(params\\.${name}\\)`), `${file}: ${envVarName(key)}`);
         }
       }
+      assert.deepEqual([...blocks.keys()].sort(), [...LIST_KEYS].filter((key) => !WORKSPACE_PARAMS[key]).sort(), `${file}: a block for every list`);
+      assert.ok(params.includes('CHAINS-GIT_URL') && params.includes('CHAINS-GIT_COMMIT'), `${file}: the source-provenance names Tekton Chains reads`);
       const unknown = [...env.keys()].filter((name) => name.startsWith('PARAM_') && !EXPOSED_KEYS.some((key) => envVarName(key) === name));
       assert.deepEqual(unknown, [], `${file}: PARAM_* the CLI would reject`);
       assert.deepEqual(names(task.spec.results), [...RESULT_NAMES], `${file}: results`);
@@ -115,10 +144,13 @@ describe('generated workflow files', () => {
     const action = load(FILES.stepAction);
     const params = names(action.spec.params);
     const env = envOf(action.spec);
+    const blocks = arrayBlocks(action.spec.args as string[]);
     for (const key of EXPOSED_KEYS) {
       if (key === 'result_paths') continue;
-      assert.ok(params.includes(workflowParamName(key)), `param ${workflowParamName(key)}`);
-      assert.equal(env.get(envVarName(key)), `$(params.${workflowParamName(key)})`, envVarName(key));
+      const name = tektonName(key);
+      assert.ok(params.includes(name), `param ${name}`);
+      if (LIST_KEYS.has(key)) assert.equal(blocks.get(key), `$(params.${name}[*])`, `${name} in args`);
+      else assert.equal(env.get(envVarName(key)), `$(params.${name})`, envVarName(key));
     }
     assert.equal(action.spec.script, undefined);
     assert.deepEqual(names(action.spec.results), [...RESULT_NAMES]);
@@ -136,23 +168,37 @@ describe('generated workflow files', () => {
     assert.equal(sample.spec.steps[0].ref.name, action.metadata.name);
   });
 
-  test('Argo WorkflowTemplate: every param as an input reaching env, every result as an output with a default', () => {
-    const template = load(FILES.argo);
-    const build = (template.spec.templates as Manifest[]).find((t) => t.name === template.spec.entrypoint);
-    assert.ok(build);
-    const inputs = names(build.inputs.parameters);
-    const env = envOf(build.container);
-    for (const key of EXPOSED_KEYS) {
-      assert.ok(inputs.includes(workflowParamName(key)), `input ${workflowParamName(key)}`);
-      assert.equal(env.get(envVarName(key)), `{{inputs.parameters.${workflowParamName(key)}}}`, envVarName(key));
+  test('Argo templates (namespaced, cluster-wide, rootless): every param as an input reaching env, every result as an output with a default, the metadata as a parameter and an optional artifact', () => {
+    for (const file of ARGO_FILES) {
+      const template = load(file);
+      const build = (template.spec.templates as Manifest[]).find((t) => t.name === template.spec.entrypoint);
+      assert.ok(build, file);
+      const inputs = names(build.inputs.parameters);
+      const env = envOf(build.container);
+      for (const key of EXPOSED_KEYS) {
+        assert.ok(inputs.includes(workflowParamName(key)), `${file}: input ${workflowParamName(key)}`);
+        assert.equal(env.get(envVarName(key)), `{{inputs.parameters.${workflowParamName(key)}}}`, `${file}: ${envVarName(key)}`);
+      }
+      assert.equal(env.get('BUILDKIT_STEP_RESULTS_DIR'), '/tmp/results');
+      assert.deepEqual(
+        (build.outputs.parameters as Manifest[]).map((output) => [output.name, output.valueFrom.path, output.valueFrom.default]),
+        [...RESULT_NAMES.map((name) => [name, `/tmp/results/${name}`, '']), ['METADATA', '{{inputs.parameters.METADATA_FILE}}', '']],
+        `${file}: results, and METADATA read from wherever METADATA_FILE points`,
+      );
+      assert.equal((build.inputs.parameters as Manifest[]).find((p) => p.name === 'METADATA_FILE')?.value, '/tmp/metadata/metadata.json', `${file}: by default not the artifact path`);
+      // Without an artifact repository Argo can save no artifact: this one is optional and its file absent unless asked for.
+      assert.deepEqual(build.outputs.artifacts, [{ name: 'metadata', path: '/tmp/outputs/metadata.json', optional: true, archive: { none: {} } }], `${file}: metadata artifact`);
+      assert.ok(Array.isArray(build.container.command) && build.container.command.length > 0, 'main has an explicit command');
+      for (const sidecar of build.sidecars as Manifest[]) assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
     }
-    assert.equal(env.get('BUILDKIT_STEP_RESULTS_DIR'), '/tmp/results');
-    assert.deepEqual(
-      (build.outputs.parameters as Manifest[]).map((output) => [output.name, output.valueFrom.path, output.valueFrom.default]),
-      RESULT_NAMES.map((name) => [name, `/tmp/results/${name}`, '']),
-    );
-    assert.ok(Array.isArray(build.container.command) && build.container.command.length > 0, 'main has an explicit command');
-    for (const sidecar of build.sidecars as Manifest[]) assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
+    const [namespaced, cluster, rootless] = ARGO_FILES.map(load);
+    assert.equal(cluster!.kind, 'ClusterWorkflowTemplate');
+    assert.deepEqual(cluster!.spec, namespaced!.spec, 'the cluster template is the namespaced one, cluster-wide');
+    assert.equal(rootless!.metadata.name, 'buildkit-build-rootless');
+    const rootlessSidecar = (rootless!.spec.templates as Manifest[])[0]!.sidecars[0] as Manifest;
+    assert.deepEqual(rootlessSidecar.args.slice(0, 3), ['rootlesskit', 'buildkitd', '--addr'], 'the rootless image entrypoint, under the launcher');
+    assert.equal(rootlessSidecar.securityContext.runAsUser, 1000);
+    assert.equal((rootless!.spec.arguments.parameters as Manifest[]).find((p) => p.name === 'BUILDKITD_IMAGE')?.value, 'docker.io/moby/buildkit:v0.34.2-rootless');
   });
 
   test('buildkitd sidecars: the image entrypoint kept, users pinned, startup and readiness probes, log limits from params', () => {
@@ -227,8 +273,8 @@ describe('generated workflow files', () => {
       (sidecar!.env as Manifest[]).map((e) => e.value),
       [...DAEMON_SCHEMA_PARAMS.map((key) => `{{inputs.parameters.${workflowParamName(key)}}}`), '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SIZE}}', '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SPEED}}'],
     );
-    // (The rootless launcher's args are `rootlesskit buildkitd ...`: the image's own entrypoint.)
-    for (const file of YAML_FILES) assert.doesNotMatch(text(file), /^\s*command:\n\s*- buildkitd$/m, `${file}: no bare buildkitd command`);
+    // The rootless image's entrypoint is `rootlesskit buildkitd`: that pair is the entrypoint kept.
+    for (const file of YAML_FILES) assert.doesNotMatch(text(file).replace(/- rootlesskit\n(\s*)- buildkitd\n/g, ''), /^\s*- buildkitd$/m, `${file}: no bare buildkitd command`);
   });
 
   test('secret-carrying params (NOT_EXPOSED) are in no workflow file: no param, input, argument or env', () => {
@@ -274,7 +320,7 @@ describe('generated workflow files', () => {
       assert.ok(refs.length > 0 || file !== FILES.stepAction, `${file}: result references found`);
       for (const ref of refs) assert.ok(declared.has(ref!), `${file}: undeclared result ${ref}`);
       const params = new Set(names(manifest.spec.params));
-      for (const m of body.matchAll(/\$\(params\.([A-Za-z0-9_-]+)\)/g)) assert.ok(params.has(m[1]!), `${file}: undeclared param ${m[1]}`);
+      for (const m of body.matchAll(/\$\(params\.([A-Za-z0-9_-]+)(?:\[\*\])?\)/g)) assert.ok(params.has(m[1]!), `${file}: undeclared param ${m[1]}`);
     }
   });
 
@@ -284,7 +330,7 @@ describe('generated workflow files', () => {
     for (const key of KEYS) {
       const name = workflowParamName(key);
       // NOT_EXPOSED params are named in the "not exposed" note instead of the param tables.
-      assert.ok(taskReadme.includes(`\`${name}\``) || taskReadme.includes(`\`${envVarName(key)}\``), `task README: ${name}`);
+      assert.ok(taskReadme.includes(`\`${tektonName(key)}\``) || taskReadme.includes(`\`${envVarName(key)}\``), `task README: ${tektonName(key)}`);
       assert.ok(argoReadme.includes(`\`${name}\``), `argo README: ${name}`);
     }
     for (const [key, reason] of Object.entries(NOT_EXPOSED)) {
@@ -305,6 +351,26 @@ describe('generated workflow files', () => {
     for (const name of RESULT_NAMES) {
       assert.ok(taskReadme.includes(`\`${name}\``), `task README: result ${name}`);
       assert.ok(argoReadme.includes(`\`${name}\``), `argo README: result ${name}`);
+    }
+  });
+
+  test('the README params table states each value size limit, and what the Secret and ConfigMap dirs skip', () => {
+    const schema = SCHEMA as unknown as { properties: Record<string, any>; $defs: Record<string, any> };
+    const def = (ref: string | undefined) => (ref ? schema.$defs[ref.replace('#/$defs/', '')] : undefined);
+    const valueLimit = (key: string) => def(schema.properties[key]?.items?.$ref)?.properties?.value?.maxLength as number | undefined;
+    // A dir param carries values of the list param it stands in for.
+    const dirOf: Record<string, string> = { build_args_dir: 'build_args', secrets_dir: 'secrets' };
+    const readme = text(FILES.readme);
+    const table = readme.slice(readme.indexOf('<!-- params:start -->'), readme.indexOf('<!-- params:end -->'));
+    const row = (key: string) => table.split('\n').find((line) => line.startsWith(`| \`${key}\` |`)) ?? '';
+    const limited = KEYS.map((key) => [key, valueLimit(dirOf[key] ?? key)] as const).filter((entry): entry is readonly [string, number] => entry[1] !== undefined);
+    assert.ok(limited.length >= 7, `limited params: ${limited.map(([key]) => key).join(', ')}`);
+    for (const [key, limit] of limited) {
+      assert.ok(row(key).includes(limit.toLocaleString('en-US')) || row(key).includes(String(limit)), `README params row of ${key} states its limit ${limit}`);
+    }
+    for (const key of ['secrets_dir', 'build_args_dir', 'ssh_dir']) {
+      assert.match(row(key), /[Hh]idden (files|entries)/, `${key}: hidden entries`);
+      assert.match(row(key), /`\.\.data`/, `${key}: ..data`);
     }
   });
 
