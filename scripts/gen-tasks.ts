@@ -602,9 +602,20 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
 
 // --- Argo --------------------------------------------------------------------------------------------
 
+/**
+ * What a caller through `templateRef` cannot otherwise change: volumes and mounts (Secrets for
+ * DOCKER_CONFIG, SECRETS_DIR, SSH_DIR), the sidecar's resources, the state volume's size.
+ */
+const podSpecPatchParam: ExtraParam = {
+  name: 'POD_SPEC_PATCH',
+  default: '{}',
+  description:
+    "Not a buildkit-step parameter: a patch (YAML or JSON) of this template's pod spec only, merged by name, e.g. Secret volumes and the `main` container's volumeMounts for them, the `buildkitd` sidecar's resources, or a `sizeLimit` for the `buildkitd-state` emptyDir. `{}`: no change.",
+};
+
 export function argoManifest(schema: JsonSchema): Record<string, unknown> {
   const params = exposedParams(schema);
-  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS];
+  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS, podSpecPatchParam];
   const inputs = [
     ...params.map((param) => ({
       name: param.name,
@@ -639,6 +650,8 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
             })),
           },
           volumes: podVolumes,
+          // This template's pod only (a Workflow-level podSpecPatch would patch every pod).
+          podSpecPatch: `{{inputs.parameters.${podSpecPatchParam.name}}}`,
           container: {
             image: '{{inputs.parameters.STEP_IMAGE}}',
             command: STEP_COMMAND,
@@ -783,7 +796,7 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
   files.set(
     FILES.argoReadme,
     fillMarkers(readText(FILES.argoReadme), FILES.argoReadme, {
-      params: paramsTable(exposedParams(schema), [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS], 'argo'),
+      params: paramsTable(exposedParams(schema), [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS, podSpecPatchParam], 'argo'),
       'not-exposed': notExposedTable(['argo']),
       results: resultsTable('argo'),
     }),
