@@ -511,7 +511,7 @@ export function stepActionManifest(schema: JsonSchema): Record<string, unknown> 
   return {
     apiVersion: 'tekton.dev/v1beta1',
     kind: 'StepAction',
-    metadata: { name: TASK_NAME, labels: { 'app.kubernetes.io/version': VERSION } },
+    metadata: { name: TASK_NAME, labels: { 'app.kubernetes.io/version': VERSION }, annotations: { 'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION } },
     spec: {
       description:
         'Builds a container image with buildx against a buildkitd the Task provides (a sidecar sharing the `buildkit-socket` volume, or a tcp:// ENDPOINT), and writes Tekton Chains step results.',

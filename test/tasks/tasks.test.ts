@@ -211,6 +211,7 @@ describe('generated workflow files', () => {
     assert.equal(passed.get('PUSH'), '$(params.PUSH)');
     assert.equal(passed.get('SECRETS_DIR'), '$(workspaces.build-secrets.path)', 'the sample mounts Secrets through a workspace');
     assert.equal(load(FILES.stepAction).spec.params.find((p: Manifest) => p.name === 'PUSH')?.default, 'true', 'StepAction: PUSH defaults to true');
+    assert.equal(load(FILES.stepAction).metadata.annotations['tekton.dev/pipelines.minVersion'], '1.0.0', 'StepAction: minVersion');
 
     const argo = load(FILES.argo);
     const build = (argo.spec.templates as Manifest[])[0]!;
