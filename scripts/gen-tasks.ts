@@ -616,7 +616,7 @@ export function stepActionManifest(schema: JsonSchema): Record<string, unknown> 
   return {
     apiVersion: 'tekton.dev/v1beta1',
     kind: 'StepAction',
-    metadata: { name: TASK_NAME, labels: { 'app.kubernetes.io/version': VERSION } },
+    metadata: { name: TASK_NAME, labels: { 'app.kubernetes.io/version': VERSION }, annotations: { 'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION } },
     spec: {
       description:
         'Builds a container image with buildx against a buildkitd the Task provides (a sidecar sharing the `buildkit-socket` volume, or a tcp:// ENDPOINT), and writes Tekton Chains step results.',
@@ -738,6 +738,17 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
 
 // --- Argo --------------------------------------------------------------------------------------------
 
+/**
+ * What a caller through `templateRef` cannot otherwise change: volumes and mounts (Secrets for
+ * DOCKER_CONFIG, SECRETS_DIR, SSH_DIR), the sidecar's resources, the state volume's size.
+ */
+const podSpecPatchParam: ExtraParam = {
+  name: 'POD_SPEC_PATCH',
+  default: '{}',
+  description:
+    "Not a buildkit-step parameter: a patch (YAML or JSON) of this template's pod spec only, merged by name, e.g. Secret volumes and the `main` container's volumeMounts for them, the `buildkitd` sidecar's resources, or a `sizeLimit` for the `buildkitd-state` emptyDir. `{}`: no change.",
+};
+
 /** Argo inputs naming the ConfigMaps behind the registry CA and buildkitd.toml volumes (optional: a missing one mounts empty). */
 const ARGO_CONFIGMAP_PARAMS: readonly (ExtraParam & { volume: string })[] = [
   {
@@ -776,7 +787,7 @@ export function argoManifest(schema: JsonSchema, kind: ArgoKind = 'WorkflowTempl
   const metadataFile = params.find((param) => param.key === 'metadata_file');
   if (!metadataFile) throw new Error('schema: the Argo template needs the metadata_file parameter');
   const sidecarImage = variant === 'privileged' ? BUILDKITD_IMAGE_DEFAULT : BUILDKITD_ROOTLESS_IMAGE_DEFAULT;
-  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(sidecarImage), ...DAEMON_ENV_PARAMS, ...ARGO_CONFIGMAP_PARAMS];
+  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(sidecarImage), ...DAEMON_ENV_PARAMS, ...ARGO_CONFIGMAP_PARAMS, podSpecPatchParam];
   const configMapVolumes = ARGO_CONFIGMAP_PARAMS.map((param) => ({ name: param.volume, configMap: { name: `{{inputs.parameters.${param.name}}}`, optional: true } }));
   const inputs = [
     ...params.map((param) => ({
@@ -828,6 +839,8 @@ export function argoManifest(schema: JsonSchema, kind: ArgoKind = 'WorkflowTempl
             ],
           },
           volumes: [...podVolumes, ...configMapVolumes],
+          // This template's pod only (a Workflow-level podSpecPatch would patch every pod).
+          podSpecPatch: `{{inputs.parameters.${podSpecPatchParam.name}}}`,
           container: {
             image: '{{inputs.parameters.STEP_IMAGE}}',
             command: STEP_COMMAND,
@@ -1006,6 +1019,7 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
           { ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless template: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)` },
           ...DAEMON_ENV_PARAMS,
           ...ARGO_CONFIGMAP_PARAMS,
+          podSpecPatchParam,
         ],
         'argo',
       ),

@@ -260,6 +260,7 @@ describe('generated workflow files', () => {
     assert.equal(passed.get('PUSH'), '$(params.PUSH)');
     assert.equal(passed.get('SECRETS_DIR'), '$(workspaces.build-secrets.path)', 'the sample mounts Secrets through a workspace');
     assert.equal(load(FILES.stepAction).spec.params.find((p: Manifest) => p.name === 'PUSH')?.default, 'true', 'StepAction: PUSH defaults to true');
+    assert.equal(load(FILES.stepAction).metadata.annotations['tekton.dev/pipelines.minVersion'], '1.0.0', 'StepAction: minVersion');
 
     const argo = load(FILES.argo);
     const build = (argo.spec.templates as Manifest[])[0]!;
@@ -384,6 +385,31 @@ describe('generated workflow files', () => {
     const result = await validate(YAML_FILES);
     assert.equal(result.code, 0, `${result.lines.join('\n')}\n${result.stderr}`);
     assert.deepEqual(result.lines.sort(), documents.map((doc) => `OK ${doc}`).sort());
+  });
+
+  test("the Argo README's example Workflow: accepted by Argo with the shipped template, its POD_SPEC_PATCH JSON scoped to the build pod", { timeout: 15 * 60_000 }, async () => {
+    const readme = text(FILES.argoReadme);
+    const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((body) => /^kind: Workflow$/m.test(body));
+    assert.equal(examples.length, 1, 'one example Workflow');
+    const workflow = YAML.parse(examples[0]!) as Manifest;
+    const build = workflow.spec.templates[0].steps[0][0] as Manifest;
+    const patchText = (build.arguments.parameters as Manifest[]).find((p) => p.name === 'POD_SPEC_PATCH')?.value as string;
+    assert.ok(!patchText.includes('\n'), 'the patch is one line, as Argo substitutes it into podSpecPatch');
+    const patch = JSON.parse(patchText) as { volumes: Manifest[]; containers: Manifest[] };
+    assert.deepEqual(patch.containers.map((c) => c.name), ['main', 'buildkitd'], 'patches only the containers of the build pod');
+    const mounted = new Set(patch.containers.flatMap((c) => names(c.volumeMounts)));
+    for (const volume of patch.volumes) assert.ok(mounted.has(volume.name) || volume.name === 'buildkitd-state', `${volume.name} is mounted`);
+    assert.equal(workflow.spec.podSpecPatch, undefined, 'no Workflow-level podSpecPatch');
+    const dir = mkdtempSync(path.join(tmpdir(), 'buildkit-step-readme-'));
+    try {
+      const file = path.join(dir, 'example-workflow.yaml');
+      writeFileSync(file, examples[0]!);
+      const result = await validate([FILES.argo, file]);
+      assert.equal(result.code, 0, `${result.lines.join('\n')}\n${result.stderr}`);
+      assert.ok(result.lines.some((line) => line.startsWith(`OK ${file} Workflow/`)), result.lines.join('\n'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the engines reject broken copies, for the expected reason', { timeout: 15 * 60_000 }, async () => {
