@@ -79,8 +79,10 @@ export function fleetManifests(fleet = FLEET): Array<Record<string, unknown>> {
                 '--oci-worker-no-process-sandbox',
               ],
               ports: [{ name: 'buildkitd', containerPort: fleet.port, protocol: 'TCP' }],
-              readinessProbe: { ...probe(), initialDelaySeconds: 2, periodSeconds: 5 },
-              livenessProbe: { ...probe(), initialDelaySeconds: 10, periodSeconds: 30 },
+              // A busy daemon answers slowly: give the probes time, and restart (which kills every
+              // build on the replica) only after minutes of silence.
+              readinessProbe: { ...probe(), initialDelaySeconds: 2, periodSeconds: 5, timeoutSeconds: 5 },
+              livenessProbe: { ...probe(), initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 6 },
               securityContext: {
                 runAsUser: 1000,
                 runAsGroup: 1000,
@@ -98,6 +100,8 @@ export function fleetManifests(fleet = FLEET): Array<Record<string, unknown>> {
           // 0440 and fsGroup: the files are root:1000, readable by the rootless user and nobody else.
           volumes: [{ name: 'certs', secret: { secretName: fleet.serverSecret, defaultMode: 0o440 } }],
           securityContext: { fsGroup: 1000 },
+          // Builds in flight get time to finish when a replica is stopped (rollout, node drain).
+          terminationGracePeriodSeconds: 600,
         },
       },
       volumeClaimTemplates: [

@@ -133,7 +133,7 @@ const REGISTRY_CA_WORKSPACE: Workspace = {
 };
 const BUILDKITD_CONFIG_WORKSPACE: Workspace = {
   name: 'buildkitd-config',
-  description: `A whole buildkitd.toml for the daemon (a ConfigMap or Secret with the key \`buildkitd.toml\`), mounted in the sidecar only, where buildkitd reads it: \`${BUILDKITD_CONFIG_DIR.privileged}\` (rootless Task: \`${BUILDKITD_CONFIG_DIR.rootless}\`). The registry params add their tables after it.`,
+  description: `A whole buildkitd.toml for the daemon (a ConfigMap or Secret with the key \`buildkitd.toml\`), mounted in the sidecar only, where buildkitd reads it: \`${BUILDKITD_CONFIG_DIR.privileged}\` (rootless Task: \`${BUILDKITD_CONFIG_DIR.rootless}\`). The registry params add their tables after it, so a host belongs in one or the other: a table defined twice is invalid TOML, and buildkitd then does not start (its log says why).`,
   optional: true,
   readOnly: true,
   mountPath: BUILDKITD_CONFIG_DIR.privileged,
@@ -589,6 +589,8 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
           image: '$(params.STEP_IMAGE)',
           command: STEP_COMMAND,
           args: tektonStepArgs(tektonParams(schema, 'task')),
+          // Relative paths in params (build contexts, local export, OCI layout) start at the checkout, as in Argo.
+          workingDir: '$(workspaces.source.path)',
           env: taskEnv(schema),
           volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
           securityContext: stepSecurityContext,
@@ -685,7 +687,7 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
     // One cache per branch, read-through to main: a new commit-SHA tag still hits.
     { name: 'CACHE_REPO', value: '$(params.CACHE_REPO)' },
     { name: 'CACHE_KEY', value: '$(params.BRANCH)' },
-    { name: 'CACHE_FALLBACK_KEYS', value: '["main"]' },
+    { name: 'CACHE_FALLBACK_KEYS', value: ['main'] },
   ].filter((param) => stepActionParams.has(param.name));
   return {
     apiVersion: 'tekton.dev/v1',

@@ -7,7 +7,7 @@ export const ERROR_CODES = {
   BUILDX_MISSING: { exit: 4, summary: 'the buildx binary cannot be found or started' },
   DAEMON_UNREACHABLE: { exit: 10, summary: 'the BuildKit daemon did not answer within daemon_timeout' },
   DAEMON_TLS: { exit: 11, summary: 'the TLS handshake with a tcp:// daemon failed (wrong CA, certificate or key)' },
-  ENTITLEMENT_REFUSED: { exit: 13, summary: 'the daemon refused an entitlement the build asks for (allow); start buildkitd with --allow-insecure-entitlement' },
+  ENTITLEMENT_REFUSED: { exit: 14, summary: 'the daemon refused an entitlement the build asks for (allow); start buildkitd with --allow-insecure-entitlement' },
   REGISTRY_AUTH: { exit: 12, summary: 'a registry refused the credentials (or there were none) for pull, push or cache' },
   REGISTRY_TLS: { exit: 13, summary: 'a registry answered plain HTTP (list it in registry_http) or with a certificate the daemon does not trust (give its CA in registry_ca)' },
   BUILD_FAILED: { exit: 20, summary: 'buildx build failed (Dockerfile error, failing RUN, missing file, ...)' },

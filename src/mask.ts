@@ -9,6 +9,8 @@ export type Masker = ((text: string) => string) & {
    * can be masked and shown on their own: no secret can begin before that point and end after it.
    */
   cut: (text: string) => number;
+  /** A masker of its own for one output stream of one run, when masking keeps state across lines. */
+  forStream?: () => Masker;
 };
 
 /**
@@ -87,5 +89,5 @@ export function hidingHelperOutput(inner: Masker): Masker {
   };
   // A line that may turn into a helper error is held back whole until it ends.
   const cut = (text: string): number => (hiding || text.includes('error getting credentials') ? 0 : inner.cut(text));
-  return Object.assign(mask, { cut });
+  return Object.assign(mask, { cut, forStream: () => hidingHelperOutput(inner) });
 }

@@ -66,7 +66,8 @@ export function needsDaemonConfig(settings: RegistrySettings): boolean {
  */
 export function daemonConfigToml(settings: RegistrySettings): string {
   const tables = new Map<string, string[]>();
-  const add = (host: string, line: string) => tables.set(host, [...(tables.get(host) ?? []), line]);
+  // A host listed twice gets its line once (as the sidecar's shell twin does).
+  const add = (host: string, line: string) => tables.set(host, [...new Set([...(tables.get(host) ?? []), line])]);
   for (const { field, shape } of REGISTRY_FIELDS) {
     if (shape === 'hosts') for (const host of settings[field] as string[]) add(host, `  ${field} = true`);
     else for (const [host, list] of Object.entries(settings[field] as Record<string, string[]>)) add(host, `  ${field} = [${list.map(tomlString).join(', ')}]`);
@@ -126,18 +127,25 @@ export function daemonConfigScript(envName: (param: string) => string): string {
     `    [ -z "$(printf '%s' "$v" | tr -d '${ALLOWED}')" ] || { echo 'buildkit-step: a registry param holds a character no valid value has (the step names it)' >&2; return 2; }`,
     '  done',
     '  d=$(mktemp -d) || return 1',
-    // hosts: each host of a JSON array gets `field = true`.
-    `  bks_hosts() { for h in $(printf '%s' "$2" | tr -d ' \\t\\r"\\133\\135' | tr ',\\n' '  '); do printf '  %s = true\\n' "$1" >> "$d/$h"; done; }`,
+    // add FIELD HOST LINE: one line of a host's table; a host that is not host[:port] (it names a
+    // file here) or a field given twice for one host with two values (JSON's duplicate keys) is refused.
+    '  bks_add() {',
+    `    case "$2" in ''|*[!A-Za-z0-9.:-]*) echo 'buildkit-step: a registry param names a host that is not host[:port] (the step names it)' >&2; return 2 ;; esac`,
+    `    if grep -q "^  $1 = " "$d/$2" 2>/dev/null; then grep -qxF "$3" "$d/$2" && return 0; echo "buildkit-step: a registry param gives $1 twice for one host" >&2; return 2; fi`,
+    `    printf '%s\\n' "$3" >> "$d/$2"`,
+    '  }',
+    // hosts: each host of a JSON array (or one per line) gets `field = true`.
+    `  bks_hosts() { for h in $(printf '%s' "$2" | tr -d ' \\t\\r"\\133\\135' | tr ',\\n' '  '); do bks_add "$1" "$h" "  $1 = true" || return 2; done; }`,
     // lists: each `"host": [...]` of a JSON object gets `field = ["a", "b"]` (brackets become < > to split on).
     '  bks_lists() {',
     `    rest=$(printf '%s' "$2" | tr -d ' \\t\\r\\n"{}' | tr '\\133\\135' '<>')`,
     '    while [ -n "$rest" ]; do',
     '      entry=${rest%%>*}; rest=${rest#*>}; rest=${rest#,}',
     `      list=$(printf '%s' "\${entry#*:<}" | sed 's/,/", "/g')`,
-    `      printf '  %s = ["%s"]\\n' "$1" "$list" >> "$d/\${entry%%:<*}"`,
+    `      bks_add "$1" "\${entry%%:<*}" "$(printf '  %s = ["%s"]' "$1" "$list")" || return 2`,
     '    done',
     '  }',
-    ...REGISTRY_FIELDS.map(({ field, param, shape }) => `  bks_${shape} ${field} "$${envName(param)}"`),
+    ...REGISTRY_FIELDS.map(({ field, param, shape }) => `  bks_${shape} ${field} "$${envName(param)}" || return 2`),
     '  if [ -n "$(ls "$d")" ]; then',
     `    echo '${TOML_HEADER}'`,
     '    first=1',

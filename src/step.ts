@@ -254,7 +254,7 @@ async function runCheck(
     throw new StepError('CHECK_FAILED', `the Dockerfile check reported ${plural(warnings, 'finding')} and check_fail_on_warnings is set`);
   }
   const steps = readProgress().facts();
-  return { config, results: {}, summary: { attempts: 1, steps, cacheExportFailed: false, checkWarnings: warnings, daemonWaitMs, buildMs: Date.now() - started } };
+  return { config, results: {}, summary: { attempts: deps.attempts.count, steps, cacheExportFailed: false, checkWarnings: warnings, daemonWaitMs, buildMs: Date.now() - started } };
 }
 
 /**

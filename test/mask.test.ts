@@ -47,4 +47,12 @@ describe('hidingHelperOutput', () => {
     assert.equal(mask.cut('ERROR: error getting credentials - err: exit'), 0);
     assert.equal(mask.cut('#5 plain progress'), '#5 plain progress'.length);
   });
+  test("each stream's masker hides on its own: a backtick on the other stream does not end the hiding", () => {
+    const mask = hidingHelperOutput(masker([]));
+    const [stderr, stdout] = [mask.forStream!(), mask.forStream!()];
+    assert.equal(stderr('error getting credentials - err: exit status 1, out: `first line'), 'error getting credentials - err: exit status 1, out: `(hidden)');
+    assert.equal(stdout('a line with a ` backtick'), 'a line with a ` backtick');
+    assert.equal(stderr('token=abc'), '', 'still hidden');
+    assert.equal(stderr('end`'), '`');
+  });
 });

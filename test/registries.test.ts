@@ -82,6 +82,24 @@ describe("the sidecar's shell writer prints the same TOML", () => {
       assert.equal(run.stdout, '');
       assert.match(run.stderr, /registry param holds a character/);
     });
+    test(`${shell.join(' ')}: takes one host per line, as the step does, and a host listed twice once`, () => {
+      const run = runScript(shell, { PARAM_REGISTRY_HTTP: 'b.io:5000\na.io\na.io' });
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(run.stdout, daemonConfigToml(registrySettings({ registry_http: ['b.io:5000', 'a.io'] })));
+    });
+    test(`${shell.join(' ')}: refuses a host that could name a file outside its dir, and a field given twice for one host`, () => {
+      const refused: Record<string, string>[] = [
+        { PARAM_REGISTRY_HTTP: '["../../tmp/x"]' },
+        { PARAM_REGISTRY_MIRRORS: '{"a.io":["m.io"],"a.io":["n.io"]}' },
+        { PARAM_REGISTRY_CA: '{"a.io":["/c/1.pem"],"a.io":["/c/2.pem"]}' },
+      ];
+      for (const env of refused) {
+        const run = runScript(shell, env);
+        assert.equal(run.status, 2, `${JSON.stringify(env)}: ${run.stdout}`);
+        assert.equal(run.stdout, '');
+        assert.match(run.stderr, /not host\[:port\]|twice for one host/);
+      }
+    });
   }
 });
 

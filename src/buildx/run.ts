@@ -92,8 +92,9 @@ export const runBuildx: Runner = async (bin, args, options) => {
   if (options.signal?.aborted) stopGroup.stop();
   // stdout and stderr are split separately so their lines never interleave mid-line (only the
   // pieces of a line longer than 64 KiB can have the other stream's lines between them).
-  const out = lineSplitter(mask);
-  const err = lineSplitter(mask);
+  // A masker that keeps state across lines (a helper's hidden output) gets one per stream and run.
+  const out = lineSplitter(mask.forStream?.() ?? mask);
+  const err = lineSplitter(mask.forStream?.() ?? mask);
   child.stdout?.on('data', (chunk: Buffer) => show(out.take(chunk)));
   child.stderr?.on('data', (chunk: Buffer) => show(err.take(chunk)));
   const result = await child;
