@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { ERROR_CODES } from '../../src/errors.js';
 import { startBuildkitd, type Buildkitd } from '../bed/buildkitd.js';
 import { blobPath, imageManifests, layoutIndex, readImageFile, readJson } from '../bed/oci.js';
 import { manifest, manifestDigest } from '../bed/registry-client.js';
@@ -87,7 +88,7 @@ describe('entitlements', () => {
   test('a daemon that does not grant network.host: ENTITLEMENT_REFUSED naming the buildkitd flag', async () => {
     const run = await suite.step('entitlement-refused', { Dockerfile: `FROM ${suite.bed.busybox}\nRUN true\n` }, { image: 'e2e/ent', tags: ['1'], network: 'host', allow: ['network.host'], retries: 3 });
     check(() => {
-      assert.equal(run.exitCode, 13, run.stderr);
+      assert.equal(run.exitCode, ERROR_CODES.ENTITLEMENT_REFUSED.exit, run.stderr);
       assert.equal(run.results.ERROR_REASON, 'ENTITLEMENT_REFUSED');
       assert.match(run.results.ERROR_MESSAGE ?? '', /does not grant network\.host \(start buildkitd with --allow-insecure-entitlement network\.host\)/);
       assert.equal(run.summary.attempts, 1, 'a refusal is not retried');
@@ -100,7 +101,7 @@ describe('entitlements', () => {
     const daemon = await entitledDaemon();
     const granted = await suite.step('insecure-granted', files, { image: 'e2e/insecure', tags: ['1'], allow: ['security.insecure'], endpoint: daemon.endpoint });
     check(() => {
-      assert.equal(refused.exitCode, 13, refused.stderr);
+      assert.equal(refused.exitCode, ERROR_CODES.ENTITLEMENT_REFUSED.exit, refused.stderr);
       assert.match(refused.results.ERROR_MESSAGE ?? '', /does not grant security\.insecure/);
       assert.equal(granted.exitCode, 0, granted.stderr);
     });
