@@ -168,6 +168,17 @@ describe('generated workflow files', () => {
     assert.equal(sample.spec.steps[0].ref.name, action.metadata.name);
   });
 
+  test("the sample Task passes each StepAction param a value of its type (Tekton resolves StepActions only at run time)", () => {
+    const action = load(FILES.stepAction);
+    const types = new Map((action.spec.params as Manifest[]).map((param) => [param.name as string, (param.type as string | undefined) ?? 'string']));
+    const [step] = load(FILES.sample).spec.steps as Manifest[];
+    for (const passed of step?.params as Manifest[]) {
+      const type = types.get(passed.name as string);
+      assert.ok(type, `the StepAction has no param ${String(passed.name)}`);
+      assert.equal(Array.isArray(passed.value) ? 'array' : 'string', type, `${String(passed.name)}: the value's type`);
+    }
+  });
+
   test('Argo templates (namespaced, cluster-wide, rootless): every param as an input reaching env, every result as an output with a default, the metadata as a parameter and an optional artifact', () => {
     for (const file of ARGO_FILES) {
       const template = load(file);
