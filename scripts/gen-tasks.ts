@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { RESULT_NAMES, type ResultName } from '../src/config.js';
+import { SIDECAR_NAME } from '../src/daemon/sidecar.js';
 import { ERROR_CODES } from '../src/errors.js';
 import { envVarName, flagName, RESULTS_DIR_ENV, workflowParamName } from '../src/params/names.js';
 import { paramKeys, resolveRef, type JsonSchema } from '../src/params/schema.js';
@@ -43,9 +44,11 @@ const SOCKET_VOLUME = 'buildkit-socket';
 const STATE_VOLUME = 'buildkitd-state';
 /** Where the step sees the socket: the schema's default `endpoint`, in every variant. */
 const STEP_SOCKET_DIR = '/run/buildkit';
-const ROOTLESS_SOCKET_DIR = '/run/user/1000/buildkit';
 /** The step image's user (see the Dockerfile); the privileged daemon gives its socket to this group. */
 const STEP_UID = 1000;
+/** The rootless image's user (moby/buildkit:*-rootless): its runtime dir holds the socket. */
+const ROOTLESS_DAEMON_UID = 1000;
+const ROOTLESS_SOCKET_DIR = `/run/user/${ROOTLESS_DAEMON_UID}/buildkit`;
 const ARGO_RESULTS_DIR = '/tmp/results';
 /** A StepAction's results go to $(step.results.NAME.path); the results dir is only scratch there. */
 const STEPACTION_RESULTS_DIR = '/tmp/buildkit-step-results';
@@ -95,6 +98,12 @@ function checkNotExposed(schema: JsonSchema): void {
 
 type Workspace = { name: string; description: string; optional?: boolean; readOnly?: boolean; mountPath?: string };
 
+/**
+ * A step's use of a Task workspace (isolated workspaces: only the steps that name one mount it).
+ * The CRD requires `mountPath`: the path the workspace has anyway.
+ */
+const workspaceUsage = (workspace: Workspace) => ({ name: workspace.name, mountPath: workspace.mountPath ?? `/workspace/${workspace.name}` });
+
 const WORKSPACES: Workspace[] = [
   { name: 'source', description: 'The source checkout. `CONTEXT` is relative to it.' },
   {
@@ -140,9 +149,10 @@ const WORKSPACES: Workspace[] = [
 ];
 
 const RESULT_DESCRIPTIONS: Record<ResultName, string> = {
-  IMAGE_DIGEST: 'Digest of the built image (`sha256:...`): the manifest, or the index for multi-platform builds. Also for unpushed OCI-layout builds.',
-  IMAGE_URL: 'The image with its first tag (`IMAGE:first-tag`).',
-  IMAGE_REF: 'The image by digest (`IMAGE@sha256:...`).',
+  IMAGE_DIGEST:
+    'Digest of the built image (`sha256:...`): the manifest, or the index for multi-platform builds. Also for an unpushed build (the digest of its OCI layout), which writes no other image result.',
+  IMAGE_URL: 'The pushed image with its first tag (`IMAGE:first-tag`). Only when pushed.',
+  IMAGE_REF: 'The pushed image by digest (`IMAGE@sha256:...`). Only when pushed.',
   IMAGES: 'Every pushed reference as `IMAGE:tag@sha256:...`, comma-separated. Only when pushed.',
   ARTIFACT_OUTPUTS: 'The pushed image for Tekton Chains: {"uri", "digest", "isBuildArtifact": "true"}. Only when pushed.',
   ERROR_REASON: 'On failure: the stable error code (e.g. BUILD_FAILED, DAEMON_UNREACHABLE).',
@@ -186,10 +196,19 @@ export function workflowParams(schema: JsonSchema): WorkflowParam[] {
   });
 }
 
+/**
+ * Defaults that differ in the workflow files from the CLI's (param key -> default). `push`: the
+ * CLI writes an OCI layout by default, but in a pod that layout is lost with the pod unless a
+ * workspace or volume keeps it, so the workflow files push unless told not to.
+ */
+export const WORKFLOW_DEFAULTS: Readonly<Record<string, string>> = { push: 'true' };
+
 /** The workflow params the workflow files declare: all but NOT_EXPOSED, in schema order. */
 export function exposedParams(schema: JsonSchema): WorkflowParam[] {
   checkNotExposed(schema);
-  return workflowParams(schema).filter((param) => NOT_EXPOSED[param.key] === undefined);
+  return workflowParams(schema)
+    .filter((param) => NOT_EXPOSED[param.key] === undefined)
+    .map((param) => (WORKFLOW_DEFAULTS[param.key] === undefined ? param : { ...param, default: WORKFLOW_DEFAULTS[param.key]! }));
 }
 
 /** How a non-plain-string value is written into the string param, e.g. `JSON array of strings`. */
@@ -275,44 +294,143 @@ function tektonResults(): Record<string, unknown>[] {
   );
 }
 
+/**
+ * The oldest Tekton Pipelines these files are for: StepActions need no feature flag from v1.0 on,
+ * and v1.0 knows every field used (the rootless sidecar's `appArmorProfile` from v0.69). Step
+ * workspaces and TaskRun `sidecarSpecs` are beta: on with `enable-api-fields: beta`, the default.
+ */
+const TEKTON_MIN_VERSION = '1.0.0';
+
 const stepSecurityContext = { runAsNonRoot: true, runAsUser: STEP_UID, runAsGroup: STEP_UID, allowPrivilegeEscalation: false };
 
 type Variant = 'privileged' | 'rootless';
 
-function sidecar(variant: Variant, image: string): Record<string, unknown> {
-  if (variant === 'privileged') {
-    const address = `unix://${STEP_SOCKET_DIR}/buildkitd.sock`;
-    return {
-      name: 'buildkitd',
-      image,
-      command: ['buildkitd'],
-      // --group: the socket becomes root:1000 0660, so the unprivileged step can use it.
-      args: ['--addr', address, '--group', String(STEP_UID)],
-      securityContext: { privileged: true },
-      readinessProbe: { exec: { command: ['buildctl', '--addr', address, 'debug', 'workers'] }, initialDelaySeconds: 1, periodSeconds: 2 },
-      volumeMounts: [
-        { name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR },
-        { name: STATE_VOLUME, mountPath: '/var/lib/buildkit' },
-      ],
-    };
-  }
-  const address = `unix://${ROOTLESS_SOCKET_DIR}/buildkitd.sock`;
+// --- the buildkitd sidecar ---------------------------------------------------------------------------
+
+/**
+ * Each image's own ENTRYPOINT, which the sidecar must run rather than replace: moby/buildkit's script
+ * puts buildkitd into its own cgroup and mount namespace on cgroup v2 (so RUN processes stay under
+ * the pod's limits) and then execs buildkitd; the rootless image's starts buildkitd under rootlesskit.
+ */
+const IMAGE_ENTRYPOINT: Readonly<Record<Variant, readonly string[]>> = {
+  privileged: ['/usr/bin/buildkitd-entrypoint'],
+  rootless: ['rootlesskit', 'buildkitd'],
+};
+
+/**
+ * The sidecar launcher, for engines that need an explicit `command` (Argo's emissary executor).
+ * Run as `sh -c LAUNCHER buildkitd-launcher ENTRYPOINT... DAEMON_ARGS...`: it starts the image's
+ * entrypoint with the daemon args as its child, forwards SIGTERM/SIGINT to it as SIGTERM, waits for
+ * it to exit, and then exits 143. buildkitd itself exits 1 on SIGTERM, and Argo fails a Workflow whose
+ * sidecar exits with anything but 0, 137 or 143 once the main container is done. A daemon that
+ * exits on its own keeps its exit code. POSIX sh only (the images' /bin/sh is busybox).
+ *
+ * To prepare something before the daemon starts (e.g. write a buildkitd.toml from params), add it
+ * before the `"$@" &` line; the daemon args stay in "$@".
+ */
+export function sidecarLauncher(): string {
+  return [
+    'pid=',
+    'stop() {',
+    '  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid"; fi',
+    '  exit 143',
+    '}',
+    "trap stop TERM INT",
+    '"$@" &',
+    'pid=$!',
+    'wait "$pid"',
+    '',
+  ].join('\n');
+}
+const LAUNCHER_NAME = 'buildkitd-launcher';
+
+/** Sidecar env that only the daemon reads; each comes from a param whose empty default leaves it unset. */
+const DAEMON_ENV_PARAMS: readonly (ExtraParam & { env: string })[] = [
+  {
+    name: 'BUILDKITD_STEP_LOG_MAX_SIZE',
+    env: 'BUILDKIT_STEP_LOG_MAX_SIZE',
+    default: '',
+    description:
+      "Not a buildkit-step parameter: buildkitd's limit, in bytes, on the log of each build step (`RUN` output); `-1` for none. Empty: buildkitd's default, 2 MiB, after which the log is clipped.",
+  },
+  {
+    name: 'BUILDKITD_STEP_LOG_MAX_SPEED',
+    env: 'BUILDKIT_STEP_LOG_MAX_SPEED',
+    default: '',
+    description:
+      "Not a buildkit-step parameter: buildkitd's limit, in bytes per second, on the log of each build step; `-1` for none. Empty: buildkitd's default, 200 KiB/s, beyond which the log is clipped.",
+  },
+];
+
+type Engine = 'tekton' | 'argo';
+
+const paramRefs: Readonly<Record<Engine, (name: string) => string>> = {
+  tekton: (name) => `$(params.${name})`,
+  argo: (name) => `{{inputs.parameters.${name}}}`,
+};
+
+type SidecarOptions = {
+  engine: Engine;
+  variant: Variant;
+  image: string;
+  /** Whether the surface declares DAEMON_ENV_PARAMS, which the sidecar then takes as env. */
+  daemonEnv: boolean;
+};
+
+/**
+ * The buildkitd sidecar. Tekton: `args` only, so the image's ENTRYPOINT runs, and probes that gate
+ * the steps. Argo: its emissary executor needs a `command`, so the launcher runs the ENTRYPOINT.
+ */
+function sidecar(options: SidecarOptions): Record<string, unknown> {
+  const { engine, variant } = options;
+  const socketDir = variant === 'privileged' ? STEP_SOCKET_DIR : ROOTLESS_SOCKET_DIR;
+  const address = `unix://${socketDir}/buildkitd.sock`;
+  const daemonArgs =
+    variant === 'privileged'
+      ? // --group: the socket becomes root:1000 0660, so the unprivileged step can use it.
+        ['--addr', address, '--group', String(STEP_UID)]
+      : ['--addr', address, '--oci-worker-no-process-sandbox'];
+  const launch =
+    engine === 'argo'
+      ? { command: ['sh', '-c', sidecarLauncher(), LAUNCHER_NAME], args: [...IMAGE_ENTRYPOINT[variant], ...daemonArgs] }
+      : { args: daemonArgs };
+  // Pinned users, so a pod-level `runAsNonRoot: true` neither refuses the root daemon nor runs it as another user.
+  const securityContext =
+    variant === 'privileged'
+      ? { privileged: true, runAsUser: 0, runAsNonRoot: false }
+      : {
+          runAsUser: ROOTLESS_DAEMON_UID,
+          runAsGroup: ROOTLESS_DAEMON_UID,
+          runAsNonRoot: true,
+          seccompProfile: { type: 'Unconfined' },
+          appArmorProfile: { type: 'Unconfined' },
+        };
+  // A fresh object per probe: a shared one would come out as a YAML anchor and alias.
+  const probe = () => ({ exec: { command: ['buildctl', '--addr', address, 'debug', 'workers'] } });
+  const probes =
+    engine === 'tekton'
+      ? {
+          // Gates the steps where Tekton runs sidecars as native sidecars (`enable-kubernetes-sidecar`),
+          // where a readiness probe does not. After 2 min (DAEMON_TIMEOUT's default) the kubelet kills
+          // it, so a hung daemon ends in the step's DAEMON_UNREACHABLE, not in steps that never start.
+          startupProbe: { ...probe(), periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 120 },
+          // Gates the steps otherwise (Tekton starts them once every sidecar is ready).
+          readinessProbe: { ...probe(), periodSeconds: 2, timeoutSeconds: 5 },
+        }
+      : // Argo does not wait for sidecars; the step waits for the daemon itself.
+        {};
+  const ref = paramRefs[engine];
   return {
-    name: 'buildkitd',
-    image,
-    command: ['rootlesskit', 'buildkitd'],
-    args: ['--addr', address, '--oci-worker-no-process-sandbox'],
-    securityContext: {
-      runAsUser: 1000,
-      runAsGroup: 1000,
-      seccompProfile: { type: 'Unconfined' },
-      appArmorProfile: { type: 'Unconfined' },
-    },
-    readinessProbe: { exec: { command: ['buildctl', '--addr', address, 'debug', 'workers'] }, initialDelaySeconds: 1, periodSeconds: 2 },
+    name: SIDECAR_NAME,
+    image: options.image,
+    ...launch,
+    ...(options.daemonEnv ? { env: DAEMON_ENV_PARAMS.map((param) => ({ name: param.env, value: ref(param.name) })) } : {}),
+    securityContext,
+    ...probes,
     volumeMounts: [
       // The same emptyDir the step mounts at /run/buildkit: the step keeps the default ENDPOINT.
-      { name: SOCKET_VOLUME, mountPath: ROOTLESS_SOCKET_DIR },
-      { name: STATE_VOLUME, mountPath: '/home/user/.local/share/buildkit' },
+      { name: SOCKET_VOLUME, mountPath: socketDir },
+      { name: STATE_VOLUME, mountPath: variant === 'privileged' ? '/var/lib/buildkit' : '/home/user/.local/share/buildkit' },
     ],
   };
 }
@@ -341,7 +459,7 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
       name: variant === 'privileged' ? TASK_NAME : `${TASK_NAME}-rootless`,
       labels: { 'app.kubernetes.io/version': VERSION },
       annotations: {
-        'tekton.dev/pipelines.minVersion': '0.62.0',
+        'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION,
         'tekton.dev/categories': 'Image Build',
         'tekton.dev/tags': 'image-build, buildkit',
         'tekton.dev/displayName': variant === 'privileged' ? 'BuildKit build' : 'BuildKit build (rootless daemon)',
@@ -357,6 +475,7 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
         ...tektonParams(schema, 'task').map((param) => tektonParamSpec(param, 'task')),
         extraParamSpec(stepImageParam),
         extraParamSpec(buildkitdImageParam(sidecarImage)),
+        ...DAEMON_ENV_PARAMS.map(extraParamSpec),
       ],
       workspaces: WORKSPACES.map((workspace) => ({
         name: workspace.name,
@@ -376,9 +495,11 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
           env: taskEnv(schema),
           volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
           securityContext: stepSecurityContext,
+          // Isolated workspaces: only the step mounts them, not the sidecar (credentials included).
+          workspaces: WORKSPACES.map(workspaceUsage),
         },
       ],
-      sidecars: [sidecar(variant, '$(params.BUILDKITD_IMAGE)')],
+      sidecars: [sidecar({ engine: 'tekton', variant, image: '$(params.BUILDKITD_IMAGE)', daemonEnv: true })],
     },
   };
 }
@@ -414,31 +535,50 @@ export function stepActionManifest(schema: JsonSchema): Record<string, unknown> 
   };
 }
 
+/** The sample Task's own params (the rest keep the StepAction's defaults). */
+const SAMPLE_PARAMS: ExtraParam[] = [
+  { name: 'IMAGE', default: '', description: 'Image repository to push to.' },
+  { name: 'TAGS', default: '["latest"]', description: 'JSON array of tags.' },
+  { name: 'CONTEXT', default: '.', description: 'Build context, relative to the source workspace.' },
+  { name: 'PUSH', default: WORKFLOW_DEFAULTS.push!, description: 'Push the image (`true`), or only build it (`false`).' },
+  stepImageParam,
+  buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT),
+];
+
+/** The sample Task's workspaces: a StepAction reaches Secrets only through them (a `ref:` step has no volumeMounts). */
+const SAMPLE_WORKSPACES: (Workspace & { param?: string })[] = [
+  { name: 'source', description: 'The source checkout.' },
+  { name: 'dockerconfig', description: 'Registry credentials (config.json or .dockerconfigjson).', optional: true, readOnly: true, param: 'DOCKER_CONFIG' },
+  { name: 'build-secrets', description: 'Build secrets, e.g. a Secret: key = id for `RUN --mount=type=secret,id=<key>`.', optional: true, readOnly: true, param: 'SECRETS_DIR' },
+];
+
 /** An example Task that supplies what a StepAction cannot: the sidecar, the volumes, the workspaces. */
 export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> {
-  const stepActionParams = new Set(tektonParams(schema, 'stepaction').map((param) => param.name));
+  const stepActionParams = new Set([...tektonParams(schema, 'stepaction').map((param) => param.name), stepImageParam.name]);
   const passed: { name: string; value: string }[] = [
     { name: 'IMAGE', value: '$(params.IMAGE)' },
     { name: 'TAGS', value: '$(params.TAGS)' },
     { name: 'CONTEXT', value: '$(workspaces.source.path)/$(params.CONTEXT)' },
-    { name: 'PUSH', value: 'true' },
-    { name: 'DOCKER_CONFIG', value: '$(workspaces.dockerconfig.path)' },
+    { name: 'PUSH', value: '$(params.PUSH)' },
+    { name: stepImageParam.name, value: `$(params.${stepImageParam.name})` },
+    // An unbound optional workspace's path is "", which the step reads as "not set".
+    ...SAMPLE_WORKSPACES.flatMap((workspace) => (workspace.param ? [{ name: workspace.param, value: `$(workspaces.${workspace.name}.path)` }] : [])),
   ].filter((param) => stepActionParams.has(param.name));
   return {
     apiVersion: 'tekton.dev/v1',
     kind: 'Task',
-    metadata: { name: `${TASK_NAME}-with-stepaction` },
+    metadata: { name: `${TASK_NAME}-with-stepaction`, annotations: { 'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION } },
     spec: {
       description: 'Example: the buildkit-build StepAction with a privileged buildkitd sidecar, pushing the image.',
-      params: [
-        { name: 'IMAGE', type: 'string', description: 'Image repository to push to.' },
-        { name: 'TAGS', type: 'string', description: 'JSON array of tags.', default: '["latest"]' },
-        { name: 'CONTEXT', type: 'string', description: 'Build context, relative to the source workspace.', default: '.' },
-      ],
-      workspaces: [
-        { name: 'source', description: 'The source checkout.' },
-        { name: 'dockerconfig', description: 'Registry credentials (config.json or .dockerconfigjson).', optional: true, readOnly: true },
-      ],
+      params: SAMPLE_PARAMS.map((param) =>
+        param.name === 'IMAGE' ? { name: param.name, type: 'string', description: param.description } : extraParamSpec(param),
+      ),
+      workspaces: SAMPLE_WORKSPACES.map((workspace) => ({
+        name: workspace.name,
+        description: workspace.description,
+        ...(workspace.optional ? { optional: true } : {}),
+        ...(workspace.readOnly ? { readOnly: true } : {}),
+      })),
       results: RESULT_NAMES.map((name) => ({
         name,
         ...(name === 'ARTIFACT_OUTPUTS' ? { type: 'object', properties: ARTIFACT_OUTPUTS_PROPERTIES } : { type: 'string' }),
@@ -446,8 +586,16 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
         value: `$(steps.build.results.${name})`,
       })),
       volumes: podVolumes,
-      steps: [{ name: 'build', ref: { name: TASK_NAME }, params: passed }],
-      sidecars: [sidecar('privileged', BUILDKITD_IMAGE_DEFAULT)],
+      steps: [
+        {
+          name: 'build',
+          ref: { name: TASK_NAME },
+          params: passed,
+          // Isolated workspaces: mounted into this step only, not into the privileged sidecar.
+          workspaces: SAMPLE_WORKSPACES.map(workspaceUsage),
+        },
+      ],
+      sidecars: [sidecar({ engine: 'tekton', variant: 'privileged', image: '$(params.BUILDKITD_IMAGE)', daemonEnv: false })],
     },
   };
 }
@@ -456,7 +604,7 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
 
 export function argoManifest(schema: JsonSchema): Record<string, unknown> {
   const params = exposedParams(schema);
-  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT)];
+  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS];
   const inputs = [
     ...params.map((param) => ({
       name: param.name,
@@ -465,7 +613,6 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
     })),
     ...extra.map((param) => ({ name: param.name, description: param.description, value: param.default })),
   ];
-  const address = `unix://${STEP_SOCKET_DIR}/buildkitd.sock`;
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'WorkflowTemplate',
@@ -504,19 +651,7 @@ export function argoManifest(schema: JsonSchema): Record<string, unknown> {
             volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
             securityContext: stepSecurityContext,
           },
-          sidecars: [
-            {
-              name: 'buildkitd',
-              image: '{{inputs.parameters.BUILDKITD_IMAGE}}',
-              command: ['buildkitd'],
-              args: ['--addr', address, '--group', String(STEP_UID)],
-              securityContext: { privileged: true },
-              volumeMounts: [
-                { name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR },
-                { name: STATE_VOLUME, mountPath: '/var/lib/buildkit' },
-              ],
-            },
-          ],
+          sidecars: [sidecar({ engine: 'argo', variant: 'privileged', image: '{{inputs.parameters.BUILDKITD_IMAGE}}', daemonEnv: true })],
         },
       ],
     },
@@ -635,6 +770,7 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
         [
           stepImageParam,
           { ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless Task: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)` },
+          ...DAEMON_ENV_PARAMS,
         ],
         'task',
       ),
@@ -647,7 +783,7 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
   files.set(
     FILES.argoReadme,
     fillMarkers(readText(FILES.argoReadme), FILES.argoReadme, {
-      params: paramsTable(exposedParams(schema), [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT)], 'argo'),
+      params: paramsTable(exposedParams(schema), [stepImageParam, buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), ...DAEMON_ENV_PARAMS], 'argo'),
       'not-exposed': notExposedTable(['argo']),
       results: resultsTable('argo'),
     }),

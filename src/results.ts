@@ -6,21 +6,19 @@ import { StepError } from './errors.js';
 export type Results = Partial<Record<ResultName, string>>;
 
 /**
- * Results of a successful build, with the names Tekton Chains reads. IMAGES and
- * ARTIFACT_OUTPUTS name registry artifacts, so they are written only when the image was pushed.
+ * Results of a successful build, with the names Tekton Chains reads. IMAGE_DIGEST always (also
+ * of an OCI layout). The others name the image in a registry, and Chains signs and attests what
+ * IMAGE_URL + IMAGE_DIGEST name, so they are written only when the image was pushed.
  */
 export function successResults(config: BuildConfig, metadata: BuildMetadata): Results {
   const digest = metadata.digest;
+  if (!config.push) return { IMAGE_DIGEST: digest };
   return {
     IMAGE_DIGEST: digest,
     IMAGE_URL: config.refs[0] ?? config.image,
     IMAGE_REF: `${config.image}@${digest}`,
-    ...(config.push
-      ? {
-          IMAGES: config.refs.map((ref) => `${ref}@${digest}`).join(','),
-          ARTIFACT_OUTPUTS: JSON.stringify({ uri: config.image, digest, isBuildArtifact: 'true' }),
-        }
-      : {}),
+    IMAGES: config.refs.map((ref) => `${ref}@${digest}`).join(','),
+    ARTIFACT_OUTPUTS: JSON.stringify({ uri: config.image, digest, isBuildArtifact: 'true' }),
   };
 }
 

@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StepError } from '../errors.js';
 import type { ProbeResult, TlsMaterial } from './probe.js';
+import { SIDECAR_CONTAINERS } from './sidecar.js';
 
 export type Probe = (endpoint: string, tls: TlsMaterial | undefined, timeoutMs: number) => Promise<ProbeResult>;
 
@@ -26,6 +27,11 @@ export type WaitOptions = {
    * not knock 50 times a second each all that time. A unix socket is a local file: always short.
    */
   absentPollTcpForMs?: number;
+  /**
+   * For how long after a unix socket first appears EACCES still means "starting": buildkitd
+   * creates its socket, then chmods and chowns it (`--group`). After that, EACCES is final.
+   */
+  accessGraceMs?: number;
   /** Injectable pause (tests record the delays); must end early when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Ends the wait at once (SIGTERM), with INTERRUPTED. */
@@ -46,15 +52,21 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
   const absentPoll = options.absentPollMs ?? 20;
   const shortPollUntil = options.endpoint.startsWith('unix://') ? Infinity : now() + (options.absentPollTcpForMs ?? 5000);
   const pause = options.sleep ?? realSleep;
+  const unix = options.endpoint.startsWith('unix://');
+  const accessGrace = options.accessGraceMs ?? 2000;
   let tries = 0;
   let lastReason = '';
+  /** When the unix socket was first there (any answer but ENOENT). */
+  let socketSeenAt: number | undefined;
   for (;;) {
     if (options.signal?.aborted) throw new StepError('INTERRUPTED', `interrupted while waiting for the BuildKit daemon at ${options.endpoint}`);
     tries++;
     const remaining = deadline - now();
     const result = await options.probe(options.endpoint, options.tls, Math.max(50, Math.min(remaining, 5000)));
     if (result.ok) return { tries, workers: result.workers };
-    if (!result.transient) {
+    if (unix && result.code !== 'ENOENT') socketSeenAt ??= now();
+    const settling = unix && result.code === 'EACCES' && now() - socketSeenAt! < accessGrace;
+    if (!result.transient && !settling) {
       const code = options.tls ? 'DAEMON_TLS' : 'DAEMON_UNREACHABLE';
       throw new StepError(code, `BuildKit daemon at ${options.endpoint} cannot be reached: ${result.reason}`);
     }
@@ -62,12 +74,13 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
     lastReason = result.reason;
     const left = deadline - now();
     if (left <= 0) {
+      const hint = unix ? sidecarHint(result.code, socketSeenAt !== undefined) : '';
       throw new StepError(
         'DAEMON_UNREACHABLE',
-        `BuildKit daemon at ${options.endpoint} did not answer within ${options.timeoutMs / 1000} s (${tries} tries; last: ${lastReason})`,
+        `BuildKit daemon at ${options.endpoint} did not answer within ${options.timeoutMs / 1000} s (${tries} tries; last: ${lastReason})${hint}`,
       );
     }
-    if (result.code !== undefined && NOT_LISTENING.has(result.code) && now() < shortPollUntil) {
+    if (((result.code !== undefined && NOT_LISTENING.has(result.code)) || settling) && now() < shortPollUntil) {
       await pause(Math.min(absentPoll, left), options.signal);
     } else {
       // Something listens but does not answer properly yet (no workers, gRPC unavailable): back off.
@@ -75,4 +88,15 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
       delay = Math.min(delay * 2, maxDelay);
     }
   }
+}
+
+/**
+ * For a unix socket that never appeared, vanished, or has no daemon behind it: the daemon is not
+ * running, and why is in its own log, not the step's.
+ */
+function sidecarHint(code: string | undefined, seen: boolean): string {
+  const state =
+    code === 'ENOENT' ? (seen ? 'the socket disappeared' : 'the socket never appeared') : code === 'ECONNREFUSED' ? 'nothing listens on the socket' : undefined;
+  if (!state) return '';
+  return `: ${state}, so the daemon is not running. See its log: with the shipped files, \`kubectl logs POD -c ${SIDECAR_CONTAINERS.tekton}\` (Tekton) or \`-c ${SIDECAR_CONTAINERS.argo}\` (Argo)`;
 }

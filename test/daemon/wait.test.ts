@@ -147,6 +147,89 @@ describe('waitForDaemon', () => {
   });
 });
 
+/** A probe that answers `results` in turn (the last one forever), on a fake clock that pauses advance. */
+function onClock(results: ProbeResult[]) {
+  let clock = 0;
+  const seen: { at: number; code?: string }[] = [];
+  const pauses: number[] = [];
+  return {
+    seen,
+    pauses,
+    options: {
+      probe: async (): Promise<ProbeResult> => {
+        const result = results.length > 1 ? results.shift()! : results[0]!;
+        seen.push({ at: clock, ...(result.ok ? {} : { code: result.code }) });
+        return result;
+      },
+      now: () => clock,
+      sleep: async (ms: number) => {
+        pauses.push(ms);
+        clock += ms;
+      },
+      log: () => {},
+    },
+  };
+}
+
+const absent: ProbeResult = { ok: false, transient: true, reason: 'ENOENT: connect ENOENT /s', code: 'ENOENT' };
+const denied: ProbeResult = { ok: false, transient: false, reason: 'EACCES: connect EACCES /s', code: 'EACCES' };
+const refused: ProbeResult = { ok: false, transient: true, reason: 'ECONNREFUSED: connect ECONNREFUSED /s', code: 'ECONNREFUSED' };
+
+describe('waitForDaemon: EACCES right after the socket appears (buildkitd chmods it after creating it)', () => {
+  test('EACCES within the grace after the socket appeared is waited out with the short poll', async () => {
+    const clock = onClock([absent, absent, ...Array(40).fill(denied), { ok: true, workers: 1 }]);
+    const waited = await waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, absentPollMs: 20, accessGraceMs: 2000, ...clock.options });
+    assert.deepEqual(waited, { tries: 43, workers: 1 });
+    assert.deepEqual(new Set(clock.pauses), new Set([20]), 'short polls only');
+  });
+
+  test('EACCES that lasts past the grace is final, with the message it always had, long before the deadline', async () => {
+    const clock = onClock([absent, absent, absent, denied]);
+    await assert.rejects(
+      waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, absentPollMs: 20, accessGraceMs: 2000, ...clock.options }),
+      (error: unknown) => error instanceof StepError && error.code === 'DAEMON_UNREACHABLE' && error.message === 'BuildKit daemon at unix:///s cannot be reached: EACCES: connect EACCES /s',
+    );
+    const firstDenied = clock.seen.find((probe) => probe.code === 'EACCES')!.at;
+    assert.equal(firstDenied, 60, 'the socket appeared at the fourth try');
+    assert.ok(clock.seen.at(-1)!.at - firstDenied >= 2000 && clock.seen.at(-1)!.at - firstDenied < 2040, `gave up ${clock.seen.at(-1)!.at - firstDenied} ms after the socket appeared`);
+  });
+
+  test('a socket that is there from the first try gets the same grace', async () => {
+    const clock = onClock([denied]);
+    await assert.rejects(waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, absentPollMs: 20, ...clock.options }), /cannot be reached: EACCES/);
+    assert.ok(clock.seen.at(-1)!.at >= 2000 && clock.seen.at(-1)!.at < 2040, 'the default grace is 2 s');
+  });
+
+  test('a tcp:// endpoint gets no grace: EACCES there is not a socket being set up', async () => {
+    const clock = onClock([denied]);
+    await assert.rejects(waitForDaemon({ endpoint: 'tcp://bk:1234', timeoutMs: 60_000, ...clock.options }), /EACCES/);
+    assert.equal(clock.seen.length, 1);
+  });
+});
+
+describe('waitForDaemon: at the deadline, a socket without a daemon points at the sidecar log', () => {
+  const cases: { name: string; endpoint: string; results: ProbeResult[]; hint: RegExp | undefined }[] = [
+    { name: 'never appeared', endpoint: 'unix:///s', results: [absent], hint: /: the socket never appeared, so the daemon is not running\. See its log: .*`kubectl logs POD -c sidecar-buildkitd` \(Tekton\) or `-c buildkitd` \(Argo\)$/ },
+    { name: 'disappeared', endpoint: 'unix:///s', results: [refused, absent], hint: /: the socket disappeared, so the daemon is not running\. See its log/ },
+    { name: 'left behind by a dead daemon', endpoint: 'unix:///s', results: [refused], hint: /: nothing listens on the socket, so the daemon is not running\. See its log/ },
+    { name: 'a daemon without workers', endpoint: 'unix:///s', results: [{ ok: false, transient: true, reason: 'the daemon has no workers yet' }], hint: undefined },
+    { name: 'tcp:// refused', endpoint: 'tcp://bk:1234', results: [refused], hint: undefined },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: ${c.hint ? 'names the sidecar container' : 'no sidecar hint'}`, async () => {
+      const clock = onClock(c.results);
+      await assert.rejects(waitForDaemon({ endpoint: c.endpoint, timeoutMs: 1000, ...clock.options }), (error: unknown) => {
+        assert.ok(error instanceof StepError);
+        assert.equal(error.code, 'DAEMON_UNREACHABLE');
+        assert.match(error.message, /did not answer within 1 s/);
+        if (c.hint) assert.match(error.message, c.hint);
+        else assert.doesNotMatch(error.message, /See its log/);
+        return true;
+      });
+    });
+  }
+});
+
 describe('countWorkers', () => {
   test('counts WorkerRecord fields in a gRPC frame', () => {
     const record = Buffer.from([0x0a, 0x02, 0x69, 0x64]); // WorkerRecord{ID: "id"}

@@ -4,7 +4,7 @@
 // step ends with the right code, leaves no secret file and no process of its own behind.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -148,7 +148,7 @@ describe('endpoints that cannot be used', () => {
     return { wrap: ['setpriv', '--reuid=1000', '--regid=1000', '--clear-groups'] };
   };
 
-  test('a root 0600 socket in a dir anyone may enter, step as uid 1000: DAEMON_UNREACHABLE with EACCES, at once', async () => {
+  test('a root 0600 socket in a dir anyone may enter, step as uid 1000: DAEMON_UNREACHABLE with EACCES after the 2 s grace', async () => {
     // A listening unix socket of our own: the daemon behind it does not matter, connect() is refused first.
     const dir = path.join(work, 'open-socket-dir');
     mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -169,7 +169,50 @@ describe('endpoints that cannot be used', () => {
     }
   });
 
-  test("the bed daemon's socket (root 0660 in a root-only dir), step as uid 1000: DAEMON_UNREACHABLE with EACCES, at once", async () => {
+  test('a socket that the daemon opens up while the step waits (chmod after create), step as uid 1000: EACCES waited out, success', async () => {
+    // The bed daemon behind a socket of our own, which starts root 0600 like a socket buildkitd
+    // has created but not yet chmodded; it is opened up once the step has met EACCES.
+    const dir = path.join(work, 'late-chmod-dir');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const socket = path.join(dir, 'buildkitd.sock');
+    const upstream = new URL(suite.bed.buildkitd.endpoint).pathname;
+    const server = net.createServer((connection) => {
+      const daemon = net.connect(upstream);
+      connection.pipe(daemon).pipe(connection);
+      connection.on('error', () => daemon.destroy());
+      daemon.on('error', () => connection.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    chmodSync(socket, 0o600);
+    // This step goes on to build, so uid 1000 needs a buildx it may run (the bed's is under root's home).
+    const buildx = path.join(work, 'eacces-late-chmod', 'buildx');
+    mkdirSync(path.dirname(buildx), { recursive: true });
+    copyFileSync(suite.bed.tools.buildx, buildx);
+    chmodSync(buildx, 0o755);
+    let openedAt: number | undefined;
+    try {
+      const run = await faultStep('eacces-late-chmod', scratch, { image: 'e2e/late-chmod', tags: ['1'], endpoint: `unix://${socket}`, daemon_timeout: 60 }, {
+        ...asUser('eacces-late-chmod'),
+        env: { BUILDKIT_STEP_BUILDX: buildx },
+        during: (stderr) => {
+          if (openedAt === undefined && /waiting for BuildKit daemon at .*EACCES/.test(stderr)) {
+            chmodSync(socket, 0o666);
+            openedAt = Date.now();
+          }
+        },
+      });
+      check(() => {
+        assert.ok(openedAt !== undefined, 'the step met EACCES first');
+        assertClean(run, { exit: 0 });
+        assert.match(run.results.IMAGE_DIGEST!, /^sha256:[0-9a-f]{64}$/);
+      });
+      report('eacces-late-chmod', run);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("the bed daemon's socket (root 0660 in a root-only dir), step as uid 1000: DAEMON_UNREACHABLE with EACCES after the 2 s grace", async () => {
     const socket = new URL(suite.bed.buildkitd.endpoint).pathname;
     const socketStats = statSync(socket);
     const dirMode = statSync(path.dirname(path.dirname(socket))).mode & 0o777;

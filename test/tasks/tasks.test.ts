@@ -155,6 +155,78 @@ describe('generated workflow files', () => {
     for (const sidecar of build.sidecars as Manifest[]) assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
   });
 
+  test('buildkitd sidecars: the image entrypoint kept, users pinned, startup and readiness probes, log limits from params', () => {
+    const tekton: [string, 'privileged' | 'rootless'][] = [
+      [FILES.task, 'privileged'],
+      [FILES.taskRootless, 'rootless'],
+      [FILES.sample, 'privileged'],
+    ];
+    for (const [file, variant] of tekton) {
+      const task = load(file);
+      const [sidecar] = task.spec.sidecars as Manifest[];
+      assert.ok(sidecar, `${file}: a sidecar`);
+      assert.equal(sidecar.command, undefined, `${file}: no command, so the image's ENTRYPOINT runs`);
+      assert.equal(sidecar.args[0], '--addr', `${file}: args are the daemon's flags`);
+      assert.deepEqual(
+        sidecar.securityContext,
+        variant === 'privileged'
+          ? { privileged: true, runAsUser: 0, runAsNonRoot: false }
+          : { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, seccompProfile: { type: 'Unconfined' }, appArmorProfile: { type: 'Unconfined' } },
+        `${file}: sidecar securityContext`,
+      );
+      for (const probe of ['startupProbe', 'readinessProbe']) {
+        assert.deepEqual(sidecar[probe]?.exec?.command?.slice(0, 3), ['buildctl', '--addr', sidecar.args[1]], `${file}: ${probe} asks the daemon`);
+      }
+      assert.equal(sidecar.workspaces, undefined, `${file}: the sidecar mounts no workspace`);
+      const [step] = task.spec.steps as Manifest[];
+      assert.deepEqual(
+        names(step!.workspaces),
+        names(task.spec.workspaces),
+        `${file}: the step names every workspace, so none is mounted into the sidecar`,
+      );
+      for (const usage of step!.workspaces as Manifest[]) {
+        const declared = (task.spec.workspaces as Manifest[]).find((w) => w.name === usage.name)!;
+        assert.equal(usage.mountPath, declared.mountPath ?? `/workspace/${usage.name}`, `${file}: ${usage.name} at its own path`);
+      }
+      assert.equal(task.metadata.annotations['tekton.dev/pipelines.minVersion'], '1.0.0', `${file}: minVersion`);
+      assert.equal((task.spec.params as Manifest[]).find((p) => p.name === 'PUSH')?.default, 'true', `${file}: PUSH defaults to true`);
+      assert.ok(names(task.spec.params).includes('BUILDKITD_IMAGE'), `${file}: BUILDKITD_IMAGE param`);
+      assert.equal(sidecar.image, '$(params.BUILDKITD_IMAGE)');
+      if (file !== FILES.sample) {
+        assert.deepEqual(
+          (sidecar.env as Manifest[]).map((e) => [e.name, e.value]),
+          [
+            ['BUILDKIT_STEP_LOG_MAX_SIZE', '$(params.BUILDKITD_STEP_LOG_MAX_SIZE)'],
+            ['BUILDKIT_STEP_LOG_MAX_SPEED', '$(params.BUILDKITD_STEP_LOG_MAX_SPEED)'],
+          ],
+        );
+        for (const name of ['BUILDKITD_STEP_LOG_MAX_SIZE', 'BUILDKITD_STEP_LOG_MAX_SPEED']) {
+          assert.equal((task.spec.params as Manifest[]).find((p) => p.name === name)?.default, '', `${file}: ${name} unset by default`);
+        }
+      }
+    }
+    const sample = load(FILES.sample);
+    const passed = new Map((sample.spec.steps[0].params as Manifest[]).map((p) => [p.name, p.value]));
+    assert.equal(passed.get('STEP_IMAGE'), '$(params.STEP_IMAGE)');
+    assert.equal(passed.get('PUSH'), '$(params.PUSH)');
+    assert.equal(passed.get('SECRETS_DIR'), '$(workspaces.build-secrets.path)', 'the sample mounts Secrets through a workspace');
+    assert.equal(load(FILES.stepAction).spec.params.find((p: Manifest) => p.name === 'PUSH')?.default, 'true', 'StepAction: PUSH defaults to true');
+
+    const argo = load(FILES.argo);
+    const build = (argo.spec.templates as Manifest[])[0]!;
+    const [sidecar] = build.sidecars as Manifest[];
+    assert.equal(sidecar!.command[0], 'sh', 'Argo: the launcher, since the emissary needs a command');
+    assert.deepEqual(sidecar!.args.slice(0, 2), ['/usr/bin/buildkitd-entrypoint', '--addr'], "Argo: the launcher runs the image's entrypoint");
+    assert.deepEqual(sidecar!.securityContext, { privileged: true, runAsUser: 0, runAsNonRoot: false });
+    assert.equal((build.inputs.parameters as Manifest[]).find((p) => p.name === 'PUSH')?.value, 'true', 'Argo: PUSH defaults to true');
+    assert.equal((argo.spec.arguments.parameters as Manifest[]).find((p) => p.name === 'PUSH')?.value, 'true');
+    assert.deepEqual(
+      (sidecar!.env as Manifest[]).map((e) => e.value),
+      ['{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SIZE}}', '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SPEED}}'],
+    );
+    for (const file of YAML_FILES) assert.doesNotMatch(text(file), /^\s*- buildkitd$/m, `${file}: no bare buildkitd command`);
+  });
+
   test('secret-carrying params (NOT_EXPOSED) are in no workflow file: no param, input, argument or env', () => {
     assert.deepEqual(Object.keys(NOT_EXPOSED).sort(), ['secrets', 'ssh'], 'the inline secret params');
     for (const key of Object.keys(NOT_EXPOSED)) assert.ok(KEYS.includes(key), `NOT_EXPOSED ${key} is a schema param`);
