@@ -40,6 +40,8 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
   const st = (...parts: string[]) => path.join(dir, ...parts);
   for (const sub of ['logs', 'etcd', 'run', 'containerd/root', 'containerd/state', 'kubelet', 'pod-logs', 'cni/net.d', 'cni-ipam', 'runc', 'certs.d', 'opt']) mkdirSync(st(sub), { recursive: true });
   const net = NET;
+  // Before anything is changed: a clash here must not make stop() undo someone else's bridge.
+  checkNetFree(net);
   const baseline: HostBaseline = recordBaseline();
   const daemons: HostDaemon[] = [];
   const pidFile = st('pids');
@@ -116,7 +118,6 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
   };
 
   try {
-    checkNetFree(net);
     setUpNet(net);
     const pki = makePki(st('pki'), net);
     const server = `https://${net.hostIp}:6443`;

@@ -23,7 +23,8 @@ export async function waitDeployments(cluster: Cluster, namespace: string, names
       const pods = await cluster.kube.kubectl(['get', 'pods', '-n', namespace, '-o', 'wide']).catch(() => '');
       const events = await cluster.kube.kubectl(['get', 'events', '-n', namespace, '--sort-by=.lastTimestamp']).catch(() => '');
       const logs = await cluster.kube.kubectl(['logs', '-n', namespace, `deployment/${name}`, '--all-containers', '--tail=30']).catch((e: Error) => e.message);
-      throw new Error(`${(error as Error).message}\npods:\n${pods}\nevents:\n${events.split('\n').slice(-15).join('\n')}\nlogs:\n${logs}`);
+      const previous = await cluster.kube.kubectl(['logs', '-n', namespace, `deployment/${name}`, '--all-containers', '--previous', '--tail=30']).catch((e: Error) => e.message);
+      throw new Error(`${(error as Error).message}\npods:\n${pods}\nevents:\n${events.split('\n').slice(-15).join('\n')}\nlogs:\n${logs}\nprevious logs:\n${previous}`);
     }
   }
 }
@@ -79,27 +80,39 @@ export async function installRegistry(cluster: Cluster): Promise<string> {
 }
 
 /** The release's manifests in `ko resolve -f config/` order, with the images made here. */
-export function tektonRelease(clusterBin: string, version: string): string {
+export function tektonRelease(clusterBin: string, version: string, registryCa?: string): string {
   const config = path.join(clusterBin, `tekton-${version}`, 'config');
   const files: string[] = [];
   const yamlIn = (dir: string) => readdirSync(dir).filter((name) => name.endsWith('.yaml')).sort().map((name) => path.join(dir, name));
   files.push(...yamlIn(path.join(config, '100-namespace')));
+  // The resolvers (Tekton ships them as their own release file) first: their config maps carry the
+  // label the pipelines webhook validates, which refuses them while its own pod is not Ready yet.
+  if (existsSync(path.join(config, 'resolvers'))) files.push(...yamlIn(path.join(config, 'resolvers')));
   // The events controller (CloudEvents sink) and the webhook's autoscaler are not part of what runs a TaskRun.
   files.push(...yamlIn(config).filter((file) => !/\/(events|webhook-hpa|config-leader-election-events)\.yaml$/.test(file)));
   files.push(...yamlIn(path.join(config, '300-crds')));
-  if (existsSync(path.join(config, 'resolvers'))) files.push(...yamlIn(path.join(config, 'resolvers')));
-  return files
+  const release = files
     .map((file) => readFileSync(file, 'utf8'))
     .join('\n---\n')
     .replace(/ko:\/\/github\.com\/tektoncd\/pipeline\/cmd\/([a-z-]+)/g, (_, name: string) => IMAGES.tekton(name, version))
     .replace(/"cgr\.dev\/chainguard\/busybox@sha256:[a-f0-9]+"/g, `"${IMAGES.busybox}"`)
     .replace(/"mcr\.microsoft\.com\/powershell:nanoserver@sha256:[a-f0-9]+"/g, '"bks.local/none:windows"');
+  if (!registryCa) return release;
+  // Tekton's own way to trust a private registry CA (the controller's image lookups): set in the
+  // release's config-registry-cert, since once the webhook runs it validates its config maps.
+  return YAML.parseAllDocuments(release)
+    .map((doc) => doc.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> } | null)
+    .filter((object): object is NonNullable<typeof object> => Boolean(object?.kind))
+    .map((object) => YAML.stringify(object.kind === 'ConfigMap' && object.metadata?.name === 'config-registry-cert' ? { ...object, data: { ...object.data, cert: readFileSync(registryCa, 'utf8') } } : object))
+    .join('---\n');
 }
 
 export async function installTekton(cluster: Cluster, version: string): Promise<void> {
-  await cluster.kube.apply(tektonRelease(cluster.bin, version));
-  // Tekton's own way to trust a private registry CA (the controller's image lookups).
-  await cluster.kube.kubectl(['-n', 'tekton-pipelines', 'create', 'configmap', 'config-registry-cert', `--from-file=cert=${cluster.pki.ca}`, '--dry-run=client', '-o', 'yaml']).then((yaml) => cluster.kube.apply(yaml));
+  // One stream, as `kubectl apply -f release.yaml`. Here the images are local, so the webhook can
+  // register its config-map rule while the stream is still applying and refuse the resolvers'
+  // config maps until its pod is Ready ("no endpoints available"): apply again, as a user would.
+  const release = tektonRelease(cluster.bin, version, cluster.pki.ca);
+  await until('Tekton release applied', () => cluster.kube.apply(release).then(() => '', (error: Error) => error.message), (outcome) => outcome === '', 120_000);
   await waitDeployments(cluster, 'tekton-pipelines', ['tekton-pipelines-webhook', 'tekton-pipelines-controller']);
   await waitDeployments(cluster, 'tekton-pipelines-resolvers', ['tekton-pipelines-remote-resolvers']);
   // Admission is live when the webhook rejects an invalid Task (a step without an image).

@@ -186,7 +186,16 @@ export function restoreHost(baseline: HostBaseline, stateDir: string, net: Net):
       rmSync(dir, { recursive: true, force: true });
       continue;
     }
-    for (const entry of readdirSync(dir)) if (!before.includes(entry) && ours(dir, entry)) rmSync(path.join(dir, entry), { recursive: true, force: true });
+    for (const entry of readdirSync(dir)) {
+      if (before.includes(entry) || !ours(dir, entry)) continue;
+      const target = path.join(dir, entry);
+      quiet('umount', ['-l', target]);
+      try {
+        rmSync(target, { recursive: true, force: true });
+      } catch (error) {
+        problems.push(`cannot remove ${target}: ${(error as Error).message}`);
+      }
+    }
   }
   return [...problems, ...hostLeftovers(baseline, stateDir, net)];
 }

@@ -63,6 +63,8 @@ export function buildTektonImages(clusterBin: string, ca: string, dir: string, v
       .mkdir('/home/nonroot', 0o755, 65532, 65532)
       .mkdir('/var/run/ko', 0o755)
       .copy(path.join(clusterBin, `tekton-${version}`, name), `/ko-app/${name}`, 0o755);
+    // The resolvers' release image is built on a tini base and its Deployment runs /sbin/tini.
+    if (name === 'resolvers') root.copy('/usr/bin/tini-static', '/sbin/tini', 0o755);
     const archive = path.join(dir, `${key}.tar`);
     const layout = packImage(root, {
       Entrypoint: [`/ko-app/${name}`],
