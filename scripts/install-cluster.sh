@@ -29,6 +29,7 @@ install_apt() {
   command -v gcc >/dev/null 2>&1 || apt_missing+=(gcc libc6-dev)
   command -v flock >/dev/null 2>&1 || apt_missing+=(util-linux)
   command -v setcap >/dev/null 2>&1 || apt_missing+=(libcap2-bin)
+  [ -x /usr/bin/tini-static ] || apt_missing+=(tini)
   if [ "${#apt_missing[@]}" -gt 0 ]; then
     log "apt-get install ${apt_missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -13,12 +13,12 @@ import { IMAGES, pinned } from './images.js';
 import { until } from './kube.js';
 import { registryGet } from './registry-tls.js';
 
-type Deployment = { status?: { availableReplicas?: number; replicas?: number }; spec?: { replicas?: number } };
-
+/** Waits until each Deployment's current template is rolled out (new pods Ready, old ones gone from the set). */
 export async function waitDeployments(cluster: Cluster, namespace: string, names: string[], timeoutMs = 120_000): Promise<void> {
   for (const name of names) {
     try {
-      await until(`deployment ${namespace}/${name} available`, () => cluster.kube.get<Deployment>('deployment', name, namespace), (d) => (d?.status?.availableReplicas ?? 0) >= 1, timeoutMs);
+      await until(`deployment ${namespace}/${name} exists`, () => cluster.kube.get('deployment', name, namespace), Boolean, 30_000);
+      await cluster.kube.kubectl(['rollout', 'status', '-n', namespace, `deployment/${name}`, `--timeout=${Math.round(timeoutMs / 1000)}s`]);
     } catch (error) {
       const pods = await cluster.kube.kubectl(['get', 'pods', '-n', namespace, '-o', 'wide']).catch(() => '');
       const events = await cluster.kube.kubectl(['get', 'events', '-n', namespace, '--sort-by=.lastTimestamp']).catch(() => '');
@@ -107,6 +107,10 @@ export function tektonRelease(clusterBin: string, version: string, registryCa?: 
     .join('---\n');
 }
 
+/**
+ * Installs Tekton `version`, or moves an installed Tekton to it the way an upgrade (or a
+ * downgrade) is done: `kubectl apply` of that release, then every Deployment rolled out.
+ */
 export async function installTekton(cluster: Cluster, version: string): Promise<void> {
   // One stream, as `kubectl apply -f release.yaml`. Here the images are local, so the webhook can
   // register its config-map rule while the stream is still applying and refuse the resolvers'
@@ -127,10 +131,6 @@ export async function installTekton(cluster: Cluster, version: string): Promise<
   );
 }
 
-export async function uninstallTekton(cluster: Cluster, version: string): Promise<void> {
-  await cluster.kube.kubectl(['delete', '--ignore-not-found', '--wait=true', '--timeout=120s', '-f', '-'], tektonRelease(cluster.bin, version));
-}
-
 /** Argo's cluster install (CRDs, RBAC, config map, workflow-controller) without the UI server. */
 export function argoRelease(clusterBin: string): string {
   const rendered = execFileSync(path.join(clusterBin, 'kubectl'), ['kustomize', path.join(clusterBin, 'argo-manifests', 'cluster-install')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -144,6 +144,8 @@ export function argoRelease(clusterBin: string): string {
 }
 
 export async function installArgo(cluster: Cluster): Promise<void> {
+  // Argo's install docs: create the namespace, then apply the install manifests into it.
+  await cluster.kube.apply(YAML.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'argo' } }));
   await cluster.kube.apply(argoRelease(cluster.bin));
   await waitDeployments(cluster, 'argo', ['workflow-controller']);
 }
