@@ -25,6 +25,8 @@ import { buildStepImage } from './step-image.js';
 
 const say = (line: string): void => void process.stderr.write(`cluster: ${line}\n`);
 const work = tempDir('cluster-suite');
+// Also when the run is interrupted (the cluster's own signal handler exits the process).
+process.once('exit', () => rmSync(work, { recursive: true, force: true }));
 const timings: string[] = [];
 
 async function timed<T>(what: string, run: () => Promise<T> | T): Promise<T> {

@@ -2,7 +2,7 @@
 // `timeout` on the process group never hits them half-way), output in a log file, PID recorded,
 // stopped by PID only.
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tail } from '../bed/process.js';
 
@@ -15,10 +15,15 @@ export type HostDaemon = {
   logTail: (lines?: number) => string;
 };
 
+/** Running and not a zombie (a blocked event loop cannot reap its children, e.g. in a signal handler). */
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }

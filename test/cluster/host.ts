@@ -228,6 +228,7 @@ export function strayProcesses(stateDir: string): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
+      if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${entry}/stat`, 'utf8'))) continue; // a zombie is already dead
       const cgroup = readFileSync(`/proc/${entry}/cgroup`, 'utf8');
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'latin1');
       if (cgroup.includes('/kubepods') || cmdline.includes(stateDir)) found.push(Number(entry));
