@@ -1,0 +1,62 @@
+// The step image from the project's Dockerfile, built exactly as test/image builds it (the bed's
+// buildkitd and buildx, the Node base stand-in from test/image/bases.ts, the bed's buildx binary
+// for the Go stage), exported as an OCI archive under the name the shipped files use.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startBed } from '../bed/index.js';
+import { REPO } from '../helpers.js';
+import { fetchBaseFiles, placeFile, pushNodeBase } from '../image/bases.js';
+import { execOk } from '../image/exec.js';
+
+const dockerfileArg = (name: string): string => {
+  const match = new RegExp(`^ARG ${name}=(\\S+)\\s*$`, 'm').exec(readFileSync(path.join(REPO, 'Dockerfile'), 'utf8'));
+  if (!match?.[1]) throw new Error(`Dockerfile has no "ARG ${name}=<default>" line`);
+  return match[1];
+};
+
+/** npm's CA file on this machine (e.g. a TLS-inspecting proxy's), for `npm ci` inside the build. */
+function hostCaCerts(): string | undefined {
+  let cafile = '';
+  try {
+    cafile = execFileSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // no npm config
+  }
+  for (const file of [cafile, process.env.NODE_EXTRA_CA_CERTS]) if (file && file !== 'null' && file !== 'undefined' && existsSync(file)) return file;
+  return undefined;
+}
+
+export async function buildStepImage(dir: string, archive: string, name: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const log = (what: string) => path.join(dir, `${what}.log`);
+  const bed = await startBed();
+  let failed = true;
+  try {
+    const { tools, buildkitd, registry } = bed;
+    const files = await fetchBaseFiles(log('image-bases'));
+    const nodeBase = await pushNodeBase(tools, buildkitd.endpoint, registry.host, files, path.join(dir, 'node-base'), log('node-base'));
+    const buildxBin = path.join(dir, 'buildx-bin');
+    placeFile(tools.buildx, path.join(buildxBin, 'buildx'));
+    const env = { ...process.env, BUILDX_CONFIG: path.join(dir, 'buildx-config') };
+    await execOk(tools.buildx, ['create', '--name', 'cluster-step', '--node', 'cluster-step0', '--driver', 'remote', buildkitd.endpoint], { logFile: log('buildx'), env });
+    const caCerts = hostCaCerts();
+    await execOk(
+      tools.buildx,
+      [
+        'build',
+        '--builder', 'cluster-step',
+        '--progress', 'plain',
+        '--build-context', `${dockerfileArg('NODE_IMAGE')}=docker-image://${nodeBase}`,
+        '--build-context', `buildx-bin=${buildxBin}`,
+        ...(caCerts ? ['--secret', `id=ca-certs,src=${caCerts}`] : []),
+        '--output', `type=oci,dest=${archive},name=${name}`,
+        REPO,
+      ],
+      { logFile: log('buildx'), env, timeoutMs: 15 * 60_000 },
+    );
+    failed = false;
+  } finally {
+    await bed.stop(failed);
+  }
+}
