@@ -53,18 +53,11 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
     ...(config.ociLayout ? [csv({ type: 'oci', dest: config.ociLayout, tar: String(config.ociTar), ...rewrite, ...compressionFields(config.compression, 'oci') })] : []),
   ];
   return checkArgv([
-    'build',
-    '--builder', BUILDER_NAME,
-    '--progress', inputs.progress,
-    '--file', config.dockerfile,
-    ...(config.target ? ['--target', config.target] : []),
-    ...(config.platforms.length > 0 ? ['--platform', config.platforms.join(',')] : []),
-    ...inputs.buildArgs.flatMap((pair) => ['--build-arg', `${pair.key}=${pair.value}`]),
-    ...(epoch === undefined ? [] : ['--build-arg', `SOURCE_DATE_EPOCH=${epoch}`]),
+    ...buildHead(config, inputs, config.target),
+    ...epochArg(epoch),
     ...config.labels.flatMap((pair) => ['--label', `${pair.key}=${pair.value}`]),
     ...config.annotations.flatMap((pair) => ['--annotation', `${pair.key}=${pair.value}`]),
-    ...inputs.secrets.flatMap((secret) => ['--secret', csv({ id: secret.id, src: secret.src })]),
-    ...inputs.ssh.flatMap((entry) => ['--ssh', `${entry.id}=${entry.paths.join(',')}`]),
+    ...mounts(inputs),
     ...runFlags(config),
     ...config.refs.flatMap((ref) => ['--tag', ref]),
     ...(config.noCache ? ['--no-cache'] : []),
@@ -85,18 +78,10 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
  * (they would land in the directory as files), no tags and no cache export.
  */
 export function localExportArgv(config: BuildConfig, inputs: BuildInputs, dest: string, target: string | undefined): string[] {
-  const epoch = config.sourceDateEpoch;
   return checkArgv([
-    'build',
-    '--builder', BUILDER_NAME,
-    '--progress', inputs.progress,
-    '--file', config.dockerfile,
-    ...(target ? ['--target', target] : []),
-    ...(config.platforms.length > 0 ? ['--platform', config.platforms.join(',')] : []),
-    ...inputs.buildArgs.flatMap((pair) => ['--build-arg', `${pair.key}=${pair.value}`]),
-    ...(epoch === undefined ? [] : ['--build-arg', `SOURCE_DATE_EPOCH=${epoch}`]),
-    ...inputs.secrets.flatMap((secret) => ['--secret', csv({ id: secret.id, src: secret.src })]),
-    ...inputs.ssh.flatMap((entry) => ['--ssh', `${entry.id}=${entry.paths.join(',')}`]),
+    ...buildHead(config, inputs, target),
+    ...epochArg(config.sourceDateEpoch),
+    ...mounts(inputs),
     ...runFlags(config),
     ...(config.noCache ? ['--no-cache'] : []),
     ...(config.pull ? ['--pull'] : []),
@@ -113,18 +98,33 @@ export function localExportArgv(config: BuildConfig, inputs: BuildInputs, dest: 
  */
 export function dockerfileCheckArgv(config: BuildConfig, inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>): string[] {
   return checkArgv([
-    'build',
-    '--builder', BUILDER_NAME,
-    '--progress', inputs.progress,
-    '--file', config.dockerfile,
-    ...(config.target ? ['--target', config.target] : []),
-    ...(config.platforms.length > 0 ? ['--platform', config.platforms.join(',')] : []),
-    ...inputs.buildArgs.flatMap((pair) => ['--build-arg', `${pair.key}=${pair.value}`]),
+    ...buildHead(config, inputs, config.target),
     ...config.buildContexts.flatMap((pair) => ['--build-context', `${pair.key}=${pair.value}`]),
     '--call', 'check',
     config.context,
   ]);
 }
+
+/** The start every build shares: builder, progress, Dockerfile, target, platforms, build args. */
+function buildHead(config: BuildConfig, inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>, target: string | undefined): string[] {
+  return [
+    'build',
+    '--builder', BUILDER_NAME,
+    '--progress', inputs.progress,
+    '--file', config.dockerfile,
+    ...(target ? ['--target', target] : []),
+    ...(config.platforms.length > 0 ? ['--platform', config.platforms.join(',')] : []),
+    ...inputs.buildArgs.flatMap((pair) => ['--build-arg', `${pair.key}=${pair.value}`]),
+  ];
+}
+
+const epochArg = (epoch: number | undefined): string[] => (epoch === undefined ? [] : ['--build-arg', `SOURCE_DATE_EPOCH=${epoch}`]);
+
+/** Secrets and SSH keys, for the builds that run RUN steps. */
+const mounts = (inputs: Pick<BuildInputs, 'secrets' | 'ssh'>): string[] => [
+  ...inputs.secrets.flatMap((secret) => ['--secret', csv({ id: secret.id, src: secret.src })]),
+  ...inputs.ssh.flatMap((entry) => ['--ssh', `${entry.id}=${entry.paths.join(',')}`]),
+];
 
 /** What RUN instructions and the sources see: named contexts, network, hosts, entitlements, limits. */
 function runFlags(config: BuildConfig): string[] {
