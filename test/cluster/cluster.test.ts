@@ -104,7 +104,7 @@ async function expect(namespace: string, run: unknown, check: () => void): Promi
   }
 }
 
-const taskRun = (params: Record<string, string>, extra: Record<string, unknown> = {}) => ({
+const taskRun = (params: Record<string, string | string[]>, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'tekton.dev/v1',
   kind: 'TaskRun',
   metadata: { generateName: 'build-' },
@@ -123,7 +123,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
   test('Task (privileged sidecar): builds with a RUN, pushes; IMAGE_DIGEST is the registry digest, IMAGE_URL the tag', async () => {
     const ns = await scenarioNamespace(cluster!, 'task-push', source('task-push'));
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
-    const run = await timed('scenario task-push', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/task-push/app`, TAGS: '["v1", "extra"]', PUSH: 'true' }), ns));
+    const run = await timed('scenario task-push', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/task-push/app`, TAGS: ['v1', 'extra'], PUSH: 'true' }), ns));
     const got = results(run);
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'TaskRun Succeeded');
@@ -218,7 +218,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
         workspaces: [{ name: 'source' }],
         tasks: [
           { name: 'fill', workspaces: [{ name: 'source' }], taskSpec: { workspaces: [{ name: 'source' }], steps: [{ name: 'write', image: IMAGES.busybox, script: `#!/bin/sh\nset -e\n${fill}\nchmod -R a+rX "$(workspaces.source.path)"\n` }] } },
-          { name: 'build', runAfter: ['fill'], taskRef: { name: 'buildkit-build' }, workspaces: [{ name: 'source' }], params: [{ name: 'IMAGE', value: `${registry}/pipeline/app` }, { name: 'TAGS', value: '["v1"]' }, { name: 'PUSH', value: 'true' }] },
+          { name: 'build', runAfter: ['fill'], taskRef: { name: 'buildkit-build' }, workspaces: [{ name: 'source' }], params: [{ name: 'IMAGE', value: `${registry}/pipeline/app` }, { name: 'TAGS', value: ['v1'] }, { name: 'PUSH', value: 'true' }] },
           {
             name: 'run',
             params: [{ name: 'ref', value: '$(tasks.build.results.IMAGE_REF)' }, { name: 'digest', value: '$(tasks.build.results.IMAGE_DIGEST)' }],
@@ -256,7 +256,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     const ns = await scenarioNamespace(cluster!, 'stepaction', source('stepaction'));
     await cluster!.kube.apply(`${shipped(SHIPPED.stepAction)}\n---\n${shipped(SHIPPED.sample)}`, ns);
     const run = await timed('scenario stepaction', () =>
-      runToEnd<TaskRun>(cluster!, 'taskrun', { apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { generateName: 'sample-' }, spec: { taskRef: { name: 'buildkit-build-with-stepaction' }, params: [{ name: 'IMAGE', value: `${registry}/stepaction/app` }, { name: 'TAGS', value: '["v1"]' }], workspaces: [{ name: 'source', configMap: { name: 'hello-src' } }], timeout: '5m' } }, ns),
+      runToEnd<TaskRun>(cluster!, 'taskrun', { apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { generateName: 'sample-' }, spec: { taskRef: { name: 'buildkit-build-with-stepaction' }, params: [{ name: 'IMAGE', value: `${registry}/stepaction/app` }, { name: 'TAGS', value: ['v1'] }], workspaces: [{ name: 'source', configMap: { name: 'hello-src' } }], timeout: '5m' } }, ns),
     );
     const got = results(run);
     await expect(ns, run, () => {
@@ -271,12 +271,12 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
   test('failure: bad params end the TaskRun with ERROR_REASON PARAMS_INVALID and a message naming the param', async () => {
     const ns = await scenarioNamespace(cluster!, 'bad-params', source('bad-params'));
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
-    const run = await timed('scenario bad-params', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/bad-params/app`, TAGS: 'v1', PUSH: 'true' }), ns));
+    const run = await timed('scenario bad-params', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/bad-params/app`, TAGS: ['v1', 'not a tag'], PUSH: 'true' }), ns));
     const got = results(run);
     await expect(ns, run, () => {
       assert.equal(condition(run, 'Succeeded')?.status, 'False');
       assert.equal(got.ERROR_REASON, 'PARAMS_INVALID');
-      assert.match(String(got.ERROR_MESSAGE), /TAGS/i);
+      assert.match(String(got.ERROR_MESSAGE), /tags/i);
       assert.equal(got.IMAGE_DIGEST, undefined, 'no image result on failure');
     });
     assert.equal(await registryDigest(cluster!.pki.ca, registry, 'bad-params/app', 'v1'), undefined, 'nothing pushed');
@@ -286,7 +286,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     const ns = await scenarioNamespace(cluster!, 'dead-sidecar', source('dead-sidecar'));
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
     // An image without buildkitd: the sidecar cannot start.
-    const run = await timed('scenario dead-sidecar', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/dead-sidecar/app`, TAGS: '["v1"]', PUSH: 'true', BUILDKITD_IMAGE: IMAGES.busybox, DAEMON_TIMEOUT: '15' }, { timeout: '2m' }), ns));
+    const run = await timed('scenario dead-sidecar', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/dead-sidecar/app`, TAGS: ['v1'], PUSH: 'true', BUILDKITD_IMAGE: IMAGES.busybox, DAEMON_TIMEOUT: '15' }, { timeout: '2m' }), ns));
     const status = condition(run, 'Succeeded');
     await expect(ns, run, () => {
       assert.equal(status?.status, 'False');
@@ -298,7 +298,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
   test('failure: a TaskRun timeout during a RUN stops the build and says so', async () => {
     const ns = await scenarioNamespace(cluster!, 'timeout', { Dockerfile: `FROM ${baseImage}\nRUN sleep 600\n` });
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
-    const run = await timed('scenario timeout', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/timeout/app`, TAGS: '["v1"]', PUSH: 'true' }, { timeout: '25s' }), ns));
+    const run = await timed('scenario timeout', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/timeout/app`, TAGS: ['v1'], PUSH: 'true' }, { timeout: '25s' }), ns));
     const status = condition(run, 'Succeeded');
     await expect(ns, run, () => {
       assert.equal(status?.status, 'False');
@@ -313,7 +313,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
     // A common org-wide default; the step already runs as 1000 without privilege escalation.
     const podTemplate = { securityContext: { runAsNonRoot: true } };
-    const run = await timed('scenario hardened', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/hardened/app`, TAGS: '["v1"]', PUSH: 'true' }, { podTemplate, timeout: '2m' }), ns));
+    const run = await timed('scenario hardened', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/hardened/app`, TAGS: ['v1'], PUSH: 'true' }, { podTemplate, timeout: '2m' }), ns));
     const got = results(run);
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'TaskRun Succeeded under runAsNonRoot');
@@ -331,7 +331,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
       runToEnd<TaskRun & { status?: { provenance?: { refSource?: { uri?: string; digest?: Record<string, string> } } } }>(
         cluster!,
         'taskrun',
-        taskRun({ IMAGE: `${registry}/bundle/app`, TAGS: '["v1"]', PUSH: 'true' }, { taskRef: { resolver: 'bundles', params: [{ name: 'bundle', value: bundle }, { name: 'name', value: 'buildkit-build' }, { name: 'kind', value: 'task' }] } }),
+        taskRun({ IMAGE: `${registry}/bundle/app`, TAGS: ['v1'], PUSH: 'true' }, { taskRef: { resolver: 'bundles', params: [{ name: 'bundle', value: bundle }, { name: 'name', value: 'buildkit-build' }, { name: 'kind', value: 'task' }] } }),
         ns,
       ),
     );
@@ -347,7 +347,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     const ns = await scenarioNamespace(cluster!, 'rootless', source('rootless'));
     await cluster!.kube.apply(shipped(SHIPPED.rootless), ns);
     const run = await timed('scenario rootless', () =>
-      runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/rootless/app`, TAGS: '["v1"]', PUSH: 'true' }, { taskRef: { name: 'buildkit-build-rootless' } }), ns),
+      runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/rootless/app`, TAGS: ['v1'], PUSH: 'true' }, { taskRef: { name: 'buildkit-build-rootless' } }), ns),
     );
     const got = results(run);
     await expect(ns, run, () => assert.ok(succeeded(run), 'TaskRun Succeeded'));
@@ -369,7 +369,7 @@ describe('the Task on other Tekton releases', () => {
       if (versionName === 'TEKTON_MIN_VERSION') assert.equal(`v${task.metadata.annotations['tekton.dev/pipelines.minVersion']}`, version, 'the Task claims this version as its minimum');
       const ns = await scenarioNamespace(cluster!, `tekton-${version.replace(/\./g, '-')}`, source(`tekton-${version}`));
       await cluster!.kube.apply(shipped(SHIPPED.task), ns);
-      const run = await timed(`scenario Tekton ${version}`, () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/${ns}/app`, TAGS: '["v1"]', PUSH: 'true' }), ns));
+      const run = await timed(`scenario Tekton ${version}`, () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/${ns}/app`, TAGS: ['v1'], PUSH: 'true' }), ns));
       const got = results(run);
       await expect(ns, run, () => assert.ok(succeeded(run), `TaskRun Succeeded on Tekton ${version}`));
       assert.equal(await registryDigest(cluster!.pki.ca, registry, `${ns}/app`, 'v1'), got.IMAGE_DIGEST);

@@ -1,10 +1,12 @@
 // The step image from the project's Dockerfile, built exactly as test/image builds it (the bed's
 // buildkitd and buildx, the Node base stand-in from test/image/bases.ts, the bed's buildx binary
-// for the Go stage), exported as an OCI archive under the name the shipped files use.
+// and the host-built credential helpers for the Go stages), exported as an OCI archive under the
+// name the shipped files use.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBed } from '../bed/index.js';
+import { tail } from '../bed/process.js';
 import { REPO } from '../helpers.js';
 import { fetchBaseFiles, placeFile, pushNodeBase } from '../image/bases.js';
 import { execOk } from '../image/exec.js';
@@ -40,6 +42,9 @@ export async function buildStepImage(dir: string, archive: string, name: string)
     placeFile(tools.buildx, path.join(buildxBin, 'buildx'));
     const env = { ...process.env, BUILDX_CONFIG: path.join(dir, 'buildx-config') };
     await execOk(tools.buildx, ['create', '--name', 'cluster-step', '--node', 'cluster-step0', '--driver', 'remote', buildkitd.endpoint], { logFile: log('buildx'), env });
+    // The credential helpers' Go stage is replaced the same way (cached per version by the script).
+    await execOk('bash', [path.join(REPO, 'scripts', 'install-cred-helpers.sh')], { logFile: log('cred-helpers'), timeoutMs: 20 * 60_000 });
+    const credHelpersBin = tail(log('cred-helpers'), 1).trim();
     const caCerts = hostCaCerts();
     await execOk(
       tools.buildx,
@@ -49,6 +54,7 @@ export async function buildStepImage(dir: string, archive: string, name: string)
         '--progress', 'plain',
         '--build-context', `${dockerfileArg('NODE_IMAGE')}=docker-image://${nodeBase}`,
         '--build-context', `buildx-bin=${buildxBin}`,
+        '--build-context', `cred-helpers-bin=${credHelpersBin}`,
         ...(caCerts ? ['--secret', `id=ca-certs,src=${caCerts}`] : []),
         '--output', `type=oci,dest=${archive},name=${name}`,
         REPO,
