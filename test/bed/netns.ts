@@ -3,6 +3,7 @@
 // carry 10.213.N.0/24; nothing is routed off the machine. Removed on `remove` and at process exit.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export type Netns = {
   name: string;
@@ -18,6 +19,20 @@ export type Netns = {
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 const live = new Set<() => void>();
+
+/** `ip netns add` bind-mounts /run/netns onto itself the first time; that mount is ours to undo. */
+const NETNS_DIR = '/run/netns';
+const isMountPoint = (dir: string): boolean =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[4] === dir);
+let netnsDirMountedBefore: boolean | undefined;
+
+/** Once the last namespace of ours is gone, undoes the /run/netns mount if ip made it for us and nothing else uses it. */
+function unmountNetnsDir(): void {
+  if (live.size > 0 || netnsDirMountedBefore !== false || !isMountPoint(NETNS_DIR)) return;
+  if (readdirSync(NETNS_DIR).length === 0) spawnSync('umount', [NETNS_DIR], { stdio: 'ignore' });
+}
 process.on('exit', () => {
   for (const remove of live) remove();
 });
@@ -39,7 +54,9 @@ export function createNetns(count: number): Netns {
     // Deleting the namespace deletes its veth end, and with it the pair; the link delete is for a half-made bed.
     spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
     spawnSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' });
+    unmountNetnsDir();
   };
+  netnsDirMountedBefore ??= isMountPoint(NETNS_DIR);
   live.add(remove);
   try {
     ip('netns', 'add', name);
