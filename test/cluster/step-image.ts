@@ -2,32 +2,13 @@
 // buildkitd and buildx, the Node base stand-in from test/image/bases.ts, the bed's buildx binary
 // and the host-built credential helpers for the Go stages), exported as an OCI archive under the
 // name the shipped files use.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startBed } from '../bed/index.js';
 import { tail } from '../bed/process.js';
 import { REPO } from '../helpers.js';
-import { fetchBaseFiles, placeFile, pushNodeBase } from '../image/bases.js';
+import { dockerfileArg, fetchBaseFiles, hostCaCerts, placeFile, pushNodeBase } from '../image/bases.js';
 import { execOk } from '../image/exec.js';
-
-const dockerfileArg = (name: string): string => {
-  const match = new RegExp(`^ARG ${name}=(\\S+)\\s*$`, 'm').exec(readFileSync(path.join(REPO, 'Dockerfile'), 'utf8'));
-  if (!match?.[1]) throw new Error(`Dockerfile has no "ARG ${name}=<default>" line`);
-  return match[1];
-};
-
-/** npm's CA file on this machine (e.g. a TLS-inspecting proxy's), for `npm ci` inside the build. */
-function hostCaCerts(): string | undefined {
-  let cafile = '';
-  try {
-    cafile = execFileSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    // no npm config
-  }
-  for (const file of [cafile, process.env.NODE_EXTRA_CA_CERTS]) if (file && file !== 'null' && file !== 'undefined' && existsSync(file)) return file;
-  return undefined;
-}
 
 export async function buildStepImage(dir: string, archive: string, name: string): Promise<void> {
   mkdirSync(dir, { recursive: true });

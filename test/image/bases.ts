@@ -6,7 +6,7 @@
 // /usr/local/bin, npm in /usr/local/lib/node_modules/npm with npm/npx links, the `node` user and
 // group with uid/gid 1000 and home /home/node, the same PATH.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, linkSync, mkdirSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO } from '../helpers.js';
 import { tail } from '../bed/process.js';
@@ -73,4 +73,25 @@ export async function pushNodeBase(tools: Tools, endpoint: string, registryHost:
   );
   await execOk(tools.buildctl, buildctlPushArgs(endpoint, dir, ref), { logFile, timeoutMs: 10 * 60_000 });
   return ref;
+}
+
+/** The default of `ARG NAME=<default>` in the project's Dockerfile. */
+export function dockerfileArg(name: string): string {
+  const match = new RegExp(`^ARG ${name}=(\\S+)\\s*$`, 'm').exec(readFileSync(path.join(REPO, 'Dockerfile'), 'utf8'));
+  if (!match?.[1]) throw new Error(`Dockerfile has no "ARG ${name}=<default>" line`);
+  return match[1];
+}
+
+/** The CA file npm on this machine is configured with (`cafile`, else NODE_EXTRA_CA_CERTS), if any: `npm ci` in the build trusts it too. */
+export function hostCaCerts(): string | undefined {
+  let cafile = '';
+  try {
+    cafile = execFileSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // npm without a config: nothing to pass on
+  }
+  for (const file of [cafile, process.env.NODE_EXTRA_CA_CERTS]) {
+    if (file && file !== 'null' && file !== 'undefined' && existsSync(file)) return file;
+  }
+  return undefined;
 }

@@ -4,7 +4,6 @@
 // pod runs the step next to a buildkitd sidecar. Nothing is skipped: whatever cannot be
 // assembled fails the suite with the reason.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +13,7 @@ import { imageManifests, layoutIndex } from '../bed/oci.js';
 import { tail } from '../bed/process.js';
 import type { Buildkitd } from '../bed/buildkitd.js';
 import { REPO, readResults, writeContext } from '../helpers.js';
-import { fetchBaseFiles, placeFile, pushNodeBase, type BaseFiles } from './bases.js';
+import { dockerfileArg, fetchBaseFiles, hostCaCerts, placeFile, pushNodeBase, type BaseFiles } from './bases.js';
 import { execOk } from './exec.js';
 import { imageSize, mib, readConfig, resolveUser, unpackImage, type ImageConfig, type ImageManifest } from './layout.js';
 import { runBundle, startSocketBuildkitd, writeBundle } from './runc.js';
@@ -27,12 +26,6 @@ mkdirSync(logs, { recursive: true });
 const log = (name: string): string => path.join(logs, `${name}.log`);
 const say = (line: string): void => void process.stderr.write(`image: ${line}\n`);
 
-const dockerfile = readFileSync(path.join(REPO, 'Dockerfile'), 'utf8');
-const argDefault = (name: string): string => {
-  const match = new RegExp(`^ARG ${name}=(\\S+)\\s*$`, 'm').exec(dockerfile);
-  if (!match?.[1]) throw new Error(`Dockerfile has no "ARG ${name}=<default>" line`);
-  return match[1];
-};
 const pinnedVersion = (name: string): string => {
   const match = new RegExp(`^${name}=(\\S+)\\s*$`, 'm').exec(readFileSync(path.join(REPO, 'scripts', 'versions.env'), 'utf8'));
   if (!match?.[1]) throw new Error(`scripts/versions.env has no ${name}`);
@@ -74,7 +67,7 @@ before(
       const nodeBase = await timed('node base stand-in pushed', () =>
         pushNodeBase(tools, buildkitd.endpoint, registry.host, files, path.join(work, 'node-base'), log('node-base')),
       );
-      say(`node base: ${nodeBase} (Debian bookworm minbase + node ${files.nodeVersion}) replaces ${argDefault('NODE_IMAGE')}`);
+      say(`node base: ${nodeBase} (Debian bookworm minbase + node ${files.nodeVersion}) replaces ${dockerfileArg('NODE_IMAGE')}`);
 
       // The bed's buildx binary replaces the Go build stage: a context dir holding only `buildx`.
       const buildxBin = path.join(work, 'buildx-bin');
@@ -102,7 +95,7 @@ before(
             '--builder', 'image-test',
             '--progress', 'plain',
             // The Dockerfile's own FROM reference, exactly: proves its defaults are what gets replaced.
-            '--build-context', `${argDefault('NODE_IMAGE')}=docker-image://${nodeBase}`,
+            '--build-context', `${dockerfileArg('NODE_IMAGE')}=docker-image://${nodeBase}`,
             '--build-context', `buildx-bin=${buildxBin}`,
             '--build-context', `cred-helpers-bin=${credHelpersBin}`,
             ...(caCerts ? ['--secret', `id=ca-certs,src=${caCerts}`] : []),
@@ -149,30 +142,17 @@ function check<T>(run: () => T): T {
   }
 }
 
-/** The CA file npm on this machine is configured with (`cafile`, else NODE_EXTRA_CA_CERTS), if any. */
-function hostCaCerts(): string | undefined {
-  let cafile = '';
-  try {
-    cafile = execFileSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    // npm without a config: nothing to pass on
-  }
-  for (const file of [cafile, process.env.NODE_EXTRA_CA_CERTS]) {
-    if (file && file !== 'null' && file !== 'undefined' && existsSync(file)) return file;
-  }
-  return undefined;
-}
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 describe('the step image', () => {
   test('the Dockerfile pins digests and the buildx version of scripts/versions.env', () =>
     check(() => {
-      assert.match(argDefault('NODE_IMAGE'), /^node:24-bookworm-slim@sha256:[a-f0-9]{64}$/);
-      assert.match(argDefault('GO_IMAGE'), /^golang:1\.\d+-bookworm@sha256:[a-f0-9]{64}$/);
-      assert.equal(argDefault('BUILDX_VERSION'), pinnedVersion('BUILDX_VERSION'));
-      for (const name of ['ECR_LOGIN_VERSION', 'GCR_VERSION', 'ACR_ENV_VERSION']) assert.equal(argDefault(name), pinnedVersion(name), name);
-      assert.doesNotMatch(dockerfile, /^#\s*syntax=/m, 'a # syntax= line would pull a frontend image');
+      assert.match(dockerfileArg('NODE_IMAGE'), /^node:24-bookworm-slim@sha256:[a-f0-9]{64}$/);
+      assert.match(dockerfileArg('GO_IMAGE'), /^golang:1\.\d+-bookworm@sha256:[a-f0-9]{64}$/);
+      assert.equal(dockerfileArg('BUILDX_VERSION'), pinnedVersion('BUILDX_VERSION'));
+      for (const name of ['ECR_LOGIN_VERSION', 'GCR_VERSION', 'ACR_ENV_VERSION']) assert.equal(dockerfileArg(name), pinnedVersion(name), name);
+      assert.doesNotMatch(readFileSync(path.join(REPO, 'Dockerfile'), 'utf8'), /^#\s*syntax=/m, 'a # syntax= line would pull a frontend image');
     }));
 
   test('its config: non-root numeric user, entrypoint, env, labels; and its size', () =>
