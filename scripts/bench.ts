@@ -24,7 +24,8 @@ import { CLI, writeContext } from '../test/helpers.js';
 
 const rounds = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got ${process.env[name]}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${name} must be a whole number, got ${process.env[name]}`);
   return value;
 };
 const ROUNDS = Math.max(1, rounds('BENCH_ROUNDS', 15));
@@ -62,7 +63,12 @@ const spread = (values: number[], format: (value: number) => string) =>
 type Run = { ms: number; code: number | null; stdout: string; stderr: string };
 
 /** Runs a command to its end; wall time from spawn to exit. Throws on a non-zero exit. */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, options: { onStderr?: (text: string) => void } = {}): Promise<Run> {
+function run(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { onStderr?: (text: string) => void } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -110,19 +116,29 @@ function stepEnv(bed: Bed, dir: string, params: Record<string, unknown>): NodeJS
     PARAM_ENDPOINT: bed.buildkitd.endpoint,
   };
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });
-  for (const [key, value] of Object.entries(params)) env[`PARAM_${key.toUpperCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
+  for (const [key, value] of Object.entries(params))
+    env[`PARAM_${key.toUpperCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
   return env;
 }
 
-const runStep = (env: NodeJS.ProcessEnv, options: { onStderr?: (text: string) => void } = {}) => run(process.execPath, [CLI, 'build'], env, options);
+const runStep = (env: NodeJS.ProcessEnv, options: { onStderr?: (text: string) => void } = {}) =>
+  run(process.execPath, [CLI, 'build'], env, options);
 
 /**
  * The bare `buildx build` the step would run with these params: the argv from `print-argv`, a
  * builder created once in its own BUILDX_CONFIG. Secret files the step would write at run time
  * are written here once, at the same paths.
  */
-async function bareBuildx(bed: Bed, dir: string, env: NodeJS.ProcessEnv, secrets: Record<string, string> = {}): Promise<{ argv: string[]; env: NodeJS.ProcessEnv }> {
-  const printed = JSON.parse((await run(process.execPath, [CLI, 'print-argv'], env)).stdout) as { create: string[]; build: string[] };
+async function bareBuildx(
+  bed: Bed,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  secrets: Record<string, string> = {},
+): Promise<{ argv: string[]; env: NodeJS.ProcessEnv }> {
+  const printed = JSON.parse((await run(process.execPath, [CLI, 'print-argv'], env)).stdout) as {
+    create: string[];
+    build: string[];
+  };
   const secretDir = path.join(dir, 'bare-secrets');
   mkdirSync(secretDir, { recursive: true });
   const argv = printed.build.map((arg, index) => {
@@ -142,14 +158,25 @@ async function bareBuildx(bed: Bed, dir: string, env: NodeJS.ProcessEnv, secrets
  * buildx config (the figure the target is about), once with an empty one, like a new pod: buildx
  * keeps its node ID there, and buildkitd re-receives the whole context from a new node ID.
  */
-async function paired(bed: Bed, dir: string, params: Record<string, unknown>, count: number, secrets: Record<string, string> = {}) {
+async function paired(
+  bed: Bed,
+  dir: string,
+  params: Record<string, unknown>,
+  count: number,
+  secrets: Record<string, string> = {},
+) {
   const runner = await pairedRunner(bed, dir, params, secrets);
   for (let round = 0; round < count; round++) await runner.round(round);
   return runner.figures();
 }
 
 /** What `paired` does, one round at a time, so that several variants can be interleaved. */
-async function pairedRunner(bed: Bed, dir: string, params: Record<string, unknown>, secrets: Record<string, string> = {}) {
+async function pairedRunner(
+  bed: Bed,
+  dir: string,
+  params: Record<string, unknown>,
+  secrets: Record<string, string> = {},
+) {
   const base = stepEnv(bed, dir, params);
   const bare = await bareBuildx(bed, dir, base, secrets);
   await runStep(base); // fills the daemon's cache
@@ -167,7 +194,8 @@ async function pairedRunner(bed: Bed, dir: string, params: Record<string, unknow
     for (const name of order) took[name] = await runs[name]();
     const summary = summaryOf(took.step!);
     // FROM is never reported as cached; every other step must be.
-    if (summary.cachedSteps < summary.steps - 1) progress(`warning: a step run was not fully cached (${summary.cachedSteps}/${summary.steps})`);
+    if (summary.cachedSteps < summary.steps - 1)
+      progress(`warning: a step run was not fully cached (${summary.cachedSteps}/${summary.steps})`);
     rounds.push({ bare: took.bare!.ms, step: took.step!.ms, fresh: took.fresh!.ms, summary });
     rmSync(freshEnv.BUILDKIT_STEP_STATE_DIR, { recursive: true, force: true });
   };
@@ -218,11 +246,21 @@ async function firstAnswer(endpoint: string, give: { up: boolean }): Promise<big
  * to back for when it first answers: buildkitd accepts connections well before it answers, and
  * that part is the daemon's start-up, not the step's latency.
  */
-async function lateDaemon(bed: Bed, dir: string, context: string): Promise<{ listenToNotice: number; listenToAnswer: number; answerToNotice: number }> {
+async function lateDaemon(
+  bed: Bed,
+  dir: string,
+  context: string,
+): Promise<{ listenToNotice: number; listenToAnswer: number; answerToNotice: number }> {
   const daemonDir = path.join(dir, 'daemon');
   mkdirSync(daemonDir, { recursive: true });
   const socket = path.join(daemonDir, 'buildkitd.sock');
-  const env = stepEnv(bed, dir, { image: 'bench/late', tags: ['1'], context, oci_layout: path.join(dir, 'layout'), daemon_timeout: 60 });
+  const env = stepEnv(bed, dir, {
+    image: 'bench/late',
+    tags: ['1'],
+    context,
+    oci_layout: path.join(dir, 'layout'),
+    daemon_timeout: 60,
+  });
   env.PARAM_ENDPOINT = `unix://${socket}`;
   let noticed: bigint | undefined;
   const step = runStep(env, {
@@ -245,7 +283,11 @@ async function lateDaemon(bed: Bed, dir: string, context: string): Promise<{ lis
       throw new Error(`late-daemon run failed (exit ${result.code}):\n${result.stderr.slice(-2000)}`);
     }
     const between = (from: bigint, to: bigint) => Number(to - from) / 1e6;
-    return { listenToNotice: between(listenedAt, noticed), listenToAnswer: between(listenedAt, answeredAt), answerToNotice: between(answeredAt, noticed) };
+    return {
+      listenToNotice: between(listenedAt, noticed),
+      listenToAnswer: between(listenedAt, answeredAt),
+      answerToNotice: between(answeredAt, noticed),
+    };
   } finally {
     give.up = true;
     await daemon?.stop();
@@ -255,7 +297,12 @@ async function lateDaemon(bed: Bed, dir: string, context: string): Promise<{ lis
 // --- fresh-pod rebuilds ----------------------------------------------------------------------
 
 /** A build in a new pod: its own state dir; `daemon` decides warm (reused) or wiped (new). */
-async function podBuild(bed: Bed, daemon: Buildkitd, dir: string, params: Record<string, unknown>): Promise<{ ms: number; summary: Summary }> {
+async function podBuild(
+  bed: Bed,
+  daemon: Buildkitd,
+  dir: string,
+  params: Record<string, unknown>,
+): Promise<{ ms: number; summary: Summary }> {
   mkdirSync(dir, { recursive: true });
   const env = stepEnv(bed, dir, params);
   env.PARAM_ENDPOINT = daemon.endpoint;
@@ -263,14 +310,28 @@ async function podBuild(bed: Bed, daemon: Buildkitd, dir: string, params: Record
   return { ms: result.ms, summary: summaryOf(result) };
 }
 
-type RebuildFigures = { cold: number[]; fresh: number[]; warm: number[]; freshLast: number[]; warmLast: number[]; cached: string[] };
+type RebuildFigures = {
+  cold: number[];
+  fresh: number[];
+  warm: number[];
+  freshLast: number[];
+  warmLast: number[];
+  cached: string[];
+};
 
 /**
  * One round: a cold build (empty daemon, empty cache repo), then on a wiped daemon a rebuild that
  * imports the registry cache, then the same on the now warm daemon; then with only the last step
  * changed, on another wiped daemon and on the warm one.
  */
-async function rebuildRound(bed: Bed, dir: string, makeContext: (dir: string) => string, change: Record<string, string>, figures: RebuildFigures, label: string): Promise<void> {
+async function rebuildRound(
+  bed: Bed,
+  dir: string,
+  makeContext: (dir: string) => string,
+  change: Record<string, string>,
+  figures: RebuildFigures,
+  label: string,
+): Promise<void> {
   const context = makeContext(path.join(dir, 'src'));
   // Replaced, not rewritten in place: a context may be a hard-linked copy of a shared one.
   const edit = (files: Record<string, string>) => {
@@ -319,7 +380,14 @@ async function rebuildRound(bed: Bed, dir: string, makeContext: (dir: string) =>
   }
 }
 
-async function rebuilds(bed: Bed, dir: string, count: number, makeContext: (dir: string) => string, change: Record<string, string>, label: string): Promise<RebuildFigures> {
+async function rebuilds(
+  bed: Bed,
+  dir: string,
+  count: number,
+  makeContext: (dir: string) => string,
+  change: Record<string, string>,
+  label: string,
+): Promise<RebuildFigures> {
   const figures: RebuildFigures = { cold: [], fresh: [], warm: [], freshLast: [], warmLast: [], cached: [] };
   for (let round = 0; round < count; round++) {
     progress(`${label}: round ${round + 1} of ${count}`);
@@ -401,7 +469,9 @@ async function newTagRound(bed: Bed, dir: string, round: number, figures: NewTag
     );
     const refs = (built: { summary: Summary }) => {
       const cache = built.summary.cache;
-      return cache ? `found [${cache.found.join(' ')}] missing [${cache.missing.join(' ')}] exported ${cache.exported}` : 'no cache summary';
+      return cache
+        ? `found [${cache.found.join(' ')}] missing [${cache.missing.join(' ')}] exported ${cache.exported}`
+        : 'no cache summary';
     };
     figures.cacheRefs.push(`fresh new tag: ${refs(freshNew)}; one-line change, new tag: ${refs(changed.new)}`);
   } finally {
@@ -411,7 +481,16 @@ async function newTagRound(bed: Bed, dir: string, round: number, figures: NewTag
 }
 
 async function newTags(bed: Bed, dir: string, count: number): Promise<NewTagFigures> {
-  const figures: NewTagFigures = { cold: [], warm: [], freshSame: [], freshNew: [], changedSame: [], changedNew: [], cached: [], cacheRefs: [] };
+  const figures: NewTagFigures = {
+    cold: [],
+    warm: [],
+    freshSame: [],
+    freshNew: [],
+    changedSame: [],
+    changedNew: [],
+    cached: [],
+    cacheRefs: [],
+  };
   for (let round = 0; round < count; round++) {
     progress(`new tags: round ${round + 1} of ${count}`);
     await newTagRound(bed, path.join(dir, `newtag-${round}`), round, figures, `newtag-${round}`);
@@ -432,18 +511,26 @@ type FleetFigures = { first: number[]; sticky: number[]; other: number[]; cached
 async function fleetRound(bed: Bed, dir: string, round: number, figures: FleetFigures): Promise<void> {
   const replicas: Buildkitd[] = [];
   try {
-    for (const name of ['replica-a', 'replica-b']) replicas.push(await startBuildkitd(bed.tools, { dir: path.join(dir, name) }));
+    for (const name of ['replica-a', 'replica-b'])
+      replicas.push(await startBuildkitd(bed.tools, { dir: path.join(dir, name) }));
     const endpoints = replicas.map((replica) => replica.endpoint);
     const context = writeContext(path.join(dir, 'src'), workDockerfile(bed.busybox));
     const edit = (content: string) => {
       rmSync(path.join(context, 'last.txt'), { force: true });
       writeContext(context, { 'last.txt': content });
     };
-    const params = { image: `bench/fleet-${round}`, tags: ['1'], context, oci_layout: path.join(dir, 'layout'), daemon_timeout: 60 };
+    const params = {
+      image: `bench/fleet-${round}`,
+      tags: ['1'],
+      context,
+      oci_layout: path.join(dir, 'layout'),
+      daemon_timeout: 60,
+    };
     const first = await podBuild(bed, replicas[0]!, path.join(dir, 'pod-first'), { ...params, endpoints });
     const home = first.summary.fleet?.endpoint;
     const other = replicas.find((replica) => replica.endpoint !== home);
-    if (!home || !other) throw new Error(`fleet bench: the step reported no replica (${JSON.stringify(first.summary)})`);
+    if (!home || !other)
+      throw new Error(`fleet bench: the step reported no replica (${JSON.stringify(first.summary)})`);
     edit('changed for its replica\n');
     const sticky = await podBuild(bed, replicas[0]!, path.join(dir, 'pod-sticky'), { ...params, endpoints });
     if (sticky.summary.fleet?.endpoint !== home) throw new Error('fleet bench: the second build left its replica');
@@ -462,7 +549,8 @@ async function fleetRound(bed: Bed, dir: string, round: number, figures: FleetFi
 
 /** RUN steps that do a few seconds of real work: shell arithmetic, and hashing freshly made data. */
 function workDockerfile(busybox: string): Record<string, string> {
-  const spin = (n: number, out: string) => `RUN i=0; s=0; while [ $i -lt ${n} ]; do s=$(( (s * 31 + i) % 1000003 )); i=$((i+1)); done; echo $s > ${out}`;
+  const spin = (n: number, out: string) =>
+    `RUN i=0; s=0; while [ $i -lt ${n} ]; do s=$(( (s * 31 + i) % 1000003 )); i=$((i+1)); done; echo $s > ${out}`;
   return {
     Dockerfile: [
       `FROM ${busybox}`,
@@ -478,8 +566,12 @@ function workDockerfile(busybox: string): Record<string, string> {
 }
 
 function smallFiles(busybox: string, count: number): Record<string, string> {
-  const files: Record<string, string> = { Dockerfile: `FROM ${busybox}\nCOPY files/ /files/\nCOPY last.txt /last.txt\nRUN find /files -type f | wc -l > /count && cat /last.txt\n`, 'last.txt': 'first\n' };
-  for (let i = 0; i < count; i++) files[`files/${Math.floor(i / 500)}/f${i}.txt`] = `small file ${i} ${Math.random()}\n`;
+  const files: Record<string, string> = {
+    Dockerfile: `FROM ${busybox}\nCOPY files/ /files/\nCOPY last.txt /last.txt\nRUN find /files -type f | wc -l > /count && cat /last.txt\n`,
+    'last.txt': 'first\n',
+  };
+  for (let i = 0; i < count; i++)
+    files[`files/${Math.floor(i / 500)}/f${i}.txt`] = `small file ${i} ${Math.random()}\n`;
   return files;
 }
 
@@ -487,12 +579,16 @@ function smallFiles(busybox: string, count: number): Record<string, string> {
 function bigContext(busybox: string, dir: string, mib: number): string {
   mkdirSync(path.join(dir, 'big'), { recursive: true });
   const chunk = Buffer.alloc(1024 * 1024);
-  writeContext(dir, { Dockerfile: `FROM ${busybox}\nCOPY big/ /big/\nCOPY last.txt /last.txt\nRUN du -s /big && cat /last.txt\n`, 'last.txt': 'first\n' });
+  writeContext(dir, {
+    Dockerfile: `FROM ${busybox}\nCOPY big/ /big/\nCOPY last.txt /last.txt\nRUN du -s /big && cat /last.txt\n`,
+    'last.txt': 'first\n',
+  });
   for (let part = 0; part < mib / 25; part++) {
     const file = path.join(dir, 'big', `part${part}.bin`);
     rmSync(file, { force: true });
     for (let i = 0; i < 25; i++) {
-      for (let offset = 0; offset < chunk.length; offset += 4) chunk.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, offset);
+      for (let offset = 0; offset < chunk.length; offset += 4)
+        chunk.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, offset);
       writeFileSync(file, chunk, { flag: 'a' });
     }
   }
@@ -513,16 +609,23 @@ function linkedCopy(source: string, dir: string): string {
  * own CPU time and the time since the process started (spawn and exit not counted); and two
  * whole processes, by wall time. Interleaved round by round.
  */
-async function pieces(bed: Bed, dir: string, count: number): Promise<Array<{ name: string; cpu?: number; wall: number }>> {
+async function pieces(
+  bed: Bed,
+  dir: string,
+  count: number,
+): Promise<Array<{ name: string; cpu?: number; wall: number }>> {
   const env = stepEnv(bed, dir, { image: 'bench/pieces', tags: ['1'], context: dir });
   const buildxEnv = { PATH: process.env.PATH, BUILDX_CONFIG: path.join(dir, 'pieces-buildx') };
   const dist = path.resolve(CLI, '..');
-  const report = "const used = process.cpuUsage(); console.log(JSON.stringify({ cpu: (used.user + used.system) / 1000, wall: performance.now() }));";
+  const report =
+    'const used = process.cpuUsage(); console.log(JSON.stringify({ cpu: (used.user + used.system) / 1000, wall: performance.now() }));';
   const node = (code: string) => async () => {
     const result = await run(process.execPath, ['--input-type=module', '-e', `${code}\n${report}`], env);
     return JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { cpu: number; wall: number };
   };
-  const wall = (file: string, args: string[], runEnv: NodeJS.ProcessEnv) => async () => ({ wall: (await run(file, args, runEnv)).ms });
+  const wall = (file: string, args: string[], runEnv: NodeJS.ProcessEnv) => async () => ({
+    wall: (await run(file, args, runEnv)).ms,
+  });
   const url = (file: string) => JSON.stringify(pathToFileURL(path.join(dist, file)).href);
   const schemaFile = JSON.stringify(path.resolve(dist, '../../schemas/params.schema.json'));
   const measures: Array<[string, () => Promise<{ cpu?: number; wall: number }>]> = [
@@ -530,12 +633,29 @@ async function pieces(bed: Bed, dir: string, count: number): Promise<Array<{ nam
     ['+ import yargs', node("await import('yargs');")],
     ['+ import fs-extra', node("await import('fs-extra');")],
     ['+ import execa from its package (~150 modules; before)', node("await import('execa');")],
-    ['+ import execa from the build\'s one-file bundle (now)', node(`await import(${url('buildx/execa.bundle.js')});`)],
-    ['+ ajv compiling the params schema at run time (before)', node(`const { Ajv2020 } = await import('ajv/dist/2020.js'); const fs = await import('node:fs'); new Ajv2020({ allErrors: true, strict: true, verbose: true }).compile(JSON.parse(fs.readFileSync(${schemaFile}, 'utf8')));`)],
-    ['+ the validator generated at build time (now)', node(`const { createRequire } = await import('node:module'); createRequire(${url('params/validate.js')})('./params-validator.generated.cjs');`)],
-    ['+ import the step\'s whole static module graph (cli.js)', node(`await import(${url('cli.js')});`)],
+    ["+ import execa from the build's one-file bundle (now)", node(`await import(${url('buildx/execa.bundle.js')});`)],
+    [
+      '+ ajv compiling the params schema at run time (before)',
+      node(
+        `const { Ajv2020 } = await import('ajv/dist/2020.js'); const fs = await import('node:fs'); new Ajv2020({ allErrors: true, strict: true, verbose: true }).compile(JSON.parse(fs.readFileSync(${schemaFile}, 'utf8')));`,
+      ),
+    ],
+    [
+      '+ the validator generated at build time (now)',
+      node(
+        `const { createRequire } = await import('node:module'); createRequire(${url('params/validate.js')})('./params-validator.generated.cjs');`,
+      ),
+    ],
+    ["+ import the step's whole static module graph (cli.js)", node(`await import(${url('cli.js')});`)],
     ['`buildkit-step validate`, whole process', wall(process.execPath, [CLI, 'validate'], env)],
-    ['`buildx create` (remote driver), whole process', wall(bed.tools.buildx, ['create', '--name', 'pieces', '--node', 'pieces0', '--driver', 'remote', bed.buildkitd.endpoint], buildxEnv)],
+    [
+      '`buildx create` (remote driver), whole process',
+      wall(
+        bed.tools.buildx,
+        ['create', '--name', 'pieces', '--node', 'pieces0', '--driver', 'remote', bed.buildkitd.endpoint],
+        buildxEnv,
+      ),
+    ],
   ];
   const times = new Map<string, Array<{ cpu?: number; wall: number }>>(measures.map(([name]) => [name, []]));
   for (let round = 0; round < count; round++) {
@@ -551,11 +671,16 @@ async function pieces(bed: Bed, dir: string, count: number): Promise<Array<{ nam
 // --- the machine -----------------------------------------------------------------------------
 
 function machine(bed: Bed): string[] {
-  const version = (file: string, args: string[]) => execFileSync(file, args, { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
-  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const version = (file: string, args: string[]) =>
+    execFileSync(file, args, { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
+  const cpu =
+    /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
   return [
     `- date: ${new Date().toISOString()}`,
-    `- CPU: ${os.availableParallelism()} x ${cpu}; RAM ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; kernel ${os.release()}; load average at start ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
+    `- CPU: ${os.availableParallelism()} x ${cpu}; RAM ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; kernel ${os.release()}; load average at start ${os
+      .loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')}`,
     `- node ${process.version}; ${version(bed.tools.buildkitd, ['--version'])}; ${version(bed.tools.buildx, ['version'])}; buildkitd snapshotter ${bed.buildkitd.snapshotter}`,
   ];
 }
@@ -567,12 +692,38 @@ function rebuildRows(label: string, figures: RebuildFigures, targets: boolean): 
   row(`${label}: cold build (empty daemon, empty cache)`, spread(figures.cold, ms), '', '');
   row(`${label}: fresh-pod rebuild (wiped daemon, registry cache)`, spread(figures.fresh, ms), '', '');
   row(`${label}: warm rebuild (same daemon)`, spread(figures.warm, ms), '', '');
-  row(`${label}: **fresh-pod / warm**`, spread(freshWarm, ratio), targets ? '≤ 1.5' : '', targets ? verdict(median(freshWarm) <= 1.5) : '');
-  row(`${label}: **fresh-pod / cold**`, spread(freshCold, ratio), targets ? '≤ 0.2' : '', targets ? verdict(median(freshCold) <= 0.2) : '');
+  row(
+    `${label}: **fresh-pod / warm**`,
+    spread(freshWarm, ratio),
+    targets ? '≤ 1.5' : '',
+    targets ? verdict(median(freshWarm) <= 1.5) : '',
+  );
+  row(
+    `${label}: **fresh-pod / cold**`,
+    spread(freshCold, ratio),
+    targets ? '≤ 0.2' : '',
+    targets ? verdict(median(freshCold) <= 0.2) : '',
+  );
   row(`${label}, only the last step changed: fresh pod`, spread(figures.freshLast, ms), '', '');
   row(`${label}, only the last step changed: warm daemon`, spread(figures.warmLast, ms), '', '');
-  row(`${label}, only the last step changed: **fresh-pod / warm**`, spread(figures.freshLast.map((fresh, index) => fresh / figures.warmLast[index]!), ratio), '', '');
-  row(`${label}, only the last step changed: **fresh-pod / cold**`, spread(figures.freshLast.map((fresh, index) => fresh / figures.cold[index]!), ratio), '', '');
+  row(
+    `${label}, only the last step changed: **fresh-pod / warm**`,
+    spread(
+      figures.freshLast.map((fresh, index) => fresh / figures.warmLast[index]!),
+      ratio,
+    ),
+    '',
+    '',
+  );
+  row(
+    `${label}, only the last step changed: **fresh-pod / cold**`,
+    spread(
+      figures.freshLast.map((fresh, index) => fresh / figures.cold[index]!),
+      ratio,
+    ),
+    '',
+    '',
+  );
 }
 
 // --- new-tag rows --------------------------------------------------------------------------------
@@ -586,19 +737,35 @@ function newTagRows(figures: NewTagFigures): void {
   row(`${label}: fresh pod, same tag, unchanged sources`, spread(figures.freshSame, ms), '', '');
   row(`${label}: fresh pod, **new tag**, unchanged sources`, spread(figures.freshNew, ms), '', '');
   const unchanged = per(figures.freshNew, figures.warm);
-  row(`${label}: **fresh pod new tag / warm rebuild** (unchanged sources)`, spread(unchanged, ratio), '≤ 1.5', verdict(median(unchanged) <= 1.5));
+  row(
+    `${label}: **fresh pod new tag / warm rebuild** (unchanged sources)`,
+    spread(unchanged, ratio),
+    '≤ 1.5',
+    verdict(median(unchanged) <= 1.5),
+  );
   row(`${label}, one-line change: fresh pod, same tag`, spread(figures.changedSame, ms), '', '');
   row(`${label}, one-line change: fresh pod, **new tag**`, spread(figures.changedNew, ms), '', '');
   const same = per(figures.changedNew, figures.changedSame);
-  row(`${label}, one-line change: **new tag / same tag** (fresh pods)`, spread(same, ratio), '≤ 1.1', verdict(median(same) <= 1.1));
+  row(
+    `${label}, one-line change: **new tag / same tag** (fresh pods)`,
+    spread(same, ratio),
+    '≤ 1.1',
+    verdict(median(same) <= 1.1),
+  );
   const cold = per(figures.changedNew, figures.cold);
-  row(`${label}, one-line change: **new tag (fresh pod) / cold build**`, spread(cold, ratio), '≤ 0.3', verdict(median(cold) <= 0.3));
+  row(
+    `${label}, one-line change: **new tag (fresh pod) / cold build**`,
+    spread(cold, ratio),
+    '≤ 0.3',
+    verdict(median(cold) <= 0.3),
+  );
 }
 
 // --- main ------------------------------------------------------------------------------------
 
 const rows: string[] = [];
-const row = (figure: string, value: string, target: string, verdict: string) => rows.push(`| ${figure} | ${value} | ${target} | ${verdict} |`);
+const row = (figure: string, value: string, target: string, verdict: string) =>
+  rows.push(`| ${figure} | ${value} | ${target} | ${verdict} |`);
 const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 const started = Date.now();
 const bed = await startBed();
@@ -618,24 +785,63 @@ try {
   if (runs('overhead')) {
     // 1. Step overhead on a fully cached build.
     progress(`1. step vs bare buildx on a cached build, ${ROUNDS} paired rounds`);
-    const cachedContext = writeContext(path.join(work, 'cached', 'src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo cached > /x\nCOPY a /a\n`, a: 'bench\n' });
-    const cachedParams = { image: 'bench/app', tags: ['1'], context: cachedContext, oci_layout: path.join(work, 'cached', 'layout') };
+    const cachedContext = writeContext(path.join(work, 'cached', 'src'), {
+      Dockerfile: `FROM ${bed.busybox}\nRUN echo cached > /x\nCOPY a /a\n`,
+      a: 'bench\n',
+    });
+    const cachedParams = {
+      image: 'bench/app',
+      tags: ['1'],
+      context: cachedContext,
+      oci_layout: path.join(work, 'cached', 'layout'),
+    };
     const overhead = await paired(bed, path.join(work, 'cached'), cachedParams, ROUNDS);
     row('1. cached build: bare `buildx build` wall time', spread(overhead.bare, ms), '', '');
     row('1. cached build: `buildkit-step build` wall time', spread(overhead.step, ms), '', '');
-    row('1. **step / bare buildx** (same argv, same warm daemon, paired)', spread(overhead.ratio, ratio), '≤ 1.10', verdict(median(overhead.ratio) <= 1.1));
+    row(
+      '1. **step / bare buildx** (same argv, same warm daemon, paired)',
+      spread(overhead.ratio, ratio),
+      '≤ 1.10',
+      verdict(median(overhead.ratio) <= 1.1),
+    );
     row('1. step − bare buildx', spread(overhead.extra, ms), '', '');
-    row('1. step with an empty state dir (new pod, new buildx node ID) / bare buildx', spread(overhead.freshRatio, ratio), '', '');
-    row('1. step peak RSS (Node alone, buildx excluded)', spread(overhead.rssMiB, (value) => `${value.toFixed(1)} MiB`), '< 80 MiB', verdict(quantile(overhead.rssMiB, 1) < 80));
+    row(
+      '1. step with an empty state dir (new pod, new buildx node ID) / bare buildx',
+      spread(overhead.freshRatio, ratio),
+      '',
+      '',
+    );
+    row(
+      '1. step peak RSS (Node alone, buildx excluded)',
+      spread(overhead.rssMiB, (value) => `${value.toFixed(1)} MiB`),
+      '< 80 MiB',
+      verdict(quantile(overhead.rssMiB, 1) < 80),
+    );
     row('1. daemon wait inside the step (daemon up)', spread(overhead.daemonWait, ms), '', '');
 
     progress(`1. late daemon, ${LATE_ROUNDS} rounds`);
     const late: Array<Awaited<ReturnType<typeof lateDaemon>>> = [];
-    for (let round = 0; round < LATE_ROUNDS; round++) late.push(await lateDaemon(bed, path.join(work, `late-${round}`), cachedContext));
+    for (let round = 0; round < LATE_ROUNDS; round++)
+      late.push(await lateDaemon(bed, path.join(work, `late-${round}`), cachedContext));
     const lateFigure = (key: keyof (typeof late)[number]) => late.map((entry) => entry[key]);
-    row('1. late daemon: socket starts to listen → step notices it', spread(lateFigure('listenToNotice'), ms), '< 100 ms', verdict(median(lateFigure('listenToNotice')) < 100));
-    row('1. late daemon: of which the daemon\'s own start-up (listen → first ListWorkers answer to a back-to-back probe)', spread(lateFigure('listenToAnswer'), ms), '', '');
-    row('1. late daemon: the step\'s own latency (first possible answer → step notices)', spread(lateFigure('answerToNotice'), ms), '< 100 ms', verdict(median(lateFigure('answerToNotice')) < 100));
+    row(
+      '1. late daemon: socket starts to listen → step notices it',
+      spread(lateFigure('listenToNotice'), ms),
+      '< 100 ms',
+      verdict(median(lateFigure('listenToNotice')) < 100),
+    );
+    row(
+      "1. late daemon: of which the daemon's own start-up (listen → first ListWorkers answer to a back-to-back probe)",
+      spread(lateFigure('listenToAnswer'), ms),
+      '',
+      '',
+    );
+    row(
+      "1. late daemon: the step's own latency (first possible answer → step notices)",
+      spread(lateFigure('answerToNotice'), ms),
+      '< 100 ms',
+      verdict(median(lateFigure('answerToNotice')) < 100),
+    );
 
     progress('1. where the time goes');
     parts = await pieces(bed, path.join(work, 'pieces'), Math.max(3, Math.min(ROUNDS, 9)));
@@ -644,7 +850,14 @@ try {
   if (runs('cache')) {
     // 2. Fresh-pod rebuilds.
     progress(`2. fresh-pod rebuild, ${REBUILD_ROUNDS} rounds`);
-    work2 = await rebuilds(bed, path.join(work, 'rebuild'), REBUILD_ROUNDS, (dir) => writeContext(dir, workDockerfile(bed.busybox)), { 'last.txt': 'changed\n' }, 'work');
+    work2 = await rebuilds(
+      bed,
+      path.join(work, 'rebuild'),
+      REBUILD_ROUNDS,
+      (dir) => writeContext(dir, workDockerfile(bed.busybox)),
+      { 'last.txt': 'changed\n' },
+      'work',
+    );
     rebuildRows('2. RUN steps with a few seconds of work', work2, true);
 
     progress(`2. new tags, ${NEWTAG_ROUNDS} rounds`);
@@ -657,16 +870,45 @@ try {
     if (CONTEXT_ROUNDS > 0) {
       progress(`3. 10,000 small files, ${CONTEXT_ROUNDS} rounds`);
       const many = smallFiles(bed.busybox, 10_000);
-      const manyFigures = await rebuilds(bed, path.join(work, 'many'), CONTEXT_ROUNDS, (dir) => writeContext(dir, many), { 'last.txt': 'changed\n' }, 'many-files');
+      const manyFigures = await rebuilds(
+        bed,
+        path.join(work, 'many'),
+        CONTEXT_ROUNDS,
+        (dir) => writeContext(dir, many),
+        { 'last.txt': 'changed\n' },
+        'many-files',
+      );
       const manyContext = writeContext(path.join(work, 'many-paired', 'src'), many);
-      const manyPaired = await paired(bed, path.join(work, 'many-paired'), { image: 'bench/many', tags: ['1'], context: manyContext, oci_layout: path.join(work, 'many-paired', 'layout') }, SCALE_ROUNDS);
+      const manyPaired = await paired(
+        bed,
+        path.join(work, 'many-paired'),
+        {
+          image: 'bench/many',
+          tags: ['1'],
+          context: manyContext,
+          oci_layout: path.join(work, 'many-paired', 'layout'),
+        },
+        SCALE_ROUNDS,
+      );
       contextFigures.push(['3. 10,000 small files', manyFigures, manyPaired]);
       rmSync(path.join(work, 'many-paired'), { recursive: true, force: true });
 
       progress(`3. 200 MB context, ${CONTEXT_ROUNDS} rounds`);
       const bigDir = bigContext(bed.busybox, path.join(work, 'big-src'), 200);
-      const bigFigures = await rebuilds(bed, path.join(work, 'big'), CONTEXT_ROUNDS, (dir) => linkedCopy(bigDir, dir), { 'last.txt': 'changed\n' }, 'big-context');
-      const bigPaired = await paired(bed, path.join(work, 'big-paired'), { image: 'bench/big', tags: ['1'], context: bigDir, oci_layout: path.join(work, 'big-paired', 'layout') }, SCALE_ROUNDS);
+      const bigFigures = await rebuilds(
+        bed,
+        path.join(work, 'big'),
+        CONTEXT_ROUNDS,
+        (dir) => linkedCopy(bigDir, dir),
+        { 'last.txt': 'changed\n' },
+        'big-context',
+      );
+      const bigPaired = await paired(
+        bed,
+        path.join(work, 'big-paired'),
+        { image: 'bench/big', tags: ['1'], context: bigDir, oci_layout: path.join(work, 'big-paired', 'layout') },
+        SCALE_ROUNDS,
+      );
       contextFigures.push(['3. 200 MB context', bigFigures, bigPaired]);
       rmSync(path.join(work, 'big-paired'), { recursive: true, force: true });
     }
@@ -674,34 +916,67 @@ try {
       rebuildRows(label, figures, false);
       row(`${label}: step / bare buildx, cached, warm daemon`, spread(pairedFigures.ratio, ratio), '', '');
       row(`${label}: step − bare buildx`, spread(pairedFigures.extra, ms), '', '');
-      row(`${label}: step with an empty state dir (new pod, new buildx node ID) − bare buildx`, spread(pairedFigures.freshExtra, ms), '', '');
+      row(
+        `${label}: step with an empty state dir (new pod, new buildx node ID) − bare buildx`,
+        spread(pairedFigures.freshExtra, ms),
+        '',
+        '',
+      );
     }
 
     progress(`3. params, secrets and tags, ${SCALE_ROUNDS} paired rounds each`);
-    const pairs = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => ({ key: `${prefix}${i}`, value: `value-${i}-${'x'.repeat(24)}` }));
+    const pairs = (count: number, prefix: string) =>
+      Array.from({ length: count }, (_, i) => ({ key: `${prefix}${i}`, value: `value-${i}-${'x'.repeat(24)}` }));
     const variants: Array<[string, Record<string, unknown>]> = [
       ['1 tag, no build args, no secrets', {}],
       ['100 build args', { build_args: pairs(100, 'ARG_') }],
       ['50 secrets', { secrets: pairs(50, 'secret') }],
       ['50 tags', { tags: Array.from({ length: 50 }, (_, i) => `t${i}`) }],
-      ['100 build args + 50 secrets + 50 tags + 20 labels', { build_args: pairs(100, 'ARG_'), secrets: pairs(50, 'secret'), tags: Array.from({ length: 50 }, (_, i) => `t${i}`), labels: pairs(20, 'org.example.l') }],
+      [
+        '100 build args + 50 secrets + 50 tags + 20 labels',
+        {
+          build_args: pairs(100, 'ARG_'),
+          secrets: pairs(50, 'secret'),
+          tags: Array.from({ length: 50 }, (_, i) => `t${i}`),
+          labels: pairs(20, 'org.example.l'),
+        },
+      ],
     ];
-    const scaleContext = writeContext(path.join(work, 'scale-src'), { Dockerfile: `FROM ${bed.busybox}\nRUN echo scale > /x\n` });
+    const scaleContext = writeContext(path.join(work, 'scale-src'), {
+      Dockerfile: `FROM ${bed.busybox}\nRUN echo scale > /x\n`,
+    });
     // Variants interleaved round by round, so a change in machine load hits them all alike.
     const runners = [];
     for (const [index, [, extra]] of variants.entries()) {
       const dir = path.join(work, `scale-${index}`);
-      const params = { image: 'bench/scale', tags: ['1'], context: scaleContext, oci_layout: path.join(dir, 'layout'), ...extra };
-      const secrets = Object.fromEntries(((extra.secrets as Array<{ key: string; value: string }> | undefined) ?? []).map((pair) => [pair.key, pair.value]));
+      const params = {
+        image: 'bench/scale',
+        tags: ['1'],
+        context: scaleContext,
+        oci_layout: path.join(dir, 'layout'),
+        ...extra,
+      };
+      const secrets = Object.fromEntries(
+        ((extra.secrets as Array<{ key: string; value: string }> | undefined) ?? []).map((pair) => [
+          pair.key,
+          pair.value,
+        ]),
+      );
       runners.push(await pairedRunner(bed, dir, params, secrets));
     }
     for (let round = 0; round < SCALE_ROUNDS; round++) {
-      for (let offset = 0; offset < runners.length; offset++) await runners[(offset + round) % runners.length]!.round(round);
+      for (let offset = 0; offset < runners.length; offset++)
+        await runners[(offset + round) % runners.length]!.round(round);
     }
     const flat = runners.map((runner) => median(runner.figures().extra));
     for (const [index, [name]] of variants.entries()) {
       const difference = flat[index]! - flat[0]!;
-      row(`3. ${name}: step − bare buildx`, spread(runners[index]!.figures().extra, ms), index === 0 ? '' : 'flat', index === 0 ? '' : `${difference >= 0 ? '+' : ''}${Math.round(difference)} ms vs the first`);
+      row(
+        `3. ${name}: step − bare buildx`,
+        spread(runners[index]!.figures().extra, ms),
+        index === 0 ? '' : 'flat',
+        index === 0 ? '' : `${difference >= 0 ? '+' : ''}${Math.round(difference)} ms vs the first`,
+      );
     }
   }
 
@@ -709,19 +984,31 @@ try {
   if (runs('fleet')) {
     progress(`4. fleet, ${FLEET_ROUNDS} rounds`);
     fleetFigures = { first: [], sticky: [], other: [], cached: [] };
-    for (let round = 0; round < FLEET_ROUNDS; round++) await fleetRound(bed, path.join(work, `fleet-${round}`), round, fleetFigures);
+    for (let round = 0; round < FLEET_ROUNDS; round++)
+      await fleetRound(bed, path.join(work, `fleet-${round}`), round, fleetFigures);
     const label = '4. fleet of 2 replicas, no registry cache';
     row(`${label}: a repository's first build`, spread(fleetFigures.first, ms), '', '');
     row(`${label}, one-line change: on its replica (sticky routing)`, spread(fleetFigures.sticky, ms), '', '');
     row(`${label}, one-line change: on the other replica`, spread(fleetFigures.other, ms), '', '');
-    row(`${label}: **its replica / the other replica**`, spread(fleetFigures.sticky.map((value, index) => value / fleetFigures!.other[index]!), ratio), '', '');
+    row(
+      `${label}: **its replica / the other replica**`,
+      spread(
+        fleetFigures.sticky.map((value, index) => value / fleetFigures!.other[index]!),
+        ratio,
+      ),
+      '',
+      '',
+    );
   }
 
   const out = [
     `## \`npm run bench\`, ${new Date().toISOString().slice(0, 10)}`,
     '',
     ...header,
-    `- rounds: BENCH_ROUNDS=${ROUNDS} BENCH_LATE_ROUNDS=${LATE_ROUNDS} BENCH_REBUILD_ROUNDS=${REBUILD_ROUNDS} BENCH_SCALE_ROUNDS=${SCALE_ROUNDS} BENCH_CONTEXT_ROUNDS=${CONTEXT_ROUNDS} BENCH_NEWTAG_ROUNDS=${NEWTAG_ROUNDS} BENCH_FLEET_ROUNDS=${FLEET_ROUNDS}${ONLY ? ` BENCH_ONLY=${ONLY}` : ''}; whole run ${((Date.now() - started) / 60_000).toFixed(1)} min; load average at the end ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
+    `- rounds: BENCH_ROUNDS=${ROUNDS} BENCH_LATE_ROUNDS=${LATE_ROUNDS} BENCH_REBUILD_ROUNDS=${REBUILD_ROUNDS} BENCH_SCALE_ROUNDS=${SCALE_ROUNDS} BENCH_CONTEXT_ROUNDS=${CONTEXT_ROUNDS} BENCH_NEWTAG_ROUNDS=${NEWTAG_ROUNDS} BENCH_FLEET_ROUNDS=${FLEET_ROUNDS}${ONLY ? ` BENCH_ONLY=${ONLY}` : ''}; whole run ${((Date.now() - started) / 60_000).toFixed(1)} min; load average at the end ${os
+      .loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')}`,
     '- values: median (25th–75th percentile, number of runs); ratios are taken per pair / per round, then summarized',
     '',
     '| figure | value | target | verdict |',
@@ -731,7 +1018,7 @@ try {
     ...(parts.length === 0
       ? []
       : [
-          'Where the step\'s overhead goes: each piece alone in a new Node process (CPU time, and time since the process started), or a whole process (wall time); medians, interleaved:',
+          "Where the step's overhead goes: each piece alone in a new Node process (CPU time, and time since the process started), or a whole process (wall time); medians, interleaved:",
           '',
           '| piece | CPU | wall |',
           '| --- | --- | --- |',
@@ -745,7 +1032,14 @@ try {
     ...(fleetFigures?.cached ?? []).map((line) => `- fleet: ${line}`),
     ...contextFigures.flatMap(([label, figures]) => figures.cached.map((line) => `- ${label.slice(3)}: ${line}`)),
     '',
-    ...(tagFigures ? ['Cache refs the step reported (its JSON summary), per round:', '', ...tagFigures.cacheRefs.map((line) => `- ${line}`), ''] : []),
+    ...(tagFigures
+      ? [
+          'Cache refs the step reported (its JSON summary), per round:',
+          '',
+          ...tagFigures.cacheRefs.map((line) => `- ${line}`),
+          '',
+        ]
+      : []),
   ];
   process.stdout.write(out.join('\n'));
 } finally {

@@ -21,7 +21,10 @@ try {
       PARAM_IMAGE: `${bed.registry.host}/examples/hello`,
       PARAM_TAGS: '["v1","latest"]',
       PARAM_CONTEXT: path.join(REPO, 'examples', 'hello'),
-      PARAM_BUILD_ARGS: JSON.stringify([{ key: 'BASE', value: bed.busybox }, { key: 'GREETING', value: 'hello, world' }]),
+      PARAM_BUILD_ARGS: JSON.stringify([
+        { key: 'BASE', value: bed.busybox },
+        { key: 'GREETING', value: 'hello, world' },
+      ]),
       PARAM_PUSH: 'true',
       PARAM_OCI_LAYOUT: path.join(out, 'image'),
       PARAM_METADATA_FILE: path.join(out, 'metadata.json'),
@@ -35,8 +38,15 @@ try {
     console.log('\nresults (in %s):', resultsDir);
     for (const [name, value] of Object.entries(run.results)) console.log(`  ${name} = ${value}`);
     console.log('OCI layout: %s', path.join(out, 'image'));
-    console.log('metadata:   %s (%d bytes)', path.join(out, 'metadata.json'), readFileSync(path.join(out, 'metadata.json')).length);
-    console.log('/www/greeting.txt in the image: %s', readImageFile(path.join(out, 'image'), manifest!, 'www/greeting.txt').trim());
+    console.log(
+      'metadata:   %s (%d bytes)',
+      path.join(out, 'metadata.json'),
+      readFileSync(path.join(out, 'metadata.json')).length,
+    );
+    console.log(
+      '/www/greeting.txt in the image: %s',
+      readImageFile(path.join(out, 'image'), manifest!, 'www/greeting.txt').trim(),
+    );
   } else {
     console.log('\nthe build failed (exit %d): %s', exitCode, JSON.stringify(run.results));
   }

@@ -30,7 +30,8 @@ export function fleetEndpoints(fleet = FLEET): string[] {
 }
 
 /** A replica's stable DNS name through the headless Service. */
-export const replicaHost = (fleet: typeof FLEET, n: number): string => `${fleet.name}-${n}.${fleet.name}.${fleet.namespace}.svc`;
+export const replicaHost = (fleet: typeof FLEET, n: number): string =>
+  `${fleet.name}-${n}.${fleet.name}.${fleet.namespace}.svc`;
 
 const CERT_DIR = '/home/user/.config/buildkit/certs';
 const STATE_DIR = '/home/user/.local/share/buildkit';
@@ -71,18 +72,29 @@ export function fleetManifests(fleet = FLEET): Array<Record<string, unknown>> {
               image: fleet.image,
               // The rootless image's entrypoint is `rootlesskit buildkitd`: flags only.
               args: [
-                '--addr', SOCKET,
-                '--addr', `tcp://0.0.0.0:${fleet.port}`,
-                '--tlscacert', `${CERT_DIR}/ca.pem`,
-                '--tlscert', `${CERT_DIR}/cert.pem`,
-                '--tlskey', `${CERT_DIR}/key.pem`,
+                '--addr',
+                SOCKET,
+                '--addr',
+                `tcp://0.0.0.0:${fleet.port}`,
+                '--tlscacert',
+                `${CERT_DIR}/ca.pem`,
+                '--tlscert',
+                `${CERT_DIR}/cert.pem`,
+                '--tlskey',
+                `${CERT_DIR}/key.pem`,
                 '--oci-worker-no-process-sandbox',
               ],
               ports: [{ name: 'buildkitd', containerPort: fleet.port, protocol: 'TCP' }],
               // A busy daemon answers slowly: give the probes time, and restart (which kills every
               // build on the replica) only after minutes of silence.
               readinessProbe: { ...probe(), initialDelaySeconds: 2, periodSeconds: 5, timeoutSeconds: 5 },
-              livenessProbe: { ...probe(), initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 6 },
+              livenessProbe: {
+                ...probe(),
+                initialDelaySeconds: 10,
+                periodSeconds: 30,
+                timeoutSeconds: 10,
+                failureThreshold: 6,
+              },
               securityContext: {
                 runAsUser: 1000,
                 runAsGroup: 1000,
@@ -176,8 +188,16 @@ leaf "$out/client" "buildkit-step" "basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
 
-${secret(fleet.serverSecret, [['ca.pem', '$out/server/ca.pem'], ['cert.pem', '$out/server/cert.pem'], ['key.pem', '$out/server/key.pem']])}
-${secret(fleet.clientSecret, [['ca.pem', '$out/client/ca.pem'], ['cert.pem', '$out/client/cert.pem'], ['key.pem', '$out/client/key.pem']])}
+${secret(fleet.serverSecret, [
+  ['ca.pem', '$out/server/ca.pem'],
+  ['cert.pem', '$out/server/cert.pem'],
+  ['key.pem', '$out/server/key.pem'],
+])}
+${secret(fleet.clientSecret, [
+  ['ca.pem', '$out/client/ca.pem'],
+  ['cert.pem', '$out/client/cert.pem'],
+  ['key.pem', '$out/client/key.pem'],
+])}
 echo "wrote $out (Secrets: $out/${fleet.serverSecret}.yaml, $out/${fleet.clientSecret}.yaml)"
 `;
 }
@@ -220,6 +240,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.stderr.write(`gen-deploy: out of date (npm run gen-tasks):\n${changed.map((f) => `  ${f}\n`).join('')}`);
     process.exitCode = 1;
   } else {
-    process.stdout.write(changed.length > 0 ? changed.map((f) => `${check ? 'ok' : 'wrote'} ${f}\n`).join('') : 'gen-deploy: up to date\n');
+    process.stdout.write(
+      changed.length > 0 ? changed.map((f) => `${check ? 'ok' : 'wrote'} ${f}\n`).join('') : 'gen-deploy: up to date\n',
+    );
   }
 }

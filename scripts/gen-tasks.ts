@@ -110,18 +110,25 @@ type Workspace = {
   mountedIn?: readonly ('step' | 'sidecar')[];
 };
 
-const mountedIn = (workspace: Workspace, container: 'step' | 'sidecar') => (workspace.mountedIn ?? ['step']).includes(container);
+const mountedIn = (workspace: Workspace, container: 'step' | 'sidecar') =>
+  (workspace.mountedIn ?? ['step']).includes(container);
 
 /**
  * A step's use of a Task workspace (isolated workspaces: only the steps that name one mount it).
  * The CRD requires `mountPath`: the path the workspace has anyway.
  */
-const workspaceUsage = (workspace: Workspace) => ({ name: workspace.name, mountPath: workspace.mountPath ?? `/workspace/${workspace.name}` });
+const workspaceUsage = (workspace: Workspace) => ({
+  name: workspace.name,
+  mountPath: workspace.mountPath ?? `/workspace/${workspace.name}`,
+});
 
 /** Where registry CA files are mounted, in the step (which checks them) and the daemon (which uses them): REGISTRY_CA names files here. */
 const REGISTRY_CA_DIR = '/workspace/registry-ca';
 /** Where buildkitd reads its buildkitd.toml: root, and the rootless image's user (XDG config dir). */
-const BUILDKITD_CONFIG_DIR: Readonly<Record<'privileged' | 'rootless', string>> = { privileged: '/etc/buildkit', rootless: '/home/user/.config/buildkit' };
+const BUILDKITD_CONFIG_DIR: Readonly<Record<'privileged' | 'rootless', string>> = {
+  privileged: '/etc/buildkit',
+  rootless: '/home/user/.config/buildkit',
+};
 
 const REGISTRY_CA_WORKSPACE: Workspace = {
   name: 'registry-ca',
@@ -142,7 +149,11 @@ const BUILDKITD_CONFIG_WORKSPACE: Workspace = {
 
 /** The Task's workspaces for a variant: the daemon config goes where that daemon reads it. */
 const workspacesFor = (variant: 'privileged' | 'rootless'): Workspace[] =>
-  WORKSPACES.map((workspace) => (workspace.name === BUILDKITD_CONFIG_WORKSPACE.name ? { ...workspace, mountPath: BUILDKITD_CONFIG_DIR[variant] } : workspace));
+  WORKSPACES.map((workspace) =>
+    workspace.name === BUILDKITD_CONFIG_WORKSPACE.name
+      ? { ...workspace, mountPath: BUILDKITD_CONFIG_DIR[variant] }
+      : workspace,
+  );
 
 const WORKSPACES: Workspace[] = [
   { name: 'source', description: 'The source checkout. `CONTEXT` is relative to it.' },
@@ -155,7 +166,8 @@ const WORKSPACES: Workspace[] = [
   },
   {
     name: 'build-args',
-    description: 'Build arguments, one file per argument (file name = key, content = value), e.g. a ConfigMap. Sets `BUILD_ARGS_DIR`.',
+    description:
+      'Build arguments, one file per argument (file name = key, content = value), e.g. a ConfigMap. Sets `BUILD_ARGS_DIR`.',
     optional: true,
     readOnly: true,
   },
@@ -175,7 +187,8 @@ const WORKSPACES: Workspace[] = [
   },
   {
     name: 'buildkit-tls',
-    description: 'Client TLS files (`ca.pem`, `cert.pem`, `key.pem`, or `ca.crt`, `tls.crt`, `tls.key`) for a `tcp://` ENDPOINT. Sets `TLS_DIR`.',
+    description:
+      'Client TLS files (`ca.pem`, `cert.pem`, `key.pem`, or `ca.crt`, `tls.crt`, `tls.key`) for a `tcp://` ENDPOINT. Sets `TLS_DIR`.',
     optional: true,
     readOnly: true,
   },
@@ -196,12 +209,17 @@ const RESULT_DESCRIPTIONS: Record<ResultName, string> = {
   IMAGE_URL: 'The pushed image with its first tag (`IMAGE:first-tag`). Only when pushed.',
   IMAGE_REF: 'The pushed image by digest (`IMAGE@sha256:...`). Only when pushed.',
   IMAGES: 'Every pushed reference as `IMAGE:tag@sha256:...`, comma-separated. Only when pushed.',
-  ARTIFACT_OUTPUTS: 'The pushed image for Tekton Chains: {"uri", "digest", "isBuildArtifact": "true"}. Only when pushed.',
+  ARTIFACT_OUTPUTS:
+    'The pushed image for Tekton Chains: {"uri", "digest", "isBuildArtifact": "true"}. Only when pushed.',
   ERROR_REASON: 'On failure: the stable error code (e.g. BUILD_FAILED, DAEMON_UNREACHABLE).',
   ERROR_MESSAGE: 'On failure: a short message naming the parameter or the build error.',
 };
 
-const ARTIFACT_OUTPUTS_PROPERTIES = { uri: { type: 'string' }, digest: { type: 'string' }, isBuildArtifact: { type: 'string' } };
+const ARTIFACT_OUTPUTS_PROPERTIES = {
+  uri: { type: 'string' },
+  digest: { type: 'string' },
+  isBuildArtifact: { type: 'string' },
+};
 
 // --- params as the workflow engines see them -------------------------------------------------------
 
@@ -234,7 +252,12 @@ export function workflowParams(schema: JsonSchema): WorkflowParam[] {
       env: envVarName(key),
       jsonType: type,
       required: required.has(key),
-      default: property.default === undefined ? '' : type === 'string' ? String(property.default) : JSON.stringify(property.default),
+      default:
+        property.default === undefined
+          ? ''
+          : type === 'string'
+            ? String(property.default)
+            : JSON.stringify(property.default),
       description: shape ? `${base} ${shape}` : base,
       base,
     };
@@ -253,7 +276,9 @@ export function exposedParams(schema: JsonSchema): WorkflowParam[] {
   checkNotExposed(schema);
   return workflowParams(schema)
     .filter((param) => NOT_EXPOSED[param.key] === undefined)
-    .map((param) => (WORKFLOW_DEFAULTS[param.key] === undefined ? param : { ...param, default: WORKFLOW_DEFAULTS[param.key]! }));
+    .map((param) =>
+      WORKFLOW_DEFAULTS[param.key] === undefined ? param : { ...param, default: WORKFLOW_DEFAULTS[param.key]! },
+    );
 }
 
 /** How a non-plain-string value is written into the string param, e.g. `JSON array of strings`. */
@@ -313,7 +338,10 @@ const buildkitdImageParam = (image: string): ExtraParam => ({
 type Surface = 'task' | 'stepaction';
 
 /** Tekton param names that are not the mechanical spelling: the names Tekton Chains reads for source provenance. */
-export const TEKTON_NAMES: Readonly<Record<string, string>> = { git_url: 'CHAINS-GIT_URL', git_commit: 'CHAINS-GIT_COMMIT' };
+export const TEKTON_NAMES: Readonly<Record<string, string>> = {
+  git_url: 'CHAINS-GIT_URL',
+  git_commit: 'CHAINS-GIT_COMMIT',
+};
 
 /**
  * A list param: a Tekton `type: array` param, passed to the step as an array block in `args`.
@@ -337,13 +365,16 @@ export function tektonParams(schema: JsonSchema, surface: Surface): WorkflowPara
     .map((param) => ({
       ...param,
       name: TEKTON_NAMES[param.key] ?? param.name,
-      ...(isList(param) ? { default: param.required ? '' : '[]', description: `${param.base} ${tektonListShape(schema, param)}` } : {}),
+      ...(isList(param)
+        ? { default: param.required ? '' : '[]', description: `${param.base} ${tektonListShape(schema, param)}` }
+        : {}),
     }));
 }
 
 function tektonParamSpec(param: WorkflowParam, surface: Surface): Record<string, unknown> {
   let description = param.description;
-  if (surface === 'task' && param.key === 'context') description = `${description} Relative to the \`source\` workspace.`;
+  if (surface === 'task' && param.key === 'context')
+    description = `${description} Relative to the \`source\` workspace.`;
   return {
     name: param.name,
     type: isList(param) ? 'array' : 'string',
@@ -365,7 +396,12 @@ function tektonStepArgs(params: WorkflowParam[]): string[] {
   ];
 }
 
-const extraParamSpec = (param: ExtraParam) => ({ name: param.name, type: 'string', description: param.description, default: param.default });
+const extraParamSpec = (param: ExtraParam) => ({
+  name: param.name,
+  type: 'string',
+  description: param.description,
+  default: param.default,
+});
 
 function tektonResults(): Record<string, unknown>[] {
   return RESULT_NAMES.map((name) =>
@@ -382,7 +418,12 @@ function tektonResults(): Record<string, unknown>[] {
  */
 const TEKTON_MIN_VERSION = '1.0.0';
 
-const stepSecurityContext = { runAsNonRoot: true, runAsUser: STEP_UID, runAsGroup: STEP_UID, allowPrivilegeEscalation: false };
+const stepSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: STEP_UID,
+  runAsGroup: STEP_UID,
+  allowPrivilegeEscalation: false,
+};
 
 type Variant = 'privileged' | 'rootless';
 
@@ -457,7 +498,10 @@ const paramRefs: Readonly<Record<Engine, (name: string) => string>> = {
  * The schema params the daemon also needs (registry settings and proxy), given to the sidecar as
  * the same PARAM_* env the step gets, so one setting covers both.
  */
-export const DAEMON_SCHEMA_PARAMS: readonly string[] = [...REGISTRY_FIELDS.map((field) => field.param), ...PROXY_VARIABLES.map((variable) => variable.param)];
+export const DAEMON_SCHEMA_PARAMS: readonly string[] = [
+  ...REGISTRY_FIELDS.map((field) => field.param),
+  ...PROXY_VARIABLES.map((variable) => variable.param),
+];
 
 type SidecarOptions = {
   engine: Engine;
@@ -483,7 +527,10 @@ function sidecar(options: SidecarOptions): Record<string, unknown> {
         ['--addr', address, '--group', String(STEP_UID)]
       : ['--addr', address, '--oci-worker-no-process-sandbox'];
   // Both engines run the launcher: it writes the registry params' buildkitd.toml before the daemon starts.
-  const launch = { command: ['sh', '-c', sidecarLauncher(), LAUNCHER_NAME], args: [...IMAGE_ENTRYPOINT[variant], ...daemonArgs] };
+  const launch = {
+    command: ['sh', '-c', sidecarLauncher(), LAUNCHER_NAME],
+    args: [...IMAGE_ENTRYPOINT[variant], ...daemonArgs],
+  };
   // Pinned users, so a pod-level `runAsNonRoot: true` neither refuses the root daemon nor runs it as another user.
   const securityContext =
     variant === 'privileged'
@@ -523,7 +570,10 @@ function sidecar(options: SidecarOptions): Record<string, unknown> {
     volumeMounts: [
       // The same emptyDir the step mounts at /run/buildkit: the step keeps the default ENDPOINT.
       { name: SOCKET_VOLUME, mountPath: socketDir },
-      { name: STATE_VOLUME, mountPath: variant === 'privileged' ? '/var/lib/buildkit' : '/home/user/.local/share/buildkit' },
+      {
+        name: STATE_VOLUME,
+        mountPath: variant === 'privileged' ? '/var/lib/buildkit' : '/home/user/.local/share/buildkit',
+      },
       ...(options.mounts.volumeMounts ?? []),
     ],
     ...(options.mounts.workspaces ? { workspaces: options.mounts.workspaces.map(workspaceUsage) } : {}),
@@ -538,11 +588,16 @@ const podVolumes = [
 /** The env that carries every param but the lists into the step (never a script). */
 function taskEnv(schema: JsonSchema): { name: string; value: string }[] {
   const workspaceEnv = exposedParams(schema).flatMap((param) =>
-    WORKSPACE_PARAMS[param.key] ? [{ name: param.env, value: `$(workspaces.${WORKSPACE_PARAMS[param.key]}.path)` }] : [],
+    WORKSPACE_PARAMS[param.key]
+      ? [{ name: param.env, value: `$(workspaces.${WORKSPACE_PARAMS[param.key]}.path)` }]
+      : [],
   );
   const paramEnv = tektonParams(schema, 'task')
     .filter((param) => !isList(param))
-    .map((param) => ({ name: param.env, value: param.key === 'context' ? `$(workspaces.source.path)/$(params.${param.name})` : `$(params.${param.name})` }));
+    .map((param) => ({
+      name: param.env,
+      value: param.key === 'context' ? `$(workspaces.source.path)/$(params.${param.name})` : `$(params.${param.name})`,
+    }));
   const order = exposedParams(schema).map((param) => param.env);
   return [...workspaceEnv, ...paramEnv].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 }
@@ -595,7 +650,9 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
           volumeMounts: [{ name: SOCKET_VOLUME, mountPath: STEP_SOCKET_DIR }],
           securityContext: stepSecurityContext,
           // Isolated workspaces: only the step mounts them, not the sidecar (credentials included).
-          workspaces: workspacesFor(variant).filter((workspace) => mountedIn(workspace, 'step')).map(workspaceUsage),
+          workspaces: workspacesFor(variant)
+            .filter((workspace) => mountedIn(workspace, 'step'))
+            .map(workspaceUsage),
         },
       ],
       sidecars: [
@@ -618,7 +675,11 @@ export function stepActionManifest(schema: JsonSchema): Record<string, unknown> 
   return {
     apiVersion: 'tekton.dev/v1beta1',
     kind: 'StepAction',
-    metadata: { name: TASK_NAME, labels: { 'app.kubernetes.io/version': VERSION }, annotations: { 'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION } },
+    metadata: {
+      name: TASK_NAME,
+      labels: { 'app.kubernetes.io/version': VERSION },
+      annotations: { 'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION },
+    },
     spec: {
       description:
         'Builds a container image with buildx against a buildkitd the Task provides (a sidecar sharing the `buildkit-socket` volume, or a tcp:// ENDPOINT), and writes Tekton Chains step results.',
@@ -653,27 +714,51 @@ const SAMPLE_PARAMS: ExtraParam[] = [
   {
     name: 'BRANCH',
     default: 'main',
-    description: 'The branch being built (the revision given to git-clone), as the cache key: `feature/x` becomes the tag `feature-x`; main is read when it misses.',
+    description:
+      'The branch being built (the revision given to git-clone), as the cache key: `feature/x` becomes the tag `feature-x`; main is read when it misses.',
   },
-  { name: 'PUSH', default: WORKFLOW_DEFAULTS.push!, description: 'Push the image (`true`), or only build it (`false`).' },
+  {
+    name: 'PUSH',
+    default: WORKFLOW_DEFAULTS.push!,
+    description: 'Push the image (`true`), or only build it (`false`).',
+  },
   stepImageParam,
   buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT),
   // Registry settings: passed to the StepAction and to the sidecar, as in the Task.
-  ...DAEMON_SCHEMA_PARAMS.map((key) => ({ name: workflowParamName(key), default: '', description: `Passed to the StepAction's \`${workflowParamName(key)}\` and to the buildkitd sidecar.` })),
+  ...DAEMON_SCHEMA_PARAMS.map((key) => ({
+    name: workflowParamName(key),
+    default: '',
+    description: `Passed to the StepAction's \`${workflowParamName(key)}\` and to the buildkitd sidecar.`,
+  })),
 ];
 
 /** The sample Task's workspaces: a StepAction reaches Secrets only through them (a `ref:` step has no volumeMounts). */
 const SAMPLE_WORKSPACES: (Workspace & { param?: string })[] = [
   { name: 'source', description: 'The source checkout.' },
-  { name: 'dockerconfig', description: 'Registry credentials (config.json or .dockerconfigjson).', optional: true, readOnly: true, param: 'DOCKER_CONFIG' },
-  { name: 'build-secrets', description: 'Build secrets, e.g. a Secret: key = id for `RUN --mount=type=secret,id=<key>`.', optional: true, readOnly: true, param: 'SECRETS_DIR' },
+  {
+    name: 'dockerconfig',
+    description: 'Registry credentials (config.json or .dockerconfigjson).',
+    optional: true,
+    readOnly: true,
+    param: 'DOCKER_CONFIG',
+  },
+  {
+    name: 'build-secrets',
+    description: 'Build secrets, e.g. a Secret: key = id for `RUN --mount=type=secret,id=<key>`.',
+    optional: true,
+    readOnly: true,
+    param: 'SECRETS_DIR',
+  },
   REGISTRY_CA_WORKSPACE,
   BUILDKITD_CONFIG_WORKSPACE,
 ];
 
 /** An example Task that supplies what a StepAction cannot: the sidecar, the volumes, the workspaces. */
 export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> {
-  const stepActionParams = new Set([...tektonParams(schema, 'stepaction').map((param) => param.name), stepImageParam.name]);
+  const stepActionParams = new Set([
+    ...tektonParams(schema, 'stepaction').map((param) => param.name),
+    stepImageParam.name,
+  ]);
   const passed: { name: string; value: string | string[] }[] = [
     { name: 'IMAGE', value: '$(params.IMAGE)' },
     // An array param passed whole to the StepAction's array param.
@@ -681,9 +766,14 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
     { name: 'CONTEXT', value: '$(workspaces.source.path)/$(params.CONTEXT)' },
     { name: 'PUSH', value: '$(params.PUSH)' },
     { name: stepImageParam.name, value: `$(params.${stepImageParam.name})` },
-    ...DAEMON_SCHEMA_PARAMS.map((key) => ({ name: workflowParamName(key), value: `$(params.${workflowParamName(key)})` })),
+    ...DAEMON_SCHEMA_PARAMS.map((key) => ({
+      name: workflowParamName(key),
+      value: `$(params.${workflowParamName(key)})`,
+    })),
     // An unbound optional workspace's path is "", which the step reads as "not set".
-    ...SAMPLE_WORKSPACES.flatMap((workspace) => (workspace.param ? [{ name: workspace.param, value: `$(workspaces.${workspace.name}.path)` }] : [])),
+    ...SAMPLE_WORKSPACES.flatMap((workspace) =>
+      workspace.param ? [{ name: workspace.param, value: `$(workspaces.${workspace.name}.path)` }] : [],
+    ),
     // One cache per branch, read-through to main: a new commit-SHA tag still hits.
     { name: 'CACHE_REPO', value: '$(params.CACHE_REPO)' },
     { name: 'CACHE_KEY', value: '$(params.BRANCH)' },
@@ -692,14 +782,22 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
   return {
     apiVersion: 'tekton.dev/v1',
     kind: 'Task',
-    metadata: { name: `${TASK_NAME}-with-stepaction`, annotations: { 'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION } },
+    metadata: {
+      name: `${TASK_NAME}-with-stepaction`,
+      annotations: { 'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION },
+    },
     spec: {
       description: 'Example: the buildkit-build StepAction with a privileged buildkitd sidecar, pushing the image.',
       params: SAMPLE_PARAMS.map((param) =>
         param.name === 'IMAGE'
           ? { name: param.name, type: 'string', description: param.description }
           : param.name === 'TAGS'
-            ? { name: param.name, type: 'array', description: param.description, default: JSON.parse(param.default) as string[] }
+            ? {
+                name: param.name,
+                type: 'array',
+                description: param.description,
+                default: JSON.parse(param.default) as string[],
+              }
             : extraParamSpec(param),
       ),
       workspaces: SAMPLE_WORKSPACES.map((workspace) => ({
@@ -711,7 +809,9 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
       })),
       results: RESULT_NAMES.map((name) => ({
         name,
-        ...(name === 'ARTIFACT_OUTPUTS' ? { type: 'object', properties: ARTIFACT_OUTPUTS_PROPERTIES } : { type: 'string' }),
+        ...(name === 'ARTIFACT_OUTPUTS'
+          ? { type: 'object', properties: ARTIFACT_OUTPUTS_PROPERTIES }
+          : { type: 'string' }),
         description: RESULT_DESCRIPTIONS[name],
         value: `$(steps.build.results.${name})`,
       })),
@@ -779,18 +879,33 @@ export const ARGO_METADATA_ARTIFACT = '/tmp/outputs/metadata.json';
 
 /** The Argo inputs: every exposed param, METADATA_FILE defaulting to where the METADATA output reads it. */
 export function argoParams(schema: JsonSchema): WorkflowParam[] {
-  return exposedParams(schema).map((param) => (param.key === 'metadata_file' ? { ...param, default: ARGO_METADATA_FILE } : param));
+  return exposedParams(schema).map((param) =>
+    param.key === 'metadata_file' ? { ...param, default: ARGO_METADATA_FILE } : param,
+  );
 }
 
 type ArgoKind = 'WorkflowTemplate' | 'ClusterWorkflowTemplate';
 
-export function argoManifest(schema: JsonSchema, kind: ArgoKind = 'WorkflowTemplate', variant: Variant = 'privileged'): Record<string, unknown> {
+export function argoManifest(
+  schema: JsonSchema,
+  kind: ArgoKind = 'WorkflowTemplate',
+  variant: Variant = 'privileged',
+): Record<string, unknown> {
   const params = argoParams(schema);
   const metadataFile = params.find((param) => param.key === 'metadata_file');
   if (!metadataFile) throw new Error('schema: the Argo template needs the metadata_file parameter');
   const sidecarImage = variant === 'privileged' ? BUILDKITD_IMAGE_DEFAULT : BUILDKITD_ROOTLESS_IMAGE_DEFAULT;
-  const extra: ExtraParam[] = [stepImageParam, buildkitdImageParam(sidecarImage), ...DAEMON_ENV_PARAMS, ...ARGO_CONFIGMAP_PARAMS, podSpecPatchParam];
-  const configMapVolumes = ARGO_CONFIGMAP_PARAMS.map((param) => ({ name: param.volume, configMap: { name: `{{inputs.parameters.${param.name}}}`, optional: true } }));
+  const extra: ExtraParam[] = [
+    stepImageParam,
+    buildkitdImageParam(sidecarImage),
+    ...DAEMON_ENV_PARAMS,
+    ...ARGO_CONFIGMAP_PARAMS,
+    podSpecPatchParam,
+  ];
+  const configMapVolumes = ARGO_CONFIGMAP_PARAMS.map((param) => ({
+    name: param.volume,
+    configMap: { name: `{{inputs.parameters.${param.name}}}`, optional: true },
+  }));
   const inputs = [
     ...params.map((param) => ({
       name: param.name,
@@ -802,7 +917,10 @@ export function argoManifest(schema: JsonSchema, kind: ArgoKind = 'WorkflowTempl
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind,
-    metadata: { name: variant === 'privileged' ? TASK_NAME : `${TASK_NAME}-rootless`, labels: { 'app.kubernetes.io/version': VERSION } },
+    metadata: {
+      name: variant === 'privileged' ? TASK_NAME : `${TASK_NAME}-rootless`,
+      labels: { 'app.kubernetes.io/version': VERSION },
+    },
     spec: {
       entrypoint: 'build',
       // Workflow arguments feed the entrypoint's inputs, so `argo submit --from` works with -p.
@@ -885,10 +1003,16 @@ const code = (text: string) => (text === '' ? '`""`' : `\`${text}\``);
 
 function paramsTable(params: WorkflowParam[], extras: ExtraParam[], surface: Surface | 'argo'): string {
   const rows = params.map((param) => {
-    const description = surface === 'task' && param.key === 'context' ? `${param.description} Relative to the \`source\` workspace.` : param.description;
+    const description =
+      surface === 'task' && param.key === 'context'
+        ? `${param.description} Relative to the \`source\` workspace.`
+        : param.description;
     return `| \`${param.name}\` | ${param.jsonType} | ${param.required ? '(required)' : code(param.default)} | ${cell(description)} |`;
   });
-  const extraRows = extras.map((param) => `| \`${param.name}\` | string | ${param.defaultText ?? code(param.default)} | ${cell(param.description)} |`);
+  const extraRows = extras.map(
+    (param) =>
+      `| \`${param.name}\` | string | ${param.defaultText ?? code(param.default)} | ${cell(param.description)} |`,
+  );
   return ['| name | JSON type | default | description |', '|---|---|---|---|', ...rows, ...extraRows].join('\n');
 }
 
@@ -897,7 +1021,12 @@ function workspacesTable(schema: JsonSchema): string {
   const keys = new Set(paramKeys(schema));
   const rows = WORKSPACES.map((workspace) => {
     const key = byWorkspace.get(workspace.name);
-    const sets = workspace.name === 'source' ? '`PARAM_CONTEXT` (with `CONTEXT`)' : key && keys.has(key) ? `\`${envVarName(key)}\`` : '';
+    const sets =
+      workspace.name === 'source'
+        ? '`PARAM_CONTEXT` (with `CONTEXT`)'
+        : key && keys.has(key)
+          ? `\`${envVarName(key)}\``
+          : '';
     return `| \`${workspace.name}\` | ${workspace.optional ? 'yes' : 'no'} | ${sets} | ${cell(workspace.description)} |`;
   });
   return ['| workspace | optional | sets | description |', '|---|---|---|---|', ...rows].join('\n');
@@ -905,7 +1034,11 @@ function workspacesTable(schema: JsonSchema): string {
 
 /** Which params the workflow files leave out, why, and what to use instead. */
 function notExposedTable(surfaces: ('task' | 'stepaction' | 'argo')[]): string {
-  const heading: Record<string, string> = { task: 'Task: use instead', stepaction: 'StepAction: use instead', argo: 'use instead' };
+  const heading: Record<string, string> = {
+    task: 'Task: use instead',
+    stepaction: 'StepAction: use instead',
+    argo: 'use instead',
+  };
   const instead = (key: string, surface: string) => {
     const dir = NOT_EXPOSED_INSTEAD[key]!;
     return surface === 'task'
@@ -913,7 +1046,8 @@ function notExposedTable(surfaces: ('task' | 'stepaction' | 'argo')[]): string {
       : `\`${workflowParamName(dir)}\`: the path where a Secret volume is mounted`;
   };
   const rows = Object.entries(NOT_EXPOSED).map(
-    ([key, reason]) => `| \`${workflowParamName(key)}\` (\`${envVarName(key)}\`) | ${cell(reason)} | ${surfaces.map((surface) => instead(key, surface)).join(' | ')} |`,
+    ([key, reason]) =>
+      `| \`${workflowParamName(key)}\` (\`${envVarName(key)}\`) | ${cell(reason)} | ${surfaces.map((surface) => instead(key, surface)).join(' | ')} |`,
   );
   return [
     `| not exposed | why | ${surfaces.map((surface) => heading[surface]).join(' | ')} |`,
@@ -924,7 +1058,8 @@ function notExposedTable(surfaces: ('task' | 'stepaction' | 'argo')[]): string {
 
 function resultsTable(where: string): string {
   const rows = RESULT_NAMES.map(
-    (name) => `| \`${name}\` | ${name === 'ARTIFACT_OUTPUTS' ? (where === 'argo' ? 'JSON object text' : 'object') : 'string'} | ${cell(RESULT_DESCRIPTIONS[name])} |`,
+    (name) =>
+      `| \`${name}\` | ${name === 'ARTIFACT_OUTPUTS' ? (where === 'argo' ? 'JSON object text' : 'object') : 'string'} | ${cell(RESULT_DESCRIPTIONS[name])} |`,
   );
   return ['| result | type | description |', '|---|---|---|', ...rows].join('\n');
 }
@@ -939,7 +1074,9 @@ function cliParamsTable(schema: JsonSchema): string {
 }
 
 function errorCodesTable(): string {
-  const rows = Object.entries(ERROR_CODES).map(([name, entry]) => `| \`${name}\` | ${entry.exit} | ${cell(entry.summary)} |`);
+  const rows = Object.entries(ERROR_CODES).map(
+    ([name, entry]) => `| \`${name}\` | ${entry.exit} | ${cell(entry.summary)} |`,
+  );
   return ['| code | exit | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
@@ -959,18 +1096,27 @@ export function fillMarkers(text: string, file: string, blocks: Record<string, s
 
 // --- output ------------------------------------------------------------------------------------------
 
-const HEADER = 'Generated by scripts/gen-tasks.ts from schemas/params.schema.json. Do not edit: run\n  npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js';
+const HEADER =
+  'Generated by scripts/gen-tasks.ts from schemas/params.schema.json. Do not edit: run\n  npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js';
 
 function toYaml(manifest: Record<string, unknown>, note?: string): string {
   const doc = new YAML.Document(manifest, { version: '1.1' });
-  doc.commentBefore = note ? ` ${HEADER.replaceAll('\n', '\n ')}\n ${note.replaceAll('\n', '\n ')}` : ` ${HEADER.replaceAll('\n', '\n ')}`;
+  doc.commentBefore = note
+    ? ` ${HEADER.replaceAll('\n', '\n ')}\n ${note.replaceAll('\n', '\n ')}`
+    : ` ${HEADER.replaceAll('\n', '\n ')}`;
   return doc.toString({ lineWidth: 0, indentSeq: true });
 }
 
 /** Every generated file's full content, by repository-relative path. READMEs need their current text. */
 export function generate(schema: JsonSchema, readText: (file: string) => string): Map<string, string> {
   const files = new Map<string, string>();
-  files.set(FILES.task, toYaml(taskManifest(schema, 'privileged'), `Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.`));
+  files.set(
+    FILES.task,
+    toYaml(
+      taskManifest(schema, 'privileged'),
+      `Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.`,
+    ),
+  );
   files.set(
     FILES.taskRootless,
     toYaml(
@@ -978,12 +1124,30 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
       'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.\nNeeds Unconfined seccomp and AppArmor for the sidecar: see README.md (Pod Security "baseline"/"restricted" reject it).',
     ),
   );
-  files.set(FILES.stepAction, toYaml(stepActionManifest(schema), 'The Task that uses it must provide a volume named buildkit-socket and a buildkitd (see samples/).'));
-  files.set(FILES.sample, toYaml(sampleTaskManifest(schema), 'Example only: the StepAction plus the sidecar and volumes it cannot declare itself.'));
-  files.set(FILES.argo, toYaml(argoManifest(schema), 'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.'));
+  files.set(
+    FILES.stepAction,
+    toYaml(
+      stepActionManifest(schema),
+      'The Task that uses it must provide a volume named buildkit-socket and a buildkitd (see samples/).',
+    ),
+  );
+  files.set(
+    FILES.sample,
+    toYaml(
+      sampleTaskManifest(schema),
+      'Example only: the StepAction plus the sidecar and volumes it cannot declare itself.',
+    ),
+  );
+  files.set(
+    FILES.argo,
+    toYaml(argoManifest(schema), 'Images are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.'),
+  );
   files.set(
     FILES.argoCluster,
-    toYaml(argoManifest(schema, 'ClusterWorkflowTemplate'), 'The same template, cluster-wide: reference it with `workflowTemplateRef: {name: buildkit-build, clusterScope: true}`.\nImages are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.'),
+    toYaml(
+      argoManifest(schema, 'ClusterWorkflowTemplate'),
+      'The same template, cluster-wide: reference it with `workflowTemplateRef: {name: buildkit-build, clusterScope: true}`.\nImages are placeholders: pin STEP_IMAGE and BUILDKITD_IMAGE by digest.',
+    ),
   );
   files.set(
     FILES.argoRootless,
@@ -1000,14 +1164,21 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
         tektonParams(schema, 'task'),
         [
           stepImageParam,
-          { ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless Task: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)` },
+          {
+            ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT),
+            defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless Task: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)`,
+          },
           ...DAEMON_ENV_PARAMS,
         ],
         'task',
       ),
       workspaces: workspacesTable(schema),
       results: resultsTable('tekton'),
-      'stepaction-params': paramsTable(tektonParams(schema, 'stepaction'), [stepImageParam, socketVolumeParam], 'stepaction'),
+      'stepaction-params': paramsTable(
+        tektonParams(schema, 'stepaction'),
+        [stepImageParam, socketVolumeParam],
+        'stepaction',
+      ),
       'not-exposed': notExposedTable(['task', 'stepaction']),
     }),
   );
@@ -1018,7 +1189,10 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
         argoParams(schema),
         [
           stepImageParam,
-          { ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT), defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless template: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)` },
+          {
+            ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT),
+            defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless template: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)`,
+          },
           ...DAEMON_ENV_PARAMS,
           ...ARGO_CONFIGMAP_PARAMS,
           podSpecPatchParam,
@@ -1031,7 +1205,11 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
   );
   files.set(
     FILES.readme,
-    fillMarkers(readText(FILES.readme), FILES.readme, { params: cliParamsTable(schema), results: resultsTable('tekton'), errors: errorCodesTable() }),
+    fillMarkers(readText(FILES.readme), FILES.readme, {
+      params: cliParamsTable(schema),
+      results: resultsTable('tekton'),
+      errors: errorCodesTable(),
+    }),
   );
   return files;
 }
@@ -1058,9 +1236,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const check = process.argv.includes('--check');
   const { changed } = run(REPO_ROOT, { check });
   if (check && changed.length > 0) {
-    process.stderr.write(`gen-tasks: out of date (run: npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js):\n${changed.map((f) => `  ${f}\n`).join('')}`);
+    process.stderr.write(
+      `gen-tasks: out of date (run: npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js):\n${changed.map((f) => `  ${f}\n`).join('')}`,
+    );
     process.exitCode = 1;
   } else {
-    process.stdout.write(changed.length > 0 ? changed.map((f) => `${check ? 'ok' : 'wrote'} ${f}\n`).join('') : 'gen-tasks: up to date\n');
+    process.stdout.write(
+      changed.length > 0 ? changed.map((f) => `${check ? 'ok' : 'wrote'} ${f}\n`).join('') : 'gen-tasks: up to date\n',
+    );
   }
 }

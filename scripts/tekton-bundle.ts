@@ -23,7 +23,12 @@ export function bundleEntries(documents: string[]): BundleEntry[] {
     for (const doc of YAML.parseAllDocuments(text)) {
       const object = doc.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null;
       if (!object?.apiVersion?.startsWith('tekton.dev/') || !object.kind || !object.metadata?.name) continue;
-      entries.push({ apiVersion: object.apiVersion.split('/')[1]!, kind: object.kind.toLowerCase(), name: object.metadata.name, yaml: YAML.stringify(object) });
+      entries.push({
+        apiVersion: object.apiVersion.split('/')[1]!,
+        kind: object.kind.toLowerCase(),
+        name: object.metadata.name,
+        yaml: YAML.stringify(object),
+      });
     }
   }
   if (entries.length === 0) throw new Error('no Tekton resources in the input');
@@ -42,7 +47,8 @@ export function tarOneFile(name: string, content: Buffer): Buffer {
   if (Buffer.byteLength(name) > 100) throw new Error(`name too long for a tar header: ${name}`);
   const header = Buffer.alloc(512);
   const field = (offset: number, length: number, value: string) => header.write(value, offset, length, 'ascii');
-  const octal = (offset: number, length: number, value: number) => field(offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
+  const octal = (offset: number, length: number, value: number) =>
+    field(offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
   field(0, 100, name);
   octal(100, 8, 0o600);
   octal(108, 8, 0);
@@ -79,11 +85,24 @@ export function writeBundle(entries: BundleEntry[], out: string): string {
       descriptor: {
         mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
         ...put(gzipSync(tar, { level: 9 })),
-        annotations: { 'dev.tekton.image.apiVersion': entry.apiVersion, 'dev.tekton.image.kind': entry.kind, 'dev.tekton.image.name': entry.name },
+        annotations: {
+          'dev.tekton.image.apiVersion': entry.apiVersion,
+          'dev.tekton.image.kind': entry.kind,
+          'dev.tekton.image.name': entry.name,
+        },
       },
     };
   });
-  const config = put(Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId) } })));
+  const config = put(
+    Buffer.from(
+      JSON.stringify({
+        architecture: '',
+        os: '',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId) },
+      }),
+    ),
+  );
   const manifest = put(
     Buffer.from(
       JSON.stringify({
@@ -97,7 +116,16 @@ export function writeBundle(entries: BundleEntry[], out: string): string {
   writeFileSync(path.join(out, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   writeFileSync(
     path.join(out, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+        },
+      ],
+    }),
   );
   return manifest.digest;
 }

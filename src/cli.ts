@@ -48,7 +48,12 @@ export async function main(io: Io): Promise<number> {
   const loadParams = async (args: GlobalArgs): Promise<Params> => {
     if (splitError) throw splitError;
     checkBooleanFlags(split.args, schema);
-    return checkRules(await readParams<Params>({ paramsFiles: args.paramsFile, env: io.env, flags: flagValues(args, schema), arrays: split.arrays }, schema));
+    return checkRules(
+      await readParams<Params>(
+        { paramsFiles: args.paramsFile, env: io.env, flags: flagValues(args, schema), arrays: split.arrays },
+        schema,
+      ),
+    );
   };
   let exitCode = 0;
   const fail = (thrown: unknown) => {
@@ -59,8 +64,16 @@ export async function main(io: Io): Promise<number> {
   };
   /** A failed build: error results wherever they can go, then the summary line. */
   const buildFailed = async (error: StepError, targets: ResultTargets, durationMs: number) => {
-    for (const problem of await writeFailureResults(targets, failureResults(error))) log(`also failed to write an error result: ${problem.message}`);
-    json({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message, attempts: error.attempts ?? 0, durationMs });
+    for (const problem of await writeFailureResults(targets, failureResults(error)))
+      log(`also failed to write an error result: ${problem.message}`);
+    json({
+      status: 'failed',
+      code: error.code,
+      exitCode: error.exitCode,
+      message: error.message,
+      attempts: error.attempts ?? 0,
+      durationMs,
+    });
   };
 
   const cli = withParamOptions(yargs(defaultCommandArgv(split.args)), schema)
@@ -74,8 +87,16 @@ export async function main(io: Io): Promise<number> {
         `  ${ARRAY_HEADER}=tags,build_args ${arrayMarker('tags')} v1 latest ${arrayMarker('build_args')} A=1 B=2\n` +
         `The header names the blocks in order. Every element after a marker is a value, even one that looks like a flag, except one that is exactly a marker the header names (refused). An empty block is unset.`,
     )
-    .option('params-file', { type: 'array', string: true, describe: 'JSON file of params (repeatable; later files win)', default: [] })
-    .option('results-dir', { type: 'string', describe: `Directory for result files [env ${RESULTS_DIR_ENV}] (default ${DEFAULT_RESULTS_DIR})` })
+    .option('params-file', {
+      type: 'array',
+      string: true,
+      describe: 'JSON file of params (repeatable; later files win)',
+      default: [],
+    })
+    .option('results-dir', {
+      type: 'string',
+      describe: `Directory for result files [env ${RESULTS_DIR_ENV}] (default ${DEFAULT_RESULTS_DIR})`,
+    })
     .command(['build', '$0'], 'Build the image (default command).', {}, async (args) => {
       const started = Date.now();
       const resultsDir = (args.resultsDir as string | undefined) || io.env[RESULTS_DIR_ENV] || DEFAULT_RESULTS_DIR;
@@ -98,7 +119,14 @@ export async function main(io: Io): Promise<number> {
         for (const [name, value] of Object.entries(outcome.results)) log(`result ${name}=${value}`);
         const { config, results, summary } = outcome;
         if (config.check) {
-          json({ status: 'succeeded', mode: 'check', checkWarnings: summary.checkWarnings ?? 0, attempts: summary.attempts, daemonWaitMs: summary.daemonWaitMs, durationMs: Date.now() - started });
+          json({
+            status: 'succeeded',
+            mode: 'check',
+            checkWarnings: summary.checkWarnings ?? 0,
+            attempts: summary.attempts,
+            daemonWaitMs: summary.daemonWaitMs,
+            durationMs: Date.now() - started,
+          });
           return;
         }
         json({
@@ -115,7 +143,11 @@ export async function main(io: Io): Promise<number> {
           cachedSteps: summary.steps.cached,
           cacheExportFailed: summary.cacheExportFailed,
           // Which cache refs this build read from and whether it wrote one: a hit rate to chart.
-          cache: { found: summary.steps.cacheFound, missing: summary.steps.cacheMissing, exported: summary.steps.cacheExported },
+          cache: {
+            found: summary.steps.cacheFound,
+            missing: summary.steps.cacheMissing,
+            exported: summary.steps.cacheExported,
+          },
           daemonWaitMs: summary.daemonWaitMs,
           ...(summary.fleet ? { fleet: summary.fleet } : {}),
           buildMs: summary.buildMs,
@@ -125,7 +157,11 @@ export async function main(io: Io): Promise<number> {
         });
       } catch (thrown) {
         const attempts = (thrown as Partial<StepError> | undefined)?.attempts;
-        const error = fail(io.signal?.aborted ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown, attempts }) : thrown);
+        const error = fail(
+          io.signal?.aborted
+            ? new StepError('INTERRUPTED', 'the step was interrupted', { cause: thrown, attempts })
+            : thrown,
+        );
         await buildFailed(error, { dir: resultsDir, paths: resultPaths }, Date.now() - started);
       }
     })
@@ -138,29 +174,43 @@ export async function main(io: Io): Promise<number> {
         json({ valid: false, code: error.code, message: error.message });
       }
     })
-    .command('print-argv', 'Print the buildx argv a build would run, as JSON, without running anything.', {}, async (args) => {
-      try {
-        const params = await loadParams(args as unknown as GlobalArgs);
-        const plan = await planBuild(params, { env: io.env, cwd: io.cwd, isTty: io.isTty });
-        const mask = masker(inlineSecrets(params));
-        json({ create: plan.create.map(mask), build: plan.build.map(mask), ...(plan.localExport ? { localExport: plan.localExport.map(mask) } : {}) });
-      } catch (thrown) {
-        fail(thrown);
-      }
-    })
-    .command('daemon-config', "Print the buildkitd.toml the registry params give the daemon (empty when none is set); image and tags are not needed.", {}, async (args) => {
-      try {
-        const params = await readParams<Params>(
-          { paramsFiles: (args as unknown as GlobalArgs).paramsFile, env: io.env, flags: flagValues(args, schema) },
-          { ...schema, required: [] },
-        );
-        const settings = registrySettings(params);
-        await checkRegistryCa(settings.ca);
-        io.stdout(daemonConfigToml(settings));
-      } catch (thrown) {
-        fail(thrown);
-      }
-    })
+    .command(
+      'print-argv',
+      'Print the buildx argv a build would run, as JSON, without running anything.',
+      {},
+      async (args) => {
+        try {
+          const params = await loadParams(args as unknown as GlobalArgs);
+          const plan = await planBuild(params, { env: io.env, cwd: io.cwd, isTty: io.isTty });
+          const mask = masker(inlineSecrets(params));
+          json({
+            create: plan.create.map(mask),
+            build: plan.build.map(mask),
+            ...(plan.localExport ? { localExport: plan.localExport.map(mask) } : {}),
+          });
+        } catch (thrown) {
+          fail(thrown);
+        }
+      },
+    )
+    .command(
+      'daemon-config',
+      'Print the buildkitd.toml the registry params give the daemon (empty when none is set); image and tags are not needed.',
+      {},
+      async (args) => {
+        try {
+          const params = await readParams<Params>(
+            { paramsFiles: (args as unknown as GlobalArgs).paramsFile, env: io.env, flags: flagValues(args, schema) },
+            { ...schema, required: [] },
+          );
+          const settings = registrySettings(params);
+          await checkRegistryCa(settings.ca);
+          io.stdout(daemonConfigToml(settings));
+        } catch (thrown) {
+          fail(thrown);
+        }
+      },
+    )
     .command('schema', 'Print the params JSON Schema.', {}, () => {
       io.stdout(`${JSON.stringify(schema, null, 2)}\n`);
     })
@@ -214,14 +264,21 @@ function resultsDirOf(argv: readonly string[]): string | undefined {
  * value must say true or false.
  */
 function checkBooleanFlags(argv: readonly string[], schema: JsonSchema): void {
-  const booleans = new Set(paramKeys(schema).filter((key) => paramType(schema, key) === 'boolean').map(flagName));
+  const booleans = new Set(
+    paramKeys(schema)
+      .filter((key) => paramType(schema, key) === 'boolean')
+      .map(flagName),
+  );
   for (const arg of argv) {
     const match = /^--([a-z-]+)=(.*)$/s.exec(arg);
     if (!match) continue;
     const [, name = '', value = ''] = match;
     const boolean = booleans.has(name) || (name.startsWith('no-') && booleans.has(name.slice(3)));
     if (boolean && value !== 'true' && value !== 'false') {
-      throw new StepError('PARAMS_INVALID', `--${name}: expected true or false, got ${JSON.stringify(value.slice(0, 40))}`);
+      throw new StepError(
+        'PARAMS_INVALID',
+        `--${name}: expected true or false, got ${JSON.stringify(value.slice(0, 40))}`,
+      );
     }
   }
 }
@@ -241,7 +298,10 @@ function withParamOptions(cli: Argv, schema: JsonSchema): Argv {
     const property = resolveRef(schema, schema.properties?.[key] ?? {});
     const type = paramType(schema, key);
     const items = property.items ? resolveRef(schema, property.items) : undefined;
-    const option: Options = { describe: `${property.description ?? ''} [env ${envVarName(key)}]`, group: 'Parameters:' };
+    const option: Options = {
+      describe: `${property.description ?? ''} [env ${envVarName(key)}]`,
+      group: 'Parameters:',
+    };
     if (type === 'array' && items?.type === 'string') Object.assign(option, { type: 'array', string: true });
     else if (type === 'number' || type === 'integer') option.type = 'number';
     else if (type === 'boolean') option.type = 'boolean';

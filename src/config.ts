@@ -1,6 +1,13 @@
 // The validated params, and the build configuration resolved from them. Pure.
 import path from 'node:path';
-import { isInsecureRef, proxyEnv, registrySettings, withInsecureCache, type RegistryParams, type RegistrySettings } from './registries.js';
+import {
+  isInsecureRef,
+  proxyEnv,
+  registrySettings,
+  withInsecureCache,
+  type RegistryParams,
+  type RegistrySettings,
+} from './registries.js';
 import { cacheRefs, DEFAULT_CACHE_KEY } from './cache/keys.js';
 import { rankEndpoints } from './fleet/route.js';
 
@@ -8,7 +15,15 @@ import { rankEndpoints } from './fleet/route.js';
 export type Pair = { key: string; value: string };
 
 /** Result names the step can write. */
-export const RESULT_NAMES = ['IMAGE_DIGEST', 'IMAGE_URL', 'IMAGE_REF', 'IMAGES', 'ARTIFACT_OUTPUTS', 'ERROR_REASON', 'ERROR_MESSAGE'] as const;
+export const RESULT_NAMES = [
+  'IMAGE_DIGEST',
+  'IMAGE_URL',
+  'IMAGE_REF',
+  'IMAGES',
+  'ARTIFACT_OUTPUTS',
+  'ERROR_REASON',
+  'ERROR_MESSAGE',
+] as const;
 export type ResultName = (typeof RESULT_NAMES)[number];
 
 /** Params as the schema guarantees them after validation and defaults. */
@@ -216,28 +231,43 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     cacheRefs: cache.refs,
     cacheExportFatal: params.cache_export_fatal,
     sourceDateEpoch: params.source_date_epoch,
-    buildContexts: (params.build_contexts ?? []).map((pair) => ({ key: pair.key, value: /^[a-z-]+:\/\//.test(pair.value) ? pair.value : absolute(pair.value) })),
+    buildContexts: (params.build_contexts ?? []).map((pair) => ({
+      key: pair.key,
+      value: /^[a-z-]+:\/\//.test(pair.value) ? pair.value : absolute(pair.value),
+    })),
     network: params.network,
     addHosts: params.add_hosts ?? [],
     allow: params.allow ?? [],
     ulimits: params.ulimits ?? [],
     shmSize: params.shm_size,
-    compression: params.compression ? { type: params.compression, level: params.compression_level, force: params.force_compression ?? false } : undefined,
-    localExport: params.local_export_dir ? { dir: absolute(params.local_export_dir), target: params.local_export_target ?? params.target } : undefined,
+    compression: params.compression
+      ? { type: params.compression, level: params.compression_level, force: params.force_compression ?? false }
+      : undefined,
+    localExport: params.local_export_dir
+      ? { dir: absolute(params.local_export_dir), target: params.local_export_target ?? params.target }
+      : undefined,
     check: params.check ? { failOnWarnings: params.check_fail_on_warnings ?? false } : undefined,
     // With a node per platform, the first node is the builder's own endpoint; with a fleet, the
     // routing key's first choice (the step moves on from it only if it does not answer).
-    endpoint: Object.values(params.platform_endpoints ?? {})[0] ?? rankEndpoints(params.endpoints ?? [], params.routing_key ?? params.image)[0] ?? params.endpoint,
+    endpoint:
+      Object.values(params.platform_endpoints ?? {})[0] ??
+      rankEndpoints(params.endpoints ?? [], params.routing_key ?? params.image)[0] ??
+      params.endpoint,
     endpoints: params.endpoints ?? [],
     routingKey: params.routing_key ?? params.image,
     endpointWaitMs: Math.round((params.endpoint_wait ?? DEFAULT_ENDPOINT_WAIT) * 1000),
-    platformEndpoints: Object.entries(params.platform_endpoints ?? {}).map(([platform, endpoint]) => ({ platform, endpoint })),
+    platformEndpoints: Object.entries(params.platform_endpoints ?? {}).map(([platform, endpoint]) => ({
+      platform,
+      endpoint,
+    })),
     tlsDir: optionalPath(params.tls_dir),
     tlsServerName: params.tls_server_name,
     daemonTimeoutMs: Math.round(params.daemon_timeout * 1000),
     retries: params.retries,
     metadataFile: absolute(params.metadata_file ?? path.join(place.tmpDir, 'metadata.json')),
-    resultPaths: Object.fromEntries(Object.entries(params.result_paths ?? {}).map(([name, file]) => [name, absolute(file)])),
+    resultPaths: Object.fromEntries(
+      Object.entries(params.result_paths ?? {}).map(([name, file]) => [name, absolute(file)]),
+    ),
     resultsMaxBytes: params.results_max_bytes,
     registries,
     pushInsecure: params.push && isInsecureRef(registries, params.image),
@@ -253,7 +283,14 @@ export function vcsFacts(params: Pick<Params, 'git_url' | 'git_commit' | 'source
   return [
     ...(params.git_url ? [{ key: 'org.opencontainers.image.source', value: params.git_url }] : []),
     ...(params.git_commit ? [{ key: 'org.opencontainers.image.revision', value: params.git_commit }] : []),
-    ...(params.source_date_epoch === undefined ? [] : [{ key: 'org.opencontainers.image.created', value: new Date(params.source_date_epoch * 1000).toISOString().replace('.000Z', 'Z') }]),
+    ...(params.source_date_epoch === undefined
+      ? []
+      : [
+          {
+            key: 'org.opencontainers.image.created',
+            value: new Date(params.source_date_epoch * 1000).toISOString().replace('.000Z', 'Z'),
+          },
+        ]),
   ];
 }
 

@@ -7,15 +7,39 @@ export const ERROR_CODES = {
   BUILDX_MISSING: { exit: 4, summary: 'the buildx binary cannot be found or started' },
   DAEMON_UNREACHABLE: { exit: 10, summary: 'the BuildKit daemon did not answer within daemon_timeout' },
   DAEMON_TLS: { exit: 11, summary: 'the TLS handshake with a tcp:// daemon failed (wrong CA, certificate or key)' },
-  ENTITLEMENT_REFUSED: { exit: 14, summary: 'the daemon refused an entitlement the build asks for (allow); start buildkitd with --allow-insecure-entitlement' },
-  REGISTRY_AUTH: { exit: 12, summary: 'a registry refused the credentials (or there were none) for pull, push or cache' },
-  REGISTRY_TLS: { exit: 13, summary: 'a registry answered plain HTTP (list it in registry_http) or with a certificate the daemon does not trust (give its CA in registry_ca)' },
+  ENTITLEMENT_REFUSED: {
+    exit: 14,
+    summary:
+      'the daemon refused an entitlement the build asks for (allow); start buildkitd with --allow-insecure-entitlement',
+  },
+  REGISTRY_AUTH: {
+    exit: 12,
+    summary: 'a registry refused the credentials (or there were none) for pull, push or cache',
+  },
+  REGISTRY_TLS: {
+    exit: 13,
+    summary:
+      'a registry answered plain HTTP (list it in registry_http) or with a certificate the daemon does not trust (give its CA in registry_ca)',
+  },
   BUILD_FAILED: { exit: 20, summary: 'buildx build failed (Dockerfile error, failing RUN, missing file, ...)' },
   PUSH_FAILED: { exit: 21, summary: 'the image was built but pushing it failed' },
-  METADATA_INVALID: { exit: 22, summary: 'buildx succeeded but its metadata file is missing or lacks the image digest' },
-  RESULTS_TOO_LARGE: { exit: 23, summary: 'the results would exceed results_max_bytes (Tekton fails the TaskRun past 4096 bytes); checked before the build' },
-  RESULTS_UNWRITABLE: { exit: 24, summary: 'a results dir or result file cannot be written (checked before the build, and again at the end)' },
-  OUTPUT_UNWRITABLE: { exit: 25, summary: 'the directory for the OCI layout, the local export or the metadata file cannot be written' },
+  METADATA_INVALID: {
+    exit: 22,
+    summary: 'buildx succeeded but its metadata file is missing or lacks the image digest',
+  },
+  RESULTS_TOO_LARGE: {
+    exit: 23,
+    summary:
+      'the results would exceed results_max_bytes (Tekton fails the TaskRun past 4096 bytes); checked before the build',
+  },
+  RESULTS_UNWRITABLE: {
+    exit: 24,
+    summary: 'a results dir or result file cannot be written (checked before the build, and again at the end)',
+  },
+  OUTPUT_UNWRITABLE: {
+    exit: 25,
+    summary: 'the directory for the OCI layout, the local export or the metadata file cannot be written',
+  },
   CHECK_FAILED: { exit: 26, summary: 'check mode with check_fail_on_warnings: a Dockerfile rule reported a finding' },
   INTERRUPTED: { exit: 130, summary: 'the step received SIGINT or SIGTERM' },
   INTERNAL: { exit: 70, summary: 'a bug in buildkit-step' },

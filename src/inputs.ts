@@ -32,7 +32,11 @@ const BUILD_ARG = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * Reads dirs and writes secret values to a 0700 dir of 0600 files under `stateDir`. With
  * `dryRun` nothing is written: the paths are what a real run would use (for print-argv).
  */
-export async function materialize(config: BuildConfig, stateDir: string, options: { dryRun?: boolean } = {}): Promise<Materialized> {
+export async function materialize(
+  config: BuildConfig,
+  stateDir: string,
+  options: { dryRun?: boolean } = {},
+): Promise<Materialized> {
   const dryRun = options.dryRun ?? false;
   let privateDir = path.join(stateDir, 'private-XXXXXX');
   if (!dryRun) {
@@ -49,33 +53,55 @@ export async function materialize(config: BuildConfig, stateDir: string, options
       if (!dryRun) await writeFile(file, content, { mode: 0o600, flag: 'wx' });
       return file;
     };
-    const buildArgs = mergePairs(await namedFiles(config.buildArgsDir, 'build_args_dir', BUILD_ARG, readBuildArg), config.buildArgs);
+    const buildArgs = mergePairs(
+      await namedFiles(config.buildArgsDir, 'build_args_dir', BUILD_ARG, readBuildArg),
+      config.buildArgs,
+    );
 
     const secretFiles = await namedFiles(config.secretsDir, 'secrets_dir', ID, async (file) => file);
     const secretTexts = [...config.secrets.map((pair) => pair.value), ...config.ssh.map((pair) => pair.value)];
-    const secretValues = await Promise.all(config.secrets.map(async (pair, index) => ({ key: pair.key, value: await writePrivate(`secret-${index}`, pair.value) })));
+    const secretValues = await Promise.all(
+      config.secrets.map(async (pair, index) => ({
+        key: pair.key,
+        value: await writePrivate(`secret-${index}`, pair.value),
+      })),
+    );
     const secrets = mergePairs(secretFiles, secretValues).map((pair) => ({ id: pair.key, src: pair.value }));
 
-    const sshFromDir = (await namedFiles(config.sshDir, 'ssh_dir', ID, async (file) => file, isNotAKey)).map((pair) => ({
-      key: sshIdOf(pair.key),
-      value: pair.value,
-    }));
+    const sshFromDir = (await namedFiles(config.sshDir, 'ssh_dir', ID, async (file) => file, isNotAKey)).map(
+      (pair) => ({
+        key: sshIdOf(pair.key),
+        value: pair.value,
+      }),
+    );
     await Promise.all(config.sshKeyFiles.map((pair) => mustRead(pair.value, 'ssh_key_files')));
     checkSshPaths('ssh_dir', sshFromDir);
     checkSshPaths('ssh_key_files', config.sshKeyFiles);
-    if (config.ssh.length > 0) checkSshPaths('ssh (its keys go to BUILDKIT_STEP_STATE_DIR)', [{ key: '', value: privateDir }]);
-    const sshValues = await Promise.all(config.ssh.map(async (pair, index) => ({ key: pair.key, value: await writePrivate(`ssh-${index}`, pair.value) })));
+    if (config.ssh.length > 0)
+      checkSshPaths('ssh (its keys go to BUILDKIT_STEP_STATE_DIR)', [{ key: '', value: privateDir }]);
+    const sshValues = await Promise.all(
+      config.ssh.map(async (pair, index) => ({ key: pair.key, value: await writePrivate(`ssh-${index}`, pair.value) })),
+    );
     const ssh = groupById([...sshFromDir, ...config.sshKeyFiles, ...sshValues]);
     if (!dryRun) {
       const mountedFiles = [...secretFiles, ...sshFromDir, ...config.sshKeyFiles].map((pair) => pair.value);
       secretTexts.push(...(await Promise.all(mountedFiles.map(readForMasking))));
     }
 
-    const dockerConfig = config.dockerConfig ? await copyDockerConfig(config.dockerConfig, privateDir, dryRun) : undefined;
+    const dockerConfig = config.dockerConfig
+      ? await copyDockerConfig(config.dockerConfig, privateDir, dryRun)
+      : undefined;
     const tls = config.tlsDir ? await readTls(config.tlsDir, config.tlsServerName) : undefined;
     await checkRegistryCa(config.registries.ca);
     const credentialHelpers = dockerConfig?.helpers ?? { byHost: {}, store: undefined };
-    return { inputs: { buildArgs, secrets, ssh }, dockerConfigDir: dockerConfig?.dir, credentialHelpers, tls, secretTexts, cleanup };
+    return {
+      inputs: { buildArgs, secrets, ssh },
+      dockerConfigDir: dockerConfig?.dir,
+      credentialHelpers,
+      tls,
+      secretTexts,
+      cleanup,
+    };
   } catch (error) {
     await cleanup();
     throw error;
@@ -88,7 +114,11 @@ export async function materialize(config: BuildConfig, stateDir: string, options
  */
 function checkSshPaths(param: string, pairs: readonly Pair[]): void {
   const bad = pairs.find((pair) => pair.value.includes(','));
-  if (bad) throw new StepError('PARAMS_INVALID', `${param}: the key path ${JSON.stringify(bad.value)} contains ",", which buildx --ssh cannot carry (it splits key paths at commas)`);
+  if (bad)
+    throw new StepError(
+      'PARAMS_INVALID',
+      `${param}: the key path ${JSON.stringify(bad.value)} contains ",", which buildx --ssh cannot carry (it splits key paths at commas)`,
+    );
 }
 
 /** Fails with PARAMS_UNREADABLE naming the param when `file` cannot be read (before buildx fails obscurely). */
@@ -96,7 +126,11 @@ async function mustRead(file: string, param: string): Promise<void> {
   try {
     await access(file, constants.R_OK);
   } catch (error) {
-    throw new StepError('PARAMS_UNREADABLE', `${param}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`, { cause: error });
+    throw new StepError(
+      'PARAMS_UNREADABLE',
+      `${param}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`,
+      { cause: error },
+    );
   }
 }
 
@@ -136,7 +170,8 @@ function isNotAKey(name: string): boolean {
 }
 
 /** The schema's limit on one build argument value, in characters (code points, as the schema counts). */
-const buildArgValueMax = (): number => (paramsSchema().$defs?.build_arg?.properties?.value?.maxLength as number | undefined) ?? 16_384;
+const buildArgValueMax = (): number =>
+  (paramsSchema().$defs?.build_arg?.properties?.value?.maxLength as number | undefined) ?? 16_384;
 
 /**
  * A build_args_dir file's content, held to the limit a `build_args` value has: a ConfigMap of
@@ -144,7 +179,11 @@ const buildArgValueMax = (): number => (paramsSchema().$defs?.build_arg?.propert
  */
 async function readBuildArg(file: string): Promise<string> {
   const max = buildArgValueMax();
-  const tooBig = (size: string) => new StepError('PARAMS_INVALID', `build_args_dir: file "${path.basename(file)}" holds ${size}, over the ${max}-character limit for a build argument value`);
+  const tooBig = (size: string) =>
+    new StepError(
+      'PARAMS_INVALID',
+      `build_args_dir: file "${path.basename(file)}" holds ${size}, over the ${max}-character limit for a build argument value`,
+    );
   const { size } = await stat(file);
   if (size > max * 4) throw tooBig(`${size} bytes`);
   const value = await readFile(file, 'utf8');
@@ -166,7 +205,11 @@ async function namedFiles(
 ): Promise<Pair[]> {
   if (!dir) return [];
   const unreadable = (target: string, error: unknown) =>
-    new StepError('PARAMS_UNREADABLE', `${param}: cannot read ${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+    new StepError(
+      'PARAMS_UNREADABLE',
+      `${param}: cannot read ${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      { cause: error },
+    );
   let names: string[];
   try {
     names = (await readdir(dir)).filter((name) => !name.startsWith('.') && !skip(name)).sort();
@@ -179,7 +222,10 @@ async function namedFiles(
     try {
       if (!(await stat(file)).isFile()) continue;
       if (!namePattern.test(name)) {
-        throw new StepError('PARAMS_INVALID', `${param}: file name "${name}" is not a valid name (${namePattern.source})`);
+        throw new StepError(
+          'PARAMS_INVALID',
+          `${param}: file name "${name}" is not a valid name (${namePattern.source})`,
+        );
       }
       pairs.push({ key: name, value: await value(file) });
     } catch (error) {
@@ -190,7 +236,11 @@ async function namedFiles(
 }
 
 /** Copies `config.json` or `.dockerconfigjson` into a private DOCKER_CONFIG dir, checking its shape only. */
-async function copyDockerConfig(dir: string, privateDir: string, dryRun: boolean): Promise<{ dir: string; helpers: CredentialHelpers }> {
+async function copyDockerConfig(
+  dir: string,
+  privateDir: string,
+  dryRun: boolean,
+): Promise<{ dir: string; helpers: CredentialHelpers }> {
   let text: string | undefined;
   let found = '';
   for (const name of ['config.json', '.dockerconfigjson']) {
@@ -201,11 +251,16 @@ async function copyDockerConfig(dir: string, privateDir: string, dryRun: boolean
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'EISDIR') {
-        throw new StepError('PARAMS_UNREADABLE', `docker_config: cannot read ${path.join(dir, name)}: ${code} (is the Secret mounted readable for this user?)`, { cause: error });
+        throw new StepError(
+          'PARAMS_UNREADABLE',
+          `docker_config: cannot read ${path.join(dir, name)}: ${code} (is the Secret mounted readable for this user?)`,
+          { cause: error },
+        );
       }
     }
   }
-  if (text === undefined) throw new StepError('PARAMS_UNREADABLE', `docker_config: ${dir} holds neither config.json nor .dockerconfigjson`);
+  if (text === undefined)
+    throw new StepError('PARAMS_UNREADABLE', `docker_config: ${dir} holds neither config.json nor .dockerconfigjson`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -228,12 +283,18 @@ async function copyDockerConfig(dir: string, privateDir: string, dryRun: boolean
 function credentialHelpersOf(config: Record<string, unknown>): CredentialHelpers {
   const named = (value: unknown): value is string => typeof value === 'string' && /^[A-Za-z0-9._-]+$/.test(value);
   const helpers = config.credHelpers;
-  const byHost = helpers !== null && typeof helpers === 'object' ? Object.fromEntries(Object.entries(helpers).filter((entry): entry is [string, string] => named(entry[1]))) : {};
+  const byHost =
+    helpers !== null && typeof helpers === 'object'
+      ? Object.fromEntries(Object.entries(helpers).filter((entry): entry is [string, string] => named(entry[1])))
+      : {};
   return { byHost, store: named(config.credsStore) ? config.credsStore : undefined };
 }
 
 /** Client TLS files by the names a Secret commonly uses. */
-async function readTls(dir: string, servername: string | undefined): Promise<{ files: TlsFiles; material: TlsMaterial }> {
+async function readTls(
+  dir: string,
+  servername: string | undefined,
+): Promise<{ files: TlsFiles; material: TlsMaterial }> {
   const pick = async (names: string[]): Promise<{ file: string; content: Buffer }> => {
     for (const name of names) {
       const file = path.join(dir, name);
@@ -241,7 +302,11 @@ async function readTls(dir: string, servername: string | undefined): Promise<{ f
         return { file, content: await readFile(file) };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-          throw new StepError('PARAMS_UNREADABLE', `tls_dir: cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`, { cause: error });
+          throw new StepError(
+            'PARAMS_UNREADABLE',
+            `tls_dir: cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`,
+            { cause: error },
+          );
         }
       }
     }

@@ -18,13 +18,16 @@ export type Masker = ((text: string) => string) & {
  * with `***`. Very short fragments are left alone: masking "a" would garble every log line.
  */
 export function masker(secrets: readonly string[]): Masker {
-  const fragments = [...new Set(secrets.flatMap((secret) => [secret, ...secret.split(/\r?\n/)]).map((part) => part.trim()))]
+  const fragments = [
+    ...new Set(secrets.flatMap((secret) => [secret, ...secret.split(/\r?\n/)]).map((part) => part.trim())),
+  ]
     .filter((part) => part.length >= MIN_LENGTH)
     .sort((a, b) => b.length - a.length);
   if (fragments.length === 0) return Object.assign((text: string) => text, { cut: (text: string) => text.length });
   // Plain substring replacement, longest first: one alternation regex of every secret fails to
   // compile ("regular expression too large") once secrets reach tens of KB (a PEM bundle, a key).
-  const mask = (text: string) => fragments.reduce((masked, part) => (masked.includes(part) ? masked.split(part).join('***') : masked), text);
+  const mask = (text: string) =>
+    fragments.reduce((masked, part) => (masked.includes(part) ? masked.split(part).join('***') : masked), text);
   // `cut` sees the start of one line, so only fragments without a newline can occur in it. One
   // that starts within the last (longest - 1) characters may go on in text not read yet; one
   // that starts before the cut and ends after it moves the cut to its start.
@@ -33,7 +36,11 @@ export function masker(secrets: readonly string[]): Masker {
   const straddling = (text: string, at: number): number => {
     let earliest = at;
     for (const part of inLine) {
-      for (let index = text.indexOf(part, Math.max(0, at - part.length + 1)); index !== -1 && index < at; index = text.indexOf(part, index + 1)) {
+      for (
+        let index = text.indexOf(part, Math.max(0, at - part.length + 1));
+        index !== -1 && index < at;
+        index = text.indexOf(part, index + 1)
+      ) {
         earliest = Math.min(earliest, index);
       }
     }
@@ -57,7 +64,11 @@ export function inlineSecrets(params: { secrets?: Pairs; ssh?: Pairs }): string[
 /** A copy of the params with every inline secret value replaced by `***`, for printing. */
 export function redactParams<T extends { secrets?: Pairs; ssh?: Pairs }>(params: T): T {
   const hide = (pairs: Pairs) => pairs?.map((pair) => ({ ...pair, value: '***' }));
-  return { ...params, ...(params.secrets ? { secrets: hide(params.secrets) } : {}), ...(params.ssh ? { ssh: hide(params.ssh) } : {}) };
+  return {
+    ...params,
+    ...(params.secrets ? { secrets: hide(params.secrets) } : {}),
+    ...(params.ssh ? { ssh: hide(params.ssh) } : {}),
+  };
 }
 
 /** What docker's credential-helper client puts before a failed helper's output. */

@@ -34,7 +34,11 @@ export const REGISTRY_FIELDS = [
   { field: 'http', param: 'registry_http', shape: 'hosts' },
   { field: 'insecure', param: 'registry_insecure', shape: 'hosts' },
   { field: 'ca', param: 'registry_ca', shape: 'lists' },
-] as const satisfies ReadonlyArray<{ field: keyof RegistrySettings; param: keyof RegistryParams; shape: 'hosts' | 'lists' }>;
+] as const satisfies ReadonlyArray<{
+  field: keyof RegistrySettings;
+  param: keyof RegistryParams;
+  shape: 'hosts' | 'lists';
+}>;
 
 /** The proxy variables, each from its param; Go reads both spellings, curl-style tools the lower-case one. */
 export const PROXY_VARIABLES = [
@@ -57,7 +61,9 @@ export function registrySettings(params: RegistryParams): RegistrySettings {
 
 /** Whether any setting needs a buildkitd.toml. */
 export function needsDaemonConfig(settings: RegistrySettings): boolean {
-  return REGISTRY_FIELDS.some(({ field }) => (Array.isArray(settings[field]) ? settings[field].length > 0 : Object.keys(settings[field]).length > 0));
+  return REGISTRY_FIELDS.some(({ field }) =>
+    Array.isArray(settings[field]) ? settings[field].length > 0 : Object.keys(settings[field]).length > 0,
+  );
 }
 
 /**
@@ -70,7 +76,9 @@ export function daemonConfigToml(settings: RegistrySettings): string {
   const add = (host: string, line: string) => tables.set(host, [...new Set([...(tables.get(host) ?? []), line])]);
   for (const { field, shape } of REGISTRY_FIELDS) {
     if (shape === 'hosts') for (const host of settings[field] as string[]) add(host, `  ${field} = true`);
-    else for (const [host, list] of Object.entries(settings[field] as Record<string, string[]>)) add(host, `  ${field} = [${list.map(tomlString).join(', ')}]`);
+    else
+      for (const [host, list] of Object.entries(settings[field] as Record<string, string[]>))
+        add(host, `  ${field} = [${list.map(tomlString).join(', ')}]`);
   }
   if (tables.size === 0) return '';
   const hosts = [...tables.keys()].sort(byBytes);

@@ -18,7 +18,11 @@ export async function checkRegistryCa(ca: Record<string, string[]>): Promise<voi
       try {
         text = await readFile(file, 'utf8');
       } catch (error) {
-        throw new StepError('PARAMS_UNREADABLE', `${where}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+        throw new StepError(
+          'PARAMS_UNREADABLE',
+          `${where}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+          { cause: error },
+        );
       }
       const problem = pemProblem(text);
       if (problem) throw new StepError('PARAMS_INVALID', `${where}: ${problem}`);

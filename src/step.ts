@@ -55,7 +55,8 @@ type Attempts = { attempts: { count: number } };
 export const buildxBin = (env: NodeJS.ProcessEnv): string => env.BUILDKIT_STEP_BUILDX || 'buildx';
 
 /** Our own dir for buildx state and private files, so nothing lands in $HOME. */
-export const stateDir = (env: NodeJS.ProcessEnv): string => env.BUILDKIT_STEP_STATE_DIR || path.join(tmpDir(env), 'buildkit-step');
+export const stateDir = (env: NodeJS.ProcessEnv): string =>
+  env.BUILDKIT_STEP_STATE_DIR || path.join(tmpDir(env), 'buildkit-step');
 
 export const tmpDir = (env: NodeJS.ProcessEnv): string => env.TMPDIR || os.tmpdir();
 
@@ -77,7 +78,9 @@ export async function planBuild(
     create: create!,
     ...(append.length > 0 ? { append } : {}),
     build: buildArgv(config, inputs),
-    ...(config.localExport ? { localExport: localExportArgv(config, inputs, config.localExport.dir, config.localExport.target) } : {}),
+    ...(config.localExport
+      ? { localExport: localExportArgv(config, inputs, config.localExport.dir, config.localExport.target) }
+      : {}),
   };
 }
 
@@ -103,25 +106,55 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
     const inputs = { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs;
     const argv = resolved.check ? dockerfileCheckArgv(resolved, inputs) : buildArgv(resolved, inputs);
     const exportArgv =
-      resolved.localExport && !resolved.check ? localExportArgv(resolved, inputs, resolved.localExport.dir, resolved.localExport.target) : undefined;
+      resolved.localExport && !resolved.check
+        ? localExportArgv(resolved, inputs, resolved.localExport.dir, resolved.localExport.target)
+        : undefined;
     const waitStarted = Date.now();
     const tls = materialized.tls?.material;
     // A fleet: the routing key's replica, or the next one in its order that answers.
     const picked =
       resolved.endpoints.length > 0
-        ? await pickEndpoint({ endpoints: resolved.endpoints, routingKey: resolved.routingKey, waitMs: resolved.endpointWaitMs, timeoutMs: resolved.daemonTimeoutMs, tls, probe: deps.probe, log: deps.log, signal: deps.signal })
+        ? await pickEndpoint({
+            endpoints: resolved.endpoints,
+            routingKey: resolved.routingKey,
+            waitMs: resolved.endpointWaitMs,
+            timeoutMs: resolved.daemonTimeoutMs,
+            tls,
+            probe: deps.probe,
+            log: deps.log,
+            signal: deps.signal,
+          })
         : undefined;
     const config: BuildConfig = picked ? { ...resolved, endpoint: picked.endpoint } : resolved;
-    const waitForIt = () => waitForDaemon({ endpoint: config.endpoint, tls, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
+    const waitForIt = () =>
+      waitForDaemon({
+        endpoint: config.endpoint,
+        tls,
+        timeoutMs: config.daemonTimeoutMs,
+        probe: deps.probe,
+        log: deps.log,
+        signal: deps.signal,
+      });
     const waited = picked ?? (await waitForIt());
     // A node per platform: every one of them must answer too.
     for (const node of config.platformEndpoints.filter((entry) => entry.endpoint !== config.endpoint)) {
-      await waitForDaemon({ endpoint: node.endpoint, tls, timeoutMs: config.daemonTimeoutMs, probe: deps.probe, log: deps.log, signal: deps.signal });
+      await waitForDaemon({
+        endpoint: node.endpoint,
+        tls,
+        timeoutMs: config.daemonTimeoutMs,
+        probe: deps.probe,
+        log: deps.log,
+        signal: deps.signal,
+      });
     }
     const daemonWaitMs = Date.now() - waitStarted;
-    deps.log(`BuildKit daemon at ${config.endpoint} answers (${plural(waited.workers, 'worker')}, ${plural(waited.tries, 'try', 'tries')}, ${daemonWaitMs} ms)`);
+    deps.log(
+      `BuildKit daemon at ${config.endpoint} answers (${plural(waited.workers, 'worker')}, ${plural(waited.tries, 'try', 'tries')}, ${daemonWaitMs} ms)`,
+    );
     if (config.endpoint.startsWith('tcp://') && needsDaemonConfig(config.registries)) {
-      deps.log('note: registry mirrors, plain-HTTP, insecure and CA settings take effect in the daemon only through its buildkitd.toml; a shared tcp:// daemon needs them from its operator (buildkit-step daemon-config prints them); the step itself marks pushes and caches');
+      deps.log(
+        'note: registry mirrors, plain-HTTP, insecure and CA settings take effect in the daemon only through its buildkitd.toml; a shared tcp:// daemon needs them from its operator (buildkit-step daemon-config prints them); the step itself marks pushes and caches',
+      );
     }
 
     const bin = buildxBin(deps.env);
@@ -130,24 +163,45 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
     for (const create of createNodesArgv(config, materialized.tls?.files)) {
       const created = await deps.runner(bin, create, { env, signal: deps.signal, write: deps.output });
       if (created.spawnError) throw buildxMissing(bin, created.spawnError);
-      if (created.exitCode !== 0) throw new StepError('INTERNAL', `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`);
+      if (created.exitCode !== 0)
+        throw new StepError(
+          'INTERNAL',
+          `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`,
+        );
     }
 
     const buildStarted = Date.now();
-    const runDeps = { ...deps, mask: hidingHelperOutput(masker(materialized.secretTexts)), waitForDaemon: waitForIt, helpers: materialized.credentialHelpers };
+    const runDeps = {
+      ...deps,
+      mask: hidingHelperOutput(masker(materialized.secretTexts)),
+      waitForDaemon: waitForIt,
+      helpers: materialized.credentialHelpers,
+    };
     if (config.check) return await runCheck(config, argv, bin, env, runDeps, daemonWaitMs, buildStarted);
     // The local export first: a failing export stage (tests) stops the step before anything is pushed.
     if (exportArgv) {
       await buildWithRetries(config, exportArgv, bin, env, runDeps);
-      deps.log(`exported the files of ${config.localExport?.target ? `stage ${config.localExport.target}` : 'the last stage'} to ${config.localExport?.dir}`);
+      deps.log(
+        `exported the files of ${config.localExport?.target ? `stage ${config.localExport.target}` : 'the last stage'} to ${config.localExport?.dir}`,
+      );
     }
     const built = await buildWithRetries(config, argv, bin, env, runDeps);
     const metadata = parseMetadata(await readMetadata(config.metadataFile));
     checkPushedDigests(metadata.digest, built.steps.pushed);
     const results = successResults(config, metadata);
     checkResultsSize(results, config.resultsMaxBytes);
-    const fleet = picked && { endpoint: picked.endpoint, rank: picked.rank, skipped: picked.skipped.map((entry) => entry.endpoint) };
-    const summary = { ...built, attempts: deps.attempts.count, daemonWaitMs, buildMs: Date.now() - buildStarted, ...(fleet ? { fleet } : {}) };
+    const fleet = picked && {
+      endpoint: picked.endpoint,
+      rank: picked.rank,
+      skipped: picked.skipped.map((entry) => entry.endpoint),
+    };
+    const summary = {
+      ...built,
+      attempts: deps.attempts.count,
+      daemonWaitMs,
+      buildMs: Date.now() - buildStarted,
+      ...(fleet ? { fleet } : {}),
+    };
     return { config, results, summary };
   } finally {
     await materialized.cleanup();
@@ -167,23 +221,37 @@ async function buildWithRetries(
     // buildx writes the metadata file only on success: never let a stale one pass for this build's.
     await fs.remove(config.metadataFile);
     const progress = readProgress();
-    const run = await deps.runner(bin, argv, { env, signal: deps.signal, onLine: progress.line, mask: deps.mask, write: deps.output });
+    const run = await deps.runner(bin, argv, {
+      env,
+      signal: deps.signal,
+      onLine: progress.line,
+      mask: deps.mask,
+      write: deps.output,
+    });
     if (run.spawnError) throw buildxMissing(bin, run.spawnError);
     if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the build was interrupted');
     if (run.exitCode === 0) {
       const facts = inParamOrder(progress.facts(), config.cacheRefs.from);
-      if (facts.cacheFound.length + facts.cacheMissing.length > 0 || facts.cacheExported) deps.log(cacheLine(facts, config));
+      if (facts.cacheFound.length + facts.cacheMissing.length > 0 || facts.cacheExported)
+        deps.log(cacheLine(facts, config));
       if (facts.cacheExportError) {
-        deps.log(`warning: the cache export failed, the image was built anyway (set cache_export_fatal to fail instead): ${facts.cacheExportError}`);
+        deps.log(
+          `warning: the cache export failed, the image was built anyway (set cache_export_fatal to fail instead): ${facts.cacheExportError}`,
+        );
       }
       return { attempts: attempt, steps: facts, cacheExportFailed: facts.cacheExportError !== undefined };
     }
     const failure = classifyFailure(run.tail);
-    const lost = failure.code === 'DAEMON_UNREACHABLE' ? `the BuildKit daemon at ${config.endpoint} was lost during the build: ` : '';
+    const lost =
+      failure.code === 'DAEMON_UNREACHABLE'
+        ? `the BuildKit daemon at ${config.endpoint} was lost during the build: `
+        : '';
     const hint = failure.hint ?? helperHint(failure, deps.helpers, run.tail);
     const message = `buildx build failed (exit ${run.exitCode}, attempt ${attempt}): ${lost}${hint ? `${hint}\n` : ''}${failure.detail}`;
     if (!failure.transient || attempt > config.retries) throw new StepError(failure.code, message);
-    deps.log(`transient failure (${failure.code}), retrying (attempt ${attempt + 1} of ${config.retries + 1}): ${lost}${failure.detail.split('\n')[0]}`);
+    deps.log(
+      `transient failure (${failure.code}), retrying (attempt ${attempt + 1} of ${config.retries + 1}): ${lost}${failure.detail.split('\n')[0]}`,
+    );
     // A daemon that went away (restart, OOM kill) must answer again before the next attempt; the
     // wait polls it with its own backoff, within daemon_timeout. Anything else: a pause.
     if (failure.code === 'DAEMON_UNREACHABLE') {
@@ -207,7 +275,11 @@ function inParamOrder(facts: ProgressFacts, order: readonly string[]): ProgressF
 /** One log line on what the cache did: refs found and missing, and where it was written. */
 function cacheLine(facts: ProgressFacts, config: BuildConfig): string {
   const list = (refs: string[]) => (refs.length === 0 ? 'none' : refs.join(', '));
-  const written = facts.cacheExported ? `exported${config.cacheRefs.to ? ` to ${config.cacheRefs.to}` : ''}` : config.cacheTo.length === 0 ? 'not exported (cache_write is false or nothing to write to)' : 'not exported';
+  const written = facts.cacheExported
+    ? `exported${config.cacheRefs.to ? ` to ${config.cacheRefs.to}` : ''}`
+    : config.cacheTo.length === 0
+      ? 'not exported (cache_write is false or nothing to write to)'
+      : 'not exported';
   return `cache: found ${list(facts.cacheFound)}; missing ${list(facts.cacheMissing)}; ${written}`;
 }
 
@@ -219,10 +291,15 @@ function cacheLine(facts: ProgressFacts, config: BuildConfig): string {
 function helperHint(failure: Failure, helpers: CredentialHelpers, tail: readonly string[]): string | undefined {
   if (failure.code !== 'REGISTRY_AUTH' || !HELPER_FAILED.test(failure.detail)) return undefined;
   const text = tail.join('\n');
-  const hosts = failure.registry ? [failure.registry] : Object.keys(helpers.byHost).filter((host) => text.includes(`${host}/`));
-  const named = hosts.filter((host) => helpers.byHost[host]).map((host) => `docker-credential-${helpers.byHost[host]} (credHelpers in docker_config) failed for ${host}`);
+  const hosts = failure.registry
+    ? [failure.registry]
+    : Object.keys(helpers.byHost).filter((host) => text.includes(`${host}/`));
+  const named = hosts
+    .filter((host) => helpers.byHost[host])
+    .map((host) => `docker-credential-${helpers.byHost[host]} (credHelpers in docker_config) failed for ${host}`);
   if (named.length > 0) return `the credential helper ${named.join(', or ')}; its output is not shown`;
-  if (helpers.store) return `the credential helper docker-credential-${helpers.store} (credsStore in docker_config) failed${failure.registry ? ` for ${failure.registry}` : ''}; its output is not shown`;
+  if (helpers.store)
+    return `the credential helper docker-credential-${helpers.store} (credsStore in docker_config) failed${failure.registry ? ` for ${failure.registry}` : ''}; its output is not shown`;
   return 'a credential helper named in docker_config failed; its output is not shown';
 }
 
@@ -241,7 +318,13 @@ async function runCheck(
 ): Promise<StepOutcome> {
   deps.attempts.count++;
   const lines: string[] = [];
-  const run = await deps.runner(bin, argv, { env, signal: deps.signal, onLine: (line) => void lines.push(line), mask: deps.mask, write: deps.output });
+  const run = await deps.runner(bin, argv, {
+    env,
+    signal: deps.signal,
+    onLine: (line) => void lines.push(line),
+    mask: deps.mask,
+    write: deps.output,
+  });
   if (run.spawnError) throw buildxMissing(bin, run.spawnError);
   if (deps.signal?.aborted) throw new StepError('INTERRUPTED', 'the check was interrupted');
   const warnings = countCheckFindings(lines) ?? (run.exitCode === 0 ? 0 : undefined);
@@ -251,10 +334,24 @@ async function runCheck(
   }
   deps.log(`Dockerfile check: ${plural(warnings, 'finding')}`);
   if (warnings > 0 && config.check?.failOnWarnings) {
-    throw new StepError('CHECK_FAILED', `the Dockerfile check reported ${plural(warnings, 'finding')} and check_fail_on_warnings is set`);
+    throw new StepError(
+      'CHECK_FAILED',
+      `the Dockerfile check reported ${plural(warnings, 'finding')} and check_fail_on_warnings is set`,
+    );
   }
   const steps = readProgress().facts();
-  return { config, results: {}, summary: { attempts: deps.attempts.count, steps, cacheExportFailed: false, checkWarnings: warnings, daemonWaitMs, buildMs: Date.now() - started } };
+  return {
+    config,
+    results: {},
+    summary: {
+      attempts: deps.attempts.count,
+      steps,
+      cacheExportFailed: false,
+      checkWarnings: warnings,
+      daemonWaitMs,
+      buildMs: Date.now() - started,
+    },
+  };
 }
 
 /**
@@ -265,7 +362,10 @@ async function runCheck(
 function checkPushedDigests(digest: string, pushed: Record<string, string>): void {
   const other = Object.entries(pushed).find(([, pushedDigest]) => pushedDigest !== digest);
   if (other) {
-    throw new StepError('METADATA_INVALID', `buildx metadata names ${digest} but ${other[0]} was pushed as ${other[1]}`);
+    throw new StepError(
+      'METADATA_INVALID',
+      `buildx metadata names ${digest} but ${other[0]} was pushed as ${other[1]}`,
+    );
   }
 }
 
@@ -274,8 +374,14 @@ function checkPushedDigests(digest: string, pushed: Record<string, string>): voi
  * for), buildx state kept in our dir, registry auth from `docker_config`, and the proxy params
  * (credential helpers reach their token APIs through it).
  */
-function buildxEnv(env: NodeJS.ProcessEnv, dockerConfigDir: string | undefined, proxy: Record<string, string>): Record<string, string | undefined> {
-  const inherited = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('PARAM_') && name !== PARAMS_ENV));
+function buildxEnv(
+  env: NodeJS.ProcessEnv,
+  dockerConfigDir: string | undefined,
+  proxy: Record<string, string>,
+): Record<string, string | undefined> {
+  const inherited = Object.fromEntries(
+    Object.entries(env).filter(([name]) => !name.startsWith('PARAM_') && name !== PARAMS_ENV),
+  );
   return {
     ...inherited,
     ...proxy,
@@ -289,14 +395,27 @@ function buildxEnv(env: NodeJS.ProcessEnv, dockerConfigDir: string | undefined, 
  * otherwise the build runs in full and fails at the very end (a PVC without fsGroup, a typo).
  */
 async function checkWritable(config: BuildConfig): Promise<void> {
-  const dirs = [path.dirname(config.metadataFile), ...(config.ociLayout ? [path.dirname(config.ociLayout)] : []), ...(config.localExport ? [config.localExport.dir] : [])];
+  const dirs = [
+    path.dirname(config.metadataFile),
+    ...(config.ociLayout ? [path.dirname(config.ociLayout)] : []),
+    ...(config.localExport ? [config.localExport.dir] : []),
+  ];
   for (const dir of dirs) {
     try {
       await fs.ensureDir(dir);
       await fs.access(dir, fs.constants.W_OK);
     } catch (error) {
-      const param = dir === path.dirname(config.metadataFile) ? 'metadata_file' : dir === config.localExport?.dir ? 'local_export_dir' : 'oci_layout';
-      throw new StepError('OUTPUT_UNWRITABLE', `${param}: cannot write to ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+      const param =
+        dir === path.dirname(config.metadataFile)
+          ? 'metadata_file'
+          : dir === config.localExport?.dir
+            ? 'local_export_dir'
+            : 'oci_layout';
+      throw new StepError(
+        'OUTPUT_UNWRITABLE',
+        `${param}: cannot write to ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 }
@@ -305,7 +424,11 @@ async function checkWritable(config: BuildConfig): Promise<void> {
 function notBack(error: unknown, attempt: number, detail: string): unknown {
   if (!(error instanceof StepError) || error.code !== 'DAEMON_UNREACHABLE') return error;
   const why = detail.split('\n').at(-1) ?? '';
-  return new StepError('DAEMON_UNREACHABLE', `the BuildKit daemon was lost during build attempt ${attempt} (${why}) and did not come back: ${error.message}`, { cause: error });
+  return new StepError(
+    'DAEMON_UNREACHABLE',
+    `the BuildKit daemon was lost during build attempt ${attempt} (${why}) and did not come back: ${error.message}`,
+    { cause: error },
+  );
 }
 
 async function readMetadata(file: string): Promise<string> {
@@ -317,7 +440,11 @@ async function readMetadata(file: string): Promise<string> {
 }
 
 function buildxMissing(bin: string, error: NodeJS.ErrnoException): StepError {
-  return new StepError('BUILDX_MISSING', `cannot start ${bin}: ${error.code} (install buildx or set BUILDKIT_STEP_BUILDX)`, { cause: error });
+  return new StepError(
+    'BUILDX_MISSING',
+    `cannot start ${bin}: ${error.code} (install buildx or set BUILDKIT_STEP_BUILDX)`,
+    { cause: error },
+  );
 }
 
 function plural(count: number, one: string, many = `${one}s`): string {

@@ -13,7 +13,9 @@ type Write = { file: string; value: string };
 /** Every file each result goes to: `<dir>/<NAME>` and its own path if one is given. */
 function plannedWrites(targets: ResultTargets, results: Results): Write[] {
   return (Object.entries(results) as Array<[ResultName, string]>).flatMap(([name, value]) =>
-    [targets.dir ? path.join(targets.dir, name) : undefined, targets.paths[name]].filter((file): file is string => Boolean(file)).map((file) => ({ file, value })),
+    [targets.dir ? path.join(targets.dir, name) : undefined, targets.paths[name]]
+      .filter((file): file is string => Boolean(file))
+      .map((file) => ({ file, value })),
   );
 }
 
@@ -62,7 +64,8 @@ export async function writeFailureResults(targets: ResultTargets, results: Resul
 export async function checkResultsWritable(targets: ResultTargets): Promise<void> {
   const dirs = new Map<string, string>();
   if (targets.dir) dirs.set(targets.dir, 'the results dir');
-  for (const [name, file] of Object.entries(targets.paths)) if (file && !dirs.has(path.dirname(file))) dirs.set(path.dirname(file), `result_paths.${name}`);
+  for (const [name, file] of Object.entries(targets.paths))
+    if (file && !dirs.has(path.dirname(file))) dirs.set(path.dirname(file), `result_paths.${name}`);
   for (const [dir, what] of dirs) {
     const probe = path.join(dir, `.buildkit-step-probe.${randomBytes(4).toString('hex')}.tmp`);
     try {

@@ -7,7 +7,13 @@ import { fileURLToPath } from 'node:url';
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(REPO, 'dist', 'src', 'main.js');
 
-export type CliRun = { exitCode: number | null; stdout: string; stderr: string; results: Record<string, string>; ms: number };
+export type CliRun = {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  results: Record<string, string>;
+  ms: number;
+};
 
 export type CliOptions = {
   args?: string[];
@@ -27,7 +33,12 @@ export function runCli(options: CliOptions): Promise<CliRun> {
     const command = [...(options.wrap ?? []), process.execPath, CLI, ...(options.args ?? [])];
     const child = spawn(command[0]!, command.slice(1), {
       cwd: options.cwd ?? REPO,
-      env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, BUILDKIT_STEP_RESULTS_DIR: options.resultsDir, ...options.env },
+      env: {
+        PATH: process.env.PATH,
+        TMPDIR: process.env.TMPDIR,
+        BUILDKIT_STEP_RESULTS_DIR: options.resultsDir,
+        ...options.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

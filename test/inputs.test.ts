@@ -9,16 +9,45 @@ import { StepError } from '../src/errors.js';
 import { materialize, sshIdOf } from '../src/inputs.js';
 
 test('ssh-privatekey and OpenSSH key names forward as default; other files keep their name', () => {
-  assert.deepEqual(['ssh-privatekey', 'id_rsa', 'id_ed25519', 'id_ecdsa_sk', 'deploy', 'github'].map(sshIdOf), ['default', 'default', 'default', 'default', 'deploy', 'github']);
+  assert.deepEqual(['ssh-privatekey', 'id_rsa', 'id_ed25519', 'id_ecdsa_sk', 'deploy', 'github'].map(sshIdOf), [
+    'default',
+    'default',
+    'default',
+    'default',
+    'deploy',
+    'github',
+  ]);
 });
 
 test('a missing ssh key file fails before the build with PARAMS_UNREADABLE naming the param', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-inputs-'));
   const config = resolveConfig(
-    { image: 'a/b', tags: ['1'], context: '.', dockerfile: 'Dockerfile', endpoint: 'unix:///s', daemon_timeout: 1, push: false, oci_tar: false, sbom: false, no_cache: false, pull: false, cache_export_fatal: false, retries: 0, results_max_bytes: 4096, ssh_key_files: [{ key: 'default', value: 'missing-key' }] },
+    {
+      image: 'a/b',
+      tags: ['1'],
+      context: '.',
+      dockerfile: 'Dockerfile',
+      endpoint: 'unix:///s',
+      daemon_timeout: 1,
+      push: false,
+      oci_tar: false,
+      sbom: false,
+      no_cache: false,
+      pull: false,
+      cache_export_fatal: false,
+      retries: 0,
+      results_max_bytes: 4096,
+      ssh_key_files: [{ key: 'default', value: 'missing-key' }],
+    },
     { cwd: dir, tmpDir: dir },
   );
-  await assert.rejects(materialize(config, path.join(dir, 'state')), (error: unknown) => error instanceof StepError && error.code === 'PARAMS_UNREADABLE' && /^ssh_key_files: cannot read .*missing-key: ENOENT$/.test(error.message));
+  await assert.rejects(
+    materialize(config, path.join(dir, 'state')),
+    (error: unknown) =>
+      error instanceof StepError &&
+      error.code === 'PARAMS_UNREADABLE' &&
+      /^ssh_key_files: cannot read .*missing-key: ENOENT$/.test(error.message),
+  );
   assert.deepEqual(readdirSync(path.join(dir, 'state')), [], 'the private dir is removed again');
 });
 
@@ -31,14 +60,40 @@ test('a build_args_dir file over the 16,384-character value limit is refused, na
   writeFileSync(path.join(argsDir, 'AT_LIMIT'), '😀'.repeat(16_384));
   writeFileSync(path.join(argsDir, 'TOO_BIG'), 'x'.repeat(16_385));
   const config = resolveConfig(
-    { image: 'a/b', tags: ['1'], context: '.', dockerfile: 'Dockerfile', endpoint: 'unix:///s', daemon_timeout: 1, push: false, oci_tar: false, sbom: false, no_cache: false, pull: false, cache_export_fatal: false, retries: 0, results_max_bytes: 4096, build_args_dir: argsDir },
+    {
+      image: 'a/b',
+      tags: ['1'],
+      context: '.',
+      dockerfile: 'Dockerfile',
+      endpoint: 'unix:///s',
+      daemon_timeout: 1,
+      push: false,
+      oci_tar: false,
+      sbom: false,
+      no_cache: false,
+      pull: false,
+      cache_export_fatal: false,
+      retries: 0,
+      results_max_bytes: 4096,
+      build_args_dir: argsDir,
+    },
     { cwd: dir, tmpDir: dir },
   );
   await assert.rejects(
     materialize(config, path.join(dir, 'state')),
-    (error: unknown) => error instanceof StepError && error.code === 'PARAMS_INVALID' && /build_args_dir: file "TOO_BIG" holds 16385 characters, over the 16384-character limit/.test(error.message) && !/AT_LIMIT/.test(error.message),
+    (error: unknown) =>
+      error instanceof StepError &&
+      error.code === 'PARAMS_INVALID' &&
+      /build_args_dir: file "TOO_BIG" holds 16385 characters, over the 16384-character limit/.test(error.message) &&
+      !/AT_LIMIT/.test(error.message),
   );
   rmSync(path.join(argsDir, 'TOO_BIG'));
   const materialized = await materialize(config, path.join(dir, 'state'), { dryRun: true });
-  assert.deepEqual(materialized.inputs.buildArgs.map((pair) => [pair.key, pair.value.length]), [['AT_LIMIT', 32_768], ['SMALL', 2]]);
+  assert.deepEqual(
+    materialized.inputs.buildArgs.map((pair) => [pair.key, pair.value.length]),
+    [
+      ['AT_LIMIT', 32_768],
+      ['SMALL', 2],
+    ],
+  );
 });

@@ -19,7 +19,11 @@ test('cut: the start of an unfinished line that can be shown without splitting a
   assert.equal(mask.cut('012345678901234567 secret'), 18);
   assert.equal(mask.cut('short'), 0);
   assert.equal(masker([]).cut('anything at all'), 15, 'nothing to hide: all of it');
-  assert.equal(masker(['KLMNOPQR', 'HIJKL']).cut('0123456789HIJKLMNOPQRxx'), 10, 'a cut moved to one secret\'s start must not split another');
+  assert.equal(
+    masker(['KLMNOPQR', 'HIJKL']).cut('0123456789HIJKLMNOPQRxx'),
+    10,
+    "a cut moved to one secret's start must not split another",
+  );
 });
 
 test('cut holds back no more than the longest secret line: a multi-line secret never occurs within one line', () => {
@@ -36,8 +40,14 @@ test('a secret of 500 KB is masked (an alternation regex of it would not compile
 describe('hidingHelperOutput', () => {
   test("hides a failed credential helper's quoted output, on one line or across several", () => {
     const mask = hidingHelperOutput(masker(['s3cret-value']));
-    assert.equal(mask('ERROR: failed to solve: error getting credentials - err: exit status 1, out: `token=abc s3cret-value`'), 'ERROR: failed to solve: error getting credentials - err: exit status 1, out: `(hidden)`');
-    assert.equal(mask('error getting credentials - err: exit status 1, out: `line one'), 'error getting credentials - err: exit status 1, out: `(hidden)');
+    assert.equal(
+      mask('ERROR: failed to solve: error getting credentials - err: exit status 1, out: `token=abc s3cret-value`'),
+      'ERROR: failed to solve: error getting credentials - err: exit status 1, out: `(hidden)`',
+    );
+    assert.equal(
+      mask('error getting credentials - err: exit status 1, out: `line one'),
+      'error getting credentials - err: exit status 1, out: `(hidden)',
+    );
     assert.equal(mask('line two with a token'), '');
     assert.equal(mask('last line`'), '`');
     assert.equal(mask('#5 DONE 0.1s s3cret-value'), '#5 DONE 0.1s ***', 'other secrets are still masked after it');
@@ -50,7 +60,10 @@ describe('hidingHelperOutput', () => {
   test("each stream's masker hides on its own: a backtick on the other stream does not end the hiding", () => {
     const mask = hidingHelperOutput(masker([]));
     const [stderr, stdout] = [mask.forStream!(), mask.forStream!()];
-    assert.equal(stderr('error getting credentials - err: exit status 1, out: `first line'), 'error getting credentials - err: exit status 1, out: `(hidden)');
+    assert.equal(
+      stderr('error getting credentials - err: exit status 1, out: `first line'),
+      'error getting credentials - err: exit status 1, out: `(hidden)',
+    );
     assert.equal(stdout('a line with a ` backtick'), 'a line with a ` backtick');
     assert.equal(stderr('token=abc'), '', 'still hidden');
     assert.equal(stderr('end`'), '`');

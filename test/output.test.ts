@@ -24,7 +24,11 @@ test('returns nothing while the stream takes more, a promise once it is full, re
   finish();
   finish();
   await waiting;
-  assert.equal(stream.listenerCount('drain') + stream.listenerCount('close') + stream.listenerCount('error'), 0, 'no listener left behind');
+  assert.equal(
+    stream.listenerCount('drain') + stream.listenerCount('close') + stream.listenerCount('error'),
+    0,
+    'no listener left behind',
+  );
 });
 
 test('a stream that closes instead of draining does not leave the writer waiting forever', async () => {

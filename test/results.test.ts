@@ -6,7 +6,23 @@ import { StepError } from '../src/errors.js';
 import { checkResultsSize, failureResults, successResults, tektonSize } from '../src/results.js';
 
 const digest = `sha256:${'b'.repeat(64)}`;
-const params = { image: 'r.example.com/team/app', tags: ['v1', 'latest'], context: '.', dockerfile: 'Dockerfile', endpoint: 'unix:///s', daemon_timeout: 1, push: true, oci_tar: false, provenance: 'min', sbom: false, no_cache: false, pull: false, cache_export_fatal: false, retries: 0, results_max_bytes: 4096 } satisfies Params;
+const params = {
+  image: 'r.example.com/team/app',
+  tags: ['v1', 'latest'],
+  context: '.',
+  dockerfile: 'Dockerfile',
+  endpoint: 'unix:///s',
+  daemon_timeout: 1,
+  push: true,
+  oci_tar: false,
+  provenance: 'min',
+  sbom: false,
+  no_cache: false,
+  pull: false,
+  cache_export_fatal: false,
+  retries: 0,
+  results_max_bytes: 4096,
+} satisfies Params;
 
 describe('successResults', () => {
   test('a push: every Chains name', () => {
@@ -27,12 +43,19 @@ describe('successResults', () => {
 describe('size guard', () => {
   test('counts bytes as Tekton encodes them, with its StartedAt entry', () => {
     assert.equal(tektonSize({}), '[{"key":"StartedAt","value":"2006-01-02T15:04:05.000Z","type":3}]'.length);
-    assert.equal(tektonSize({ IMAGE_URL: 'é' }), tektonSize({}) + ',{"key":"IMAGE_URL","value":"é","type":1}'.length + 1);
+    assert.equal(
+      tektonSize({ IMAGE_URL: 'é' }),
+      tektonSize({}) + ',{"key":"IMAGE_URL","value":"é","type":1}'.length + 1,
+    );
   });
   test('fails with RESULTS_TOO_LARGE naming the largest result', () => {
     const tags = Array.from({ length: 40 }, (_, index) => `tag-number-${index}`);
     const results = successResults(resolveConfig({ ...params, tags }, { cwd: '/', tmpDir: '/tmp' }), { digest });
-    assert.throws(() => checkResultsSize(results, 4096), (error: unknown) => error instanceof StepError && error.code === 'RESULTS_TOO_LARGE' && /largest is IMAGES/.test(error.message));
+    assert.throws(
+      () => checkResultsSize(results, 4096),
+      (error: unknown) =>
+        error instanceof StepError && error.code === 'RESULTS_TOO_LARGE' && /largest is IMAGES/.test(error.message),
+    );
     assert.doesNotThrow(() => checkResultsSize(results, 65536));
   });
   test('error results always fit the smallest budget', () => {

@@ -12,9 +12,23 @@ import { runBuild } from '../src/step.js';
 const digest = `sha256:${'c'.repeat(64)}`;
 const attemptsOf = (error: unknown) => (error as { attempts?: unknown }).attempts;
 const params = (dir: string, extra: Partial<Params> = {}): Params => ({
-  image: 'r.example.com/a/b', tags: ['1'], context: dir, dockerfile: 'Dockerfile', endpoint: 'unix:///nowhere.sock', daemon_timeout: 1,
-  push: true, oci_tar: false, sbom: false, no_cache: false, pull: false, cache_export_fatal: false, retries: 2, results_max_bytes: 4096,
-  metadata_file: path.join(dir, 'metadata.json'), secrets: [{ key: 's', value: 'v' }], ...extra,
+  image: 'r.example.com/a/b',
+  tags: ['1'],
+  context: dir,
+  dockerfile: 'Dockerfile',
+  endpoint: 'unix:///nowhere.sock',
+  daemon_timeout: 1,
+  push: true,
+  oci_tar: false,
+  sbom: false,
+  no_cache: false,
+  pull: false,
+  cache_export_fatal: false,
+  retries: 2,
+  results_max_bytes: 4096,
+  metadata_file: path.join(dir, 'metadata.json'),
+  secrets: [{ key: 's', value: 'v' }],
+  ...extra,
 });
 
 /** A buildx stand-in: `create` succeeds; each `build` takes the next scripted outcome. */
@@ -25,17 +39,31 @@ function scriptedBuildx(dir: string, builds: Array<Partial<RunResult> & { lines?
     if (args[0] === 'create') return { exitCode: 0, tail: [] };
     const outcome = builds.shift() ?? { exitCode: 0 };
     for (const line of outcome.lines ?? []) options.onLine?.(line);
-    if (outcome.exitCode === 0) writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
+    if (outcome.exitCode === 0)
+      writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
     return { exitCode: outcome.exitCode ?? 0, tail: outcome.tail ?? [] };
   };
   return { runner, builds: () => calls.filter((call) => call[0] === 'build').length };
 }
 
 function deps(dir: string, runner: Runner) {
-  return { env: { TMPDIR: dir, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state') }, cwd: dir, runner, probe: async () => ({ ok: true as const, workers: 1 }), log: () => {}, isTty: false, backoff: async () => {} };
+  return {
+    env: { TMPDIR: dir, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state') },
+    cwd: dir,
+    runner,
+    probe: async () => ({ ok: true as const, workers: 1 }),
+    log: () => {},
+    isTty: false,
+    backoff: async () => {},
+  };
 }
 
-const transient = { exitCode: 1, tail: ['ERROR: failed to build: failed to solve: failed to push r.example.com/a/b:1: unexpected status: 503 Service Unavailable'] };
+const transient = {
+  exitCode: 1,
+  tail: [
+    'ERROR: failed to build: failed to solve: failed to push r.example.com/a/b:1: unexpected status: 503 Service Unavailable',
+  ],
+};
 
 describe('runBuild', () => {
   test('transient failures are retried up to `retries`; the summary counts attempts; secret files are gone', async () => {
@@ -44,13 +72,23 @@ describe('runBuild', () => {
     const outcome = await runBuild(params(dir), deps(dir, buildx.runner));
     assert.equal(outcome.summary.attempts, 3);
     assert.equal(outcome.results.IMAGE_DIGEST, digest);
-    assert.deepEqual(readdirSync(path.join(dir, 'state')).filter((name) => name.startsWith('private-')), []);
+    assert.deepEqual(
+      readdirSync(path.join(dir, 'state')).filter((name) => name.startsWith('private-')),
+      [],
+    );
   });
 
   test('retries run out: the last failure, classified', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
     const buildx = scriptedBuildx(dir, [transient, transient]);
-    await assert.rejects(runBuild(params(dir, { retries: 1 }), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'PUSH_FAILED' && /attempt 2/.test(error.message) && attemptsOf(error) === 2);
+    await assert.rejects(
+      runBuild(params(dir, { retries: 1 }), deps(dir, buildx.runner)),
+      (error: unknown) =>
+        error instanceof StepError &&
+        error.code === 'PUSH_FAILED' &&
+        /attempt 2/.test(error.message) &&
+        attemptsOf(error) === 2,
+    );
     assert.equal(buildx.builds(), 2);
   });
 
@@ -60,8 +98,15 @@ describe('runBuild', () => {
     let probes = 0;
     const tags = Array.from({ length: 40 }, (_, index) => `release-candidate-${index}`);
     await assert.rejects(
-      runBuild(params(dir, { tags }), { ...deps(dir, buildx.runner), probe: async () => (probes++, { ok: true as const, workers: 1 }) }),
-      (error: unknown) => error instanceof StepError && error.code === 'RESULTS_TOO_LARGE' && /largest is IMAGES/.test(error.message) && attemptsOf(error) === 0,
+      runBuild(params(dir, { tags }), {
+        ...deps(dir, buildx.runner),
+        probe: async () => (probes++, { ok: true as const, workers: 1 }),
+      }),
+      (error: unknown) =>
+        error instanceof StepError &&
+        error.code === 'RESULTS_TOO_LARGE' &&
+        /largest is IMAGES/.test(error.message) &&
+        attemptsOf(error) === 0,
     );
     assert.equal(probes, 0, 'no daemon wait');
     assert.equal(buildx.builds(), 0, 'no build, so no push');
@@ -73,17 +118,38 @@ describe('runBuild', () => {
     const { tektonSize, successResults } = await import('../src/results.js');
     const { resolveConfig } = await import('../src/config.js');
     const tags = ['a', 'b', 'c'];
-    const size = tektonSize(successResults(resolveConfig(params(dir, { tags }), { cwd: dir, tmpDir: dir }), { digest }));
-    const outcome = await runBuild(params(dir, { tags, results_max_bytes: size }), deps(dir, scriptedBuildx(dir, [{ exitCode: 0 }]).runner));
+    const size = tektonSize(
+      successResults(resolveConfig(params(dir, { tags }), { cwd: dir, tmpDir: dir }), { digest }),
+    );
+    const outcome = await runBuild(
+      params(dir, { tags, results_max_bytes: size }),
+      deps(dir, scriptedBuildx(dir, [{ exitCode: 0 }]).runner),
+    );
     assert.equal(tektonSize(outcome.results), size);
-    await assert.rejects(runBuild(params(dir, { tags, results_max_bytes: size - 1 }), deps(dir, scriptedBuildx(dir, [{ exitCode: 0 }]).runner)), (error: unknown) => error instanceof StepError && error.code === 'RESULTS_TOO_LARGE');
+    await assert.rejects(
+      runBuild(
+        params(dir, { tags, results_max_bytes: size - 1 }),
+        deps(dir, scriptedBuildx(dir, [{ exitCode: 0 }]).runner),
+      ),
+      (error: unknown) => error instanceof StepError && error.code === 'RESULTS_TOO_LARGE',
+    );
   });
 
   test('a build failure is never retried, and the stale metadata of an earlier run is not read', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
     writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
-    const buildx = scriptedBuildx(dir, [{ exitCode: 1, tail: ['ERROR: failed to build: failed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 2'] }]);
-    await assert.rejects(runBuild(params(dir), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'BUILD_FAILED' && attemptsOf(error) === 1);
+    const buildx = scriptedBuildx(dir, [
+      {
+        exitCode: 1,
+        tail: [
+          'ERROR: failed to build: failed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 2',
+        ],
+      },
+    ]);
+    await assert.rejects(
+      runBuild(params(dir), deps(dir, buildx.runner)),
+      (error: unknown) => error instanceof StepError && error.code === 'BUILD_FAILED' && attemptsOf(error) === 1,
+    );
     assert.equal(buildx.builds(), 1);
     assert.equal(existsSync(path.join(dir, 'metadata.json')), false);
   });
@@ -91,33 +157,65 @@ describe('runBuild', () => {
   test('the registry got another digest than the metadata names: METADATA_INVALID, not a wrong IMAGE_DIGEST', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
     const other = `sha256:${'d'.repeat(64)}`;
-    const buildx = scriptedBuildx(dir, [{ exitCode: 0, lines: [`#9 pushing manifest for r.example.com/a/b:1@${other} 0.1s done`] }]);
-    await assert.rejects(runBuild(params(dir), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'METADATA_INVALID');
+    const buildx = scriptedBuildx(dir, [
+      { exitCode: 0, lines: [`#9 pushing manifest for r.example.com/a/b:1@${other} 0.1s done`] },
+    ]);
+    await assert.rejects(
+      runBuild(params(dir), deps(dir, buildx.runner)),
+      (error: unknown) => error instanceof StepError && error.code === 'METADATA_INVALID',
+    );
   });
 
   test('a daemon lost mid-build that does not come back: DAEMON_UNREACHABLE saying it was lost, after one wait', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
-    const lost = { exitCode: 1, tail: ['ERROR: failed to build: failed to receive status: rpc error: code = Unavailable desc = error reading from server: EOF'] };
+    const lost = {
+      exitCode: 1,
+      tail: [
+        'ERROR: failed to build: failed to receive status: rpc error: code = Unavailable desc = error reading from server: EOF',
+      ],
+    };
     const buildx = scriptedBuildx(dir, [lost]);
     let probes = 0;
-    const probe = async () => (++probes === 1 ? { ok: true as const, workers: 1 } : { ok: false as const, transient: true, reason: 'ECONNREFUSED: connect ECONNREFUSED /nowhere.sock' });
-    await assert.rejects(runBuild(params(dir, { daemon_timeout: 0.2 }), { ...deps(dir, buildx.runner), probe }), (error: unknown) => {
-      assert.ok(error instanceof StepError);
-      assert.equal(error.code, 'DAEMON_UNREACHABLE');
-      assert.match(error.message, /^the BuildKit daemon was lost during build attempt 1 \(ERROR: .*error reading from server: EOF\) and did not come back: BuildKit daemon at unix:\/\/\/nowhere\.sock did not answer within 0\.2 s/);
-      return true;
-    });
+    const probe = async () =>
+      ++probes === 1
+        ? { ok: true as const, workers: 1 }
+        : { ok: false as const, transient: true, reason: 'ECONNREFUSED: connect ECONNREFUSED /nowhere.sock' };
+    await assert.rejects(
+      runBuild(params(dir, { daemon_timeout: 0.2 }), { ...deps(dir, buildx.runner), probe }),
+      (error: unknown) => {
+        assert.ok(error instanceof StepError);
+        assert.equal(error.code, 'DAEMON_UNREACHABLE');
+        assert.match(
+          error.message,
+          /^the BuildKit daemon was lost during build attempt 1 \(ERROR: .*error reading from server: EOF\) and did not come back: BuildKit daemon at unix:\/\/\/nowhere\.sock did not answer within 0\.2 s/,
+        );
+        return true;
+      },
+    );
     assert.equal(buildx.builds(), 1, 'no build on a daemon that is not back');
-    assert.deepEqual(readdirSync(path.join(dir, 'state')).filter((name) => name.startsWith('private-')), []);
+    assert.deepEqual(
+      readdirSync(path.join(dir, 'state')).filter((name) => name.startsWith('private-')),
+      [],
+    );
   });
 
   test('a daemon lost and back: the next attempt starts once it answers, without the retry pause', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
-    const buildx = scriptedBuildx(dir, [{ exitCode: 1, tail: ['ERROR: failed to build: failed to solve: Unavailable: error reading from server: EOF'] }, { exitCode: 0 }]);
+    const buildx = scriptedBuildx(dir, [
+      { exitCode: 1, tail: ['ERROR: failed to build: failed to solve: Unavailable: error reading from server: EOF'] },
+      { exitCode: 0 },
+    ]);
     let probes = 0;
     let pauses = 0;
-    const probe = async () => (++probes === 2 ? { ok: false as const, transient: true, reason: 'ECONNREFUSED' } : { ok: true as const, workers: 1 });
-    const outcome = await runBuild(params(dir), { ...deps(dir, buildx.runner), probe, backoff: async () => void pauses++ });
+    const probe = async () =>
+      ++probes === 2
+        ? { ok: false as const, transient: true, reason: 'ECONNREFUSED' }
+        : { ok: true as const, workers: 1 };
+    const outcome = await runBuild(params(dir), {
+      ...deps(dir, buildx.runner),
+      probe,
+      backoff: async () => void pauses++,
+    });
     assert.equal(outcome.summary.attempts, 2);
     assert.equal(probes, 3, 'the first wait, then the wait again: refused once, then answered');
     assert.equal(pauses, 0);
@@ -125,7 +223,17 @@ describe('runBuild', () => {
 
   test('a daemon lost on the last attempt: the message says so', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
-    const buildx = scriptedBuildx(dir, [{ exitCode: 1, tail: ['ERROR: failed to build: rpc error: code = Unavailable desc = connection reset by peer'] }]);
-    await assert.rejects(runBuild(params(dir, { retries: 0 }), deps(dir, buildx.runner)), (error: unknown) => error instanceof StepError && error.code === 'DAEMON_UNREACHABLE' && /attempt 1\): the BuildKit daemon at unix:\/\/\/nowhere\.sock was lost during the build: ERROR/.test(error.message));
+    const buildx = scriptedBuildx(dir, [
+      { exitCode: 1, tail: ['ERROR: failed to build: rpc error: code = Unavailable desc = connection reset by peer'] },
+    ]);
+    await assert.rejects(
+      runBuild(params(dir, { retries: 0 }), deps(dir, buildx.runner)),
+      (error: unknown) =>
+        error instanceof StepError &&
+        error.code === 'DAEMON_UNREACHABLE' &&
+        /attempt 1\): the BuildKit daemon at unix:\/\/\/nowhere\.sock was lost during the build: ERROR/.test(
+          error.message,
+        ),
+    );
   });
 });

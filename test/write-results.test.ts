@@ -14,8 +14,14 @@ describe('writeResults', () => {
   test('every result, exact, in the dir and at its own path; no temp file left', async () => {
     const dir = temp();
     const own = path.join(dir, 'own', 'IMAGE_URL');
-    const written = await writeResults({ dir: path.join(dir, 'results'), paths: { IMAGE_URL: own } }, { IMAGE_DIGEST: 'sha256:x', IMAGE_URL: 'r/a:1' });
-    assert.deepEqual(written.sort(), [path.join(dir, 'results', 'IMAGE_DIGEST'), path.join(dir, 'results', 'IMAGE_URL'), own].sort());
+    const written = await writeResults(
+      { dir: path.join(dir, 'results'), paths: { IMAGE_URL: own } },
+      { IMAGE_DIGEST: 'sha256:x', IMAGE_URL: 'r/a:1' },
+    );
+    assert.deepEqual(
+      written.sort(),
+      [path.join(dir, 'results', 'IMAGE_DIGEST'), path.join(dir, 'results', 'IMAGE_URL'), own].sort(),
+    );
     assert.equal(readFileSync(own, 'utf8'), 'r/a:1');
     assert.deepEqual(readdirSync(path.join(dir, 'results')).sort(), ['IMAGE_DIGEST', 'IMAGE_URL']);
   });
@@ -26,8 +32,14 @@ describe('writeResults', () => {
     writeFileSync(blocker, '');
     const results = path.join(dir, 'results');
     await assert.rejects(
-      writeResults({ dir: results, paths: { IMAGE_URL: path.join(blocker, 'IMAGE_URL') } }, { IMAGE_DIGEST: 'sha256:x', IMAGE_URL: 'r/a:1' }),
-      (error: unknown) => error instanceof StepError && error.code === 'RESULTS_UNWRITABLE' && error.message.includes(path.join(blocker, 'IMAGE_URL')),
+      writeResults(
+        { dir: results, paths: { IMAGE_URL: path.join(blocker, 'IMAGE_URL') } },
+        { IMAGE_DIGEST: 'sha256:x', IMAGE_URL: 'r/a:1' },
+      ),
+      (error: unknown) =>
+        error instanceof StepError &&
+        error.code === 'RESULTS_UNWRITABLE' &&
+        error.message.includes(path.join(blocker, 'IMAGE_URL')),
     );
     assert.deepEqual(readdirSync(results), [], 'IMAGE_DIGEST is not left alone, and no temp file');
   });
@@ -39,7 +51,10 @@ describe('writeFailureResults', () => {
     const blocker = path.join(dir, 'a-file');
     writeFileSync(blocker, '');
     const reason = path.join(dir, 'elsewhere', 'ERROR_REASON');
-    const problems = await writeFailureResults({ dir: path.join(blocker, 'results'), paths: { ERROR_REASON: reason } }, { ERROR_REASON: 'BUILD_FAILED', ERROR_MESSAGE: 'boom' });
+    const problems = await writeFailureResults(
+      { dir: path.join(blocker, 'results'), paths: { ERROR_REASON: reason } },
+      { ERROR_REASON: 'BUILD_FAILED', ERROR_MESSAGE: 'boom' },
+    );
     assert.equal(readFileSync(reason, 'utf8'), 'BUILD_FAILED');
     assert.equal(problems.length, 2, 'both files in the blocked dir');
     assert.ok(problems.every((problem) => problem.code === 'RESULTS_UNWRITABLE'));
@@ -57,12 +72,18 @@ describe('checkResultsWritable', () => {
     const dir = temp();
     const blocker = path.join(dir, 'a-file');
     writeFileSync(blocker, '');
-    await assert.rejects(checkResultsWritable({ dir: path.join(dir, 'ok'), paths: { ERROR_REASON: path.join(blocker, 'x', 'ERROR_REASON') } }), (error: unknown) => {
-      assert.ok(error instanceof StepError);
-      assert.equal(error.code, 'RESULTS_UNWRITABLE');
-      assert.match(error.message, /^result_paths\.ERROR_REASON: cannot write to .*a-file\/x: (ENOTDIR|EEXIST)/);
-      return true;
-    });
+    await assert.rejects(
+      checkResultsWritable({
+        dir: path.join(dir, 'ok'),
+        paths: { ERROR_REASON: path.join(blocker, 'x', 'ERROR_REASON') },
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof StepError);
+        assert.equal(error.code, 'RESULTS_UNWRITABLE');
+        assert.match(error.message, /^result_paths\.ERROR_REASON: cannot write to .*a-file\/x: (ENOTDIR|EEXIST)/);
+        return true;
+      },
+    );
     assert.equal(existsSync(path.join(dir, 'ok', 'ERROR_REASON')), false);
   });
 });

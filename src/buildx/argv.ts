@@ -11,7 +11,17 @@ export type TlsFiles = { ca: string; cert: string; key: string };
 
 /** `buildx create` for the remote driver; `--node` makes a second run in the same pod replace the node. */
 export function createBuilderArgv(config: Pick<BuildConfig, 'endpoint' | 'tlsServerName'>, tls?: TlsFiles): string[] {
-  return ['create', '--name', BUILDER_NAME, '--node', `${BUILDER_NAME}0`, '--driver', 'remote', ...driverOpts(config, tls), config.endpoint];
+  return [
+    'create',
+    '--name',
+    BUILDER_NAME,
+    '--node',
+    `${BUILDER_NAME}0`,
+    '--driver',
+    'remote',
+    ...driverOpts(config, tls),
+    config.endpoint,
+  ];
 }
 
 /**
@@ -19,16 +29,39 @@ export function createBuilderArgv(config: Pick<BuildConfig, 'endpoint' | 'tlsSer
  * platform (the first makes the builder, the others `--append`), each declaring its platform
  * so buildx sends each platform's part of the build to its own daemon.
  */
-export function createNodesArgv(config: Pick<BuildConfig, 'endpoint' | 'tlsServerName' | 'platformEndpoints'>, tls?: TlsFiles): string[][] {
+export function createNodesArgv(
+  config: Pick<BuildConfig, 'endpoint' | 'tlsServerName' | 'platformEndpoints'>,
+  tls?: TlsFiles,
+): string[][] {
   if (config.platformEndpoints.length === 0) return [createBuilderArgv(config, tls)];
   return config.platformEndpoints.map(({ platform, endpoint }, index) => [
-    'create', '--name', BUILDER_NAME, ...(index > 0 ? ['--append'] : []), '--node', `${BUILDER_NAME}${index}`,
-    '--driver', 'remote', '--platform', platform, ...driverOpts(config, tls), endpoint,
+    'create',
+    '--name',
+    BUILDER_NAME,
+    ...(index > 0 ? ['--append'] : []),
+    '--node',
+    `${BUILDER_NAME}${index}`,
+    '--driver',
+    'remote',
+    '--platform',
+    platform,
+    ...driverOpts(config, tls),
+    endpoint,
   ]);
 }
 
 function driverOpts(config: Pick<BuildConfig, 'tlsServerName'>, tls: TlsFiles | undefined): string[] {
-  return tls ? ['--driver-opt', csv({ cacert: tls.ca, cert: tls.cert, key: tls.key, ...(config.tlsServerName ? { servername: config.tlsServerName } : {}) })] : [];
+  return tls
+    ? [
+        '--driver-opt',
+        csv({
+          cacert: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+          ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
+        }),
+      ]
+    : [];
 }
 
 /** Inputs that exist only at run time: files on disk, and how to show progress. */
@@ -48,9 +81,27 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
   const rewrite: Record<string, string> = epoch === undefined ? {} : { 'rewrite-timestamp': 'true' };
   const outputs = [
     ...(config.push
-      ? [csv({ type: 'image', push: 'true', ...rewrite, ...(config.pushInsecure ? { 'registry.insecure': 'true' } : {}), ...compressionFields(config.compression, 'image') })]
+      ? [
+          csv({
+            type: 'image',
+            push: 'true',
+            ...rewrite,
+            ...(config.pushInsecure ? { 'registry.insecure': 'true' } : {}),
+            ...compressionFields(config.compression, 'image'),
+          }),
+        ]
       : []),
-    ...(config.ociLayout ? [csv({ type: 'oci', dest: config.ociLayout, tar: String(config.ociTar), ...rewrite, ...compressionFields(config.compression, 'oci') })] : []),
+    ...(config.ociLayout
+      ? [
+          csv({
+            type: 'oci',
+            dest: config.ociLayout,
+            tar: String(config.ociTar),
+            ...rewrite,
+            ...compressionFields(config.compression, 'oci'),
+          }),
+        ]
+      : []),
   ];
   return checkArgv([
     ...buildHead(config, inputs, config.target),
@@ -62,12 +113,17 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
     ...config.refs.flatMap((ref) => ['--tag', ref]),
     ...(config.noCache ? ['--no-cache'] : []),
     ...(config.pull ? ['--pull'] : []),
-    '--provenance', config.provenance === 'none' ? 'false' : `mode=${config.provenance}`,
+    '--provenance',
+    config.provenance === 'none' ? 'false' : `mode=${config.provenance}`,
     ...(config.sbom ? ['--sbom', config.sbomGenerator ? csv({ generator: config.sbomGenerator }) : 'true'] : []),
     ...config.cacheFrom.flatMap((spec) => ['--cache-from', spec]),
-    ...config.cacheTo.flatMap((spec) => ['--cache-to', config.cacheExportFatal || /(^|,)ignore-error=/.test(spec) ? spec : `${spec},ignore-error=true`]),
+    ...config.cacheTo.flatMap((spec) => [
+      '--cache-to',
+      config.cacheExportFatal || /(^|,)ignore-error=/.test(spec) ? spec : `${spec},ignore-error=true`,
+    ]),
     ...outputs.flatMap((output) => ['--output', output]),
-    '--metadata-file', config.metadataFile,
+    '--metadata-file',
+    config.metadataFile,
     config.context,
   ]);
 }
@@ -77,7 +133,12 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
  * daemon's cache serves the stages both share), its files as the only output, no attestations
  * (they would land in the directory as files), no tags and no cache export.
  */
-export function localExportArgv(config: BuildConfig, inputs: BuildInputs, dest: string, target: string | undefined): string[] {
+export function localExportArgv(
+  config: BuildConfig,
+  inputs: BuildInputs,
+  dest: string,
+  target: string | undefined,
+): string[] {
   return checkArgv([
     ...buildHead(config, inputs, target),
     ...epochArg(config.sourceDateEpoch),
@@ -85,9 +146,11 @@ export function localExportArgv(config: BuildConfig, inputs: BuildInputs, dest: 
     ...runFlags(config),
     ...(config.noCache ? ['--no-cache'] : []),
     ...(config.pull ? ['--pull'] : []),
-    '--provenance', 'false',
+    '--provenance',
+    'false',
     ...config.cacheFrom.flatMap((spec) => ['--cache-from', spec]),
-    '--output', csv({ type: 'local', dest }),
+    '--output',
+    csv({ type: 'local', dest }),
     config.context,
   ]);
 }
@@ -96,29 +159,41 @@ export function localExportArgv(config: BuildConfig, inputs: BuildInputs, dest: 
  * `buildx build --call=check`: BuildKit's Dockerfile rules, without building. Only what the
  * rules read (Dockerfile, target, platforms, build args, named contexts) is passed.
  */
-export function dockerfileCheckArgv(config: BuildConfig, inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>): string[] {
+export function dockerfileCheckArgv(
+  config: BuildConfig,
+  inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>,
+): string[] {
   return checkArgv([
     ...buildHead(config, inputs, config.target),
     ...config.buildContexts.flatMap((pair) => ['--build-context', `${pair.key}=${pair.value}`]),
-    '--call', 'check',
+    '--call',
+    'check',
     config.context,
   ]);
 }
 
 /** The start every build shares: builder, progress, Dockerfile, target, platforms, build args. */
-function buildHead(config: BuildConfig, inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>, target: string | undefined): string[] {
+function buildHead(
+  config: BuildConfig,
+  inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>,
+  target: string | undefined,
+): string[] {
   return [
     'build',
-    '--builder', BUILDER_NAME,
-    '--progress', inputs.progress,
-    '--file', config.dockerfile,
+    '--builder',
+    BUILDER_NAME,
+    '--progress',
+    inputs.progress,
+    '--file',
+    config.dockerfile,
     ...(target ? ['--target', target] : []),
     ...(config.platforms.length > 0 ? ['--platform', config.platforms.join(',')] : []),
     ...inputs.buildArgs.flatMap((pair) => ['--build-arg', `${pair.key}=${pair.value}`]),
   ];
 }
 
-const epochArg = (epoch: number | undefined): string[] => (epoch === undefined ? [] : ['--build-arg', `SOURCE_DATE_EPOCH=${epoch}`]);
+const epochArg = (epoch: number | undefined): string[] =>
+  epoch === undefined ? [] : ['--build-arg', `SOURCE_DATE_EPOCH=${epoch}`];
 
 /** Secrets and SSH keys, for the builds that run RUN steps. */
 const mounts = (inputs: Pick<BuildInputs, 'secrets' | 'ssh'>): string[] => [

@@ -24,7 +24,16 @@ const BUILD_ERROR = [
 ];
 
 /** The registry said no to the credentials: a 401/403 or its error codes. */
-const AUTH_ERROR = [/\b401 Unauthorized/, /\b403 Forbidden/, /\bunauthorized:/i, /authentication required/, /insufficient_scope/, /push access denied/, /requested access to the resource is denied/, /no basic auth credentials/];
+const AUTH_ERROR = [
+  /\b401 Unauthorized/,
+  /\b403 Forbidden/,
+  /\bunauthorized:/i,
+  /authentication required/,
+  /insufficient_scope/,
+  /push access denied/,
+  /requested access to the resource is denied/,
+  /no basic auth credentials/,
+];
 
 /** Network and server trouble that goes away: worth another attempt. */
 const TRANSIENT = [
@@ -68,7 +77,11 @@ export function classifyFailure(tail: readonly string[]): Failure {
   const entitlement = /granting entitlement ([a-z.]+) is not allowed|entitlement ([a-z.]+) is not allowed/.exec(text);
   if (entitlement) {
     const name = entitlement[1] ?? entitlement[2];
-    return { code: 'ENTITLEMENT_REFUSED', transient: false, detail: `the BuildKit daemon does not grant ${name} (start buildkitd with --allow-insecure-entitlement ${name}): ${detail}` };
+    return {
+      code: 'ENTITLEMENT_REFUSED',
+      transient: false,
+      detail: `the BuildKit daemon does not grant ${name} (start buildkitd with --allow-insecure-entitlement ${name}): ${detail}`,
+    };
   }
   const matches = (patterns: RegExp[]) => patterns.some((pattern) => pattern.test(text));
   if (matches(BUILD_ERROR)) return { code: 'BUILD_FAILED', transient: false, detail };
@@ -76,7 +89,13 @@ export function classifyFailure(tail: readonly string[]): Failure {
   const registry = /https?:\/\/([^/"\s]+)\//.exec(text)?.[1];
   const at = registry ?? 'the registry';
   if (PLAIN_HTTP.test(text)) {
-    return { code: 'REGISTRY_TLS', transient: false, detail, registry, hint: `${at} answers plain HTTP: list it in registry_http (REGISTRY_HTTP)` };
+    return {
+      code: 'REGISTRY_TLS',
+      transient: false,
+      detail,
+      registry,
+      hint: `${at} answers plain HTTP: list it in registry_http (REGISTRY_HTTP)`,
+    };
   }
   if (UNTRUSTED.test(text) && !/TLS handshake timeout/.test(text)) {
     const hint = `the certificate of ${at} is not trusted by the daemon: give its CA in registry_ca (REGISTRY_CA), or list it in registry_insecure to skip verification`;
@@ -86,7 +105,8 @@ export function classifyFailure(tail: readonly string[]): Failure {
   const transient = matches(TRANSIENT);
   // A token server that answers 503 or times out is an outage, not bad credentials.
   if (matches(AUTH_ERROR) && !transient) return { code: 'REGISTRY_AUTH', transient: false, detail };
-  if (/failed to authorize|failed to fetch (?:oauth|anonymous) token/.test(text)) return { code: 'REGISTRY_AUTH', transient, detail };
+  if (/failed to authorize|failed to fetch (?:oauth|anonymous) token/.test(text))
+    return { code: 'REGISTRY_AUTH', transient, detail };
   if (matches(PUSH)) return { code: 'PUSH_FAILED', transient, detail };
   return { code: 'BUILD_FAILED', transient, detail };
 }

@@ -41,22 +41,29 @@ const KEYED_FLAGS = new Set(['--build-arg', '--label', '--annotation', '--build-
 export function checkArgv(argv: readonly string[]): string[] {
   const problems: string[] = [];
   const bytes = argv.map((arg) => Buffer.byteLength(arg) + 1);
-  const paramAt = (index: number) => (index === argv.length - 1 ? 'context' : (PARAM_OF_FLAG[argv[index - 1] ?? ''] ?? `the value of ${argv[index - 1]}`));
+  const paramAt = (index: number) =>
+    index === argv.length - 1 ? 'context' : (PARAM_OF_FLAG[argv[index - 1] ?? ''] ?? `the value of ${argv[index - 1]}`);
   // A KEY=VALUE flag's key tells which of many entries it is (a ConfigMap key in build_args_dir).
   const entryAt = (index: number) => {
     const key = KEYED_FLAGS.has(argv[index - 1] ?? '') ? (argv[index] ?? '').split('=', 1)[0]! : '';
     return key && /^[\x21-\x7e]{1,80}$/.test(key) ? `${paramAt(index)} (key ${key})` : paramAt(index);
   };
   argv.forEach((arg, index) => {
-    if (arg.includes('\0')) problems.push(`${entryAt(index)}: a value contains a NUL character, which a command-line argument cannot carry`);
-    if ((bytes[index] ?? 0) > MAX_ARG_BYTES) problems.push(`${entryAt(index)}: one value makes a ${bytes[index]}-byte buildx argument, over Linux's ${MAX_ARG_BYTES}-byte limit per argument`);
+    if (arg.includes('\0'))
+      problems.push(`${entryAt(index)}: a value contains a NUL character, which a command-line argument cannot carry`);
+    if ((bytes[index] ?? 0) > MAX_ARG_BYTES)
+      problems.push(
+        `${entryAt(index)}: one value makes a ${bytes[index]}-byte buildx argument, over Linux's ${MAX_ARG_BYTES}-byte limit per argument`,
+      );
   });
   const total = bytes.reduce((sum, size) => sum + size, 0);
   if (total > MAX_ARGV_BYTES) {
     const byParam = new Map<string, number>();
     argv.forEach((_, index) => byParam.set(paramAt(index), (byParam.get(paramAt(index)) ?? 0) + (bytes[index] ?? 0)));
     const largest = [...byParam].sort((a, b) => b[1] - a[1])[0];
-    problems.push(`${largest?.[0]}: the buildx command line would be ${total} bytes (${largest?.[1]} of them from this parameter), over the ${MAX_ARGV_BYTES}-byte limit`);
+    problems.push(
+      `${largest?.[0]}: the buildx command line would be ${total} bytes (${largest?.[1]} of them from this parameter), over the ${MAX_ARGV_BYTES}-byte limit`,
+    );
   }
   if (problems.length > 0) throw paramsInvalid([...new Set(problems)]);
   return [...argv];

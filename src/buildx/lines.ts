@@ -19,7 +19,10 @@ export type Piece = {
  * Feed it the stream's chunks; each `take` returns the pieces that are ready, `end` the rest.
  * Bytes of a UTF-8 character split between chunks are joined before decoding.
  */
-export function lineSplitter(mask: Masker, maxPending = MAX_PENDING): { take: (chunk: Buffer) => Piece[]; end: () => Piece[] } {
+export function lineSplitter(
+  mask: Masker,
+  maxPending = MAX_PENDING,
+): { take: (chunk: Buffer) => Piece[]; end: () => Piece[] } {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   let first = true;

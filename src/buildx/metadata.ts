@@ -16,12 +16,17 @@ export function parseMetadata(text: string): BuildMetadata {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new StepError('METADATA_INVALID', `buildx metadata is not JSON: ${(error as Error).message}`, { cause: error });
+    throw new StepError('METADATA_INVALID', `buildx metadata is not JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const record = (json ?? {}) as Record<string, unknown>;
   const digest = record['containerimage.digest'];
   if (typeof digest !== 'string' || !DIGEST.test(digest)) {
-    throw new StepError('METADATA_INVALID', `buildx metadata has no valid containerimage.digest (got ${JSON.stringify(digest) ?? 'nothing'})`);
+    throw new StepError(
+      'METADATA_INVALID',
+      `buildx metadata has no valid containerimage.digest (got ${JSON.stringify(digest) ?? 'nothing'})`,
+    );
   }
   const optional = (key: string) => (typeof record[key] === 'string' ? (record[key] as string) : undefined);
   return {

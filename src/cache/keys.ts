@@ -58,7 +58,9 @@ export type CacheSettings = {
 export function cacheRefs(settings: CacheSettings): { from: string[]; to: string | undefined } {
   if (!settings.repo) return { from: [], to: undefined };
   const suffix = cacheSuffix(settings.target, settings.platforms);
-  const tags = [settings.key, ...settings.fallbackKeys].map((key) => cacheTag(key, suffix)).filter((tag): tag is string => tag !== undefined);
+  const tags = [settings.key, ...settings.fallbackKeys]
+    .map((key) => cacheTag(key, suffix))
+    .filter((tag): tag is string => tag !== undefined);
   const refs = [...new Set(tags)].map((tag) => `${settings.repo}:${tag}`);
   return { from: refs, to: settings.write ? refs[0] : undefined };
 }
@@ -67,9 +69,15 @@ export function cacheRefs(settings: CacheSettings): { from: string[]; to: string
 export function unusableKeys(key: string, fallbackKeys: readonly string[]): string[] {
   const bad = (value: string) => keyAsTag(value) === undefined;
   return [
-    ...(bad(key) ? [`cache_key: ${JSON.stringify(key)} has no character usable in a tag (A-Za-z0-9_.-, not starting with . or -)`] : []),
+    ...(bad(key)
+      ? [`cache_key: ${JSON.stringify(key)} has no character usable in a tag (A-Za-z0-9_.-, not starting with . or -)`]
+      : []),
     ...fallbackKeys.flatMap((value, index) =>
-      bad(value) ? [`cache_fallback_keys/${index}: ${JSON.stringify(value)} has no character usable in a tag (A-Za-z0-9_.-, not starting with . or -)`] : [],
+      bad(value)
+        ? [
+            `cache_fallback_keys/${index}: ${JSON.stringify(value)} has no character usable in a tag (A-Za-z0-9_.-, not starting with . or -)`,
+          ]
+        : [],
     ),
   ];
 }

@@ -9,12 +9,21 @@ export type TlsMaterial = { ca?: Buffer; cert?: Buffer; key?: Buffer; servername
 
 export type ProbeResult =
   | { ok: true; workers: number }
-  | { ok: false; transient: boolean; reason: string; /** The socket error's code (ENOENT, ECONNREFUSED, ...), when there is one. */ code?: string };
+  | {
+      ok: false;
+      transient: boolean;
+      reason: string;
+      /** The socket error's code (ENOENT, ECONNREFUSED, ...), when there is one. */ code?: string;
+    };
 
 const LIST_WORKERS = '/moby.buildkit.v1.Control/ListWorkers';
 
 /** One ListWorkers call, bounded by `timeoutMs`. Never throws. */
-export function probeDaemon(endpoint: string, tlsMaterial: TlsMaterial | undefined, timeoutMs: number): Promise<ProbeResult> {
+export function probeDaemon(
+  endpoint: string,
+  tlsMaterial: TlsMaterial | undefined,
+  timeoutMs: number,
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let settled = false;
     let session: http2.ClientHttp2Session | undefined;
@@ -25,7 +34,10 @@ export function probeDaemon(endpoint: string, tlsMaterial: TlsMaterial | undefin
       session?.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => finish({ ok: false, transient: true, reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, transient: true, reason: `no answer within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
 
     try {
       session = connect(endpoint, tlsMaterial);
@@ -44,7 +56,8 @@ export function probeDaemon(endpoint: string, tlsMaterial: TlsMaterial | undefin
     const chunks: Buffer[] = [];
     let status: string | undefined;
     request.on('response', (headers) => {
-      if (headers[':status'] !== 200) finish({ ok: false, transient: true, reason: `HTTP/2 status ${headers[':status']}` });
+      if (headers[':status'] !== 200)
+        finish({ ok: false, transient: true, reason: `HTTP/2 status ${headers[':status']}` });
       status = headers['grpc-status'] as string | undefined;
     });
     request.on('trailers', (trailers) => {
@@ -59,7 +72,9 @@ export function probeDaemon(endpoint: string, tlsMaterial: TlsMaterial | undefin
     request.on('end', () => {
       if (status !== '0') return finish({ ok: false, transient: true, reason: `gRPC status ${status ?? 'missing'}` });
       const workers = countWorkers(Buffer.concat(chunks));
-      finish(workers > 0 ? { ok: true, workers } : { ok: false, transient: true, reason: 'the daemon has no workers yet' });
+      finish(
+        workers > 0 ? { ok: true, workers } : { ok: false, transient: true, reason: 'the daemon has no workers yet' },
+      );
     });
     // An empty ListWorkersRequest: uncompressed flag 0, length 0.
     request.end(Buffer.alloc(5));
@@ -93,8 +108,26 @@ function classify(thrown: NodeJS.ErrnoException): ProbeResult {
   // node:http2 reports a failed connect as a cancelled stream; the socket error is the cause.
   const error = (thrown.cause as NodeJS.ErrnoException | undefined) ?? thrown;
   const code = error.code ?? '';
-  const transient = ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ERR_HTTP2_STREAM_CANCEL', 'ERR_HTTP2_SESSION_ERROR', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_STREAM_ERROR'].includes(code);
-  return { ok: false, transient, reason: code ? `${code}: ${error.message}` : error.message, ...(code ? { code } : {}) };
+  const transient = [
+    'ENOENT',
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'EAI_AGAIN',
+    'ERR_HTTP2_STREAM_CANCEL',
+    'ERR_HTTP2_SESSION_ERROR',
+    'ERR_HTTP2_GOAWAY_SESSION',
+    'ERR_HTTP2_STREAM_ERROR',
+  ].includes(code);
+  return {
+    ok: false,
+    transient,
+    reason: code ? `${code}: ${error.message}` : error.message,
+    ...(code ? { code } : {}),
+  };
 }
 
 /** Counts field-1 entries (WorkerRecord) in a gRPC-framed ListWorkersResponse. */

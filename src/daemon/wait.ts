@@ -50,7 +50,9 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
   let delay = options.initialDelayMs ?? 100;
   const maxDelay = options.maxDelayMs ?? 2000;
   const absentPoll = options.absentPollMs ?? 20;
-  const shortPollUntil = options.endpoint.startsWith('unix://') ? Infinity : now() + (options.absentPollTcpForMs ?? 5000);
+  const shortPollUntil = options.endpoint.startsWith('unix://')
+    ? Infinity
+    : now() + (options.absentPollTcpForMs ?? 5000);
   const pause = options.sleep ?? realSleep;
   const unix = options.endpoint.startsWith('unix://');
   const accessGrace = options.accessGraceMs ?? 2000;
@@ -59,7 +61,8 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
   /** When the unix socket was first there (any answer but ENOENT). */
   let socketSeenAt: number | undefined;
   for (;;) {
-    if (options.signal?.aborted) throw new StepError('INTERRUPTED', `interrupted while waiting for the BuildKit daemon at ${options.endpoint}`);
+    if (options.signal?.aborted)
+      throw new StepError('INTERRUPTED', `interrupted while waiting for the BuildKit daemon at ${options.endpoint}`);
     tries++;
     const remaining = deadline - now();
     const result = await options.probe(options.endpoint, options.tls, Math.max(50, Math.min(remaining, 5000)));
@@ -70,7 +73,8 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
       const code = options.tls ? 'DAEMON_TLS' : 'DAEMON_UNREACHABLE';
       throw new StepError(code, `BuildKit daemon at ${options.endpoint} cannot be reached: ${result.reason}`);
     }
-    if (result.reason !== lastReason) options.log(`waiting for BuildKit daemon at ${options.endpoint}: ${result.reason}`);
+    if (result.reason !== lastReason)
+      options.log(`waiting for BuildKit daemon at ${options.endpoint}: ${result.reason}`);
     lastReason = result.reason;
     const left = deadline - now();
     if (left <= 0) {
@@ -96,7 +100,13 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
  */
 function sidecarHint(code: string | undefined, seen: boolean): string {
   const state =
-    code === 'ENOENT' ? (seen ? 'the socket disappeared' : 'the socket never appeared') : code === 'ECONNREFUSED' ? 'nothing listens on the socket' : undefined;
+    code === 'ENOENT'
+      ? seen
+        ? 'the socket disappeared'
+        : 'the socket never appeared'
+      : code === 'ECONNREFUSED'
+        ? 'nothing listens on the socket'
+        : undefined;
   if (!state) return '';
   return `: ${state}, so the daemon is not running. See its log: with the shipped files, \`kubectl logs POD -c ${SIDECAR_CONTAINERS.tekton}\` (Tekton) or \`-c ${SIDECAR_CONTAINERS.argo}\` (Argo)`;
 }

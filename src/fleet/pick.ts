@@ -39,8 +39,18 @@ export async function pickEndpoint(options: PickOptions): Promise<Picked> {
     for (const [rank, endpoint] of ranked.entries()) {
       const left = deadline - now();
       try {
-        const waited = await waitForDaemon({ endpoint, tls: options.tls, timeoutMs: Math.max(1, Math.min(options.waitMs, left)), probe: options.probe, log: options.log, signal: options.signal });
-        if (rank > 0) options.log(`fleet: building on ${endpoint}, choice ${rank + 1} for ${options.routingKey} (the cache of this key is on ${ranked[0]})`);
+        const waited = await waitForDaemon({
+          endpoint,
+          tls: options.tls,
+          timeoutMs: Math.max(1, Math.min(options.waitMs, left)),
+          probe: options.probe,
+          log: options.log,
+          signal: options.signal,
+        });
+        if (rank > 0)
+          options.log(
+            `fleet: building on ${endpoint}, choice ${rank + 1} for ${options.routingKey} (the cache of this key is on ${ranked[0]})`,
+          );
         return { endpoint, rank, skipped: skipped.filter((entry) => entry.endpoint !== endpoint), ...waited };
       } catch (error) {
         // A TLS failure is the client's certificate or CA, the same for every replica: no use moving on.
@@ -48,7 +58,9 @@ export async function pickEndpoint(options: PickOptions): Promise<Picked> {
         if (pass === 1) skipped.push({ endpoint, reason: error.message });
         const next = ranked[rank + 1] ?? ranked[0];
         const more = now() < deadline;
-        options.log(`fleet: ${endpoint} (choice ${rank + 1} for ${options.routingKey}) did not answer within ${options.waitMs / 1000} s${more ? `; moving on to ${next}` : ''}: ${error.message}`);
+        options.log(
+          `fleet: ${endpoint} (choice ${rank + 1} for ${options.routingKey}) did not answer within ${options.waitMs / 1000} s${more ? `; moving on to ${next}` : ''}: ${error.message}`,
+        );
         if (!more) {
           throw new StepError(
             'DAEMON_UNREACHABLE',

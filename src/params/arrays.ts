@@ -48,7 +48,9 @@ export function splitArrayArgs(argv: readonly string[], schema: JsonSchema): Spl
   if (at < 0) return { args: [...argv], arrays: undefined };
   const names = (argv[at]!.split('=')[1] ?? '').split(',').filter((name) => name !== '');
   const lists = new Set(arrayParams(schema));
-  const problems = names.filter((name) => !lists.has(name)).map((name) => `${ARRAY_HEADER}: ${JSON.stringify(name)} is not a list parameter`);
+  const problems = names
+    .filter((name) => !lists.has(name))
+    .map((name) => `${ARRAY_HEADER}: ${JSON.stringify(name)} is not a list parameter`);
   if (new Set(names).size !== names.length) problems.push(`${ARRAY_HEADER}: names a parameter twice`);
   if (problems.length > 0) throw new StepError('PARAMS_INVALID', problems.join('; '));
   const markers = new Map(names.map((name, index) => [arrayMarker(name), index]));
@@ -57,26 +59,36 @@ export function splitArrayArgs(argv: readonly string[], schema: JsonSchema): Spl
   for (const arg of argv.slice(at + 1)) {
     const index = markers.get(arg);
     if (index === undefined) {
-      if (current < 0) throw new StepError('PARAMS_INVALID', `${ARRAY_HEADER}: expected ${arrayMarker(names[0] ?? '')} after it, got another argument`);
+      if (current < 0)
+        throw new StepError(
+          'PARAMS_INVALID',
+          `${ARRAY_HEADER}: expected ${arrayMarker(names[0] ?? '')} after it, got another argument`,
+        );
       arrays[names[current]!]!.push(arg);
       continue;
     }
     if (index !== current + 1) {
       // Which of the two was the value cannot be told: name the marker's param.
-      throw new StepError('PARAMS_INVALID', `the array blocks: ${JSON.stringify(arg)}, the marker of the ${workflowParamName(names[index]!)} block, appears twice or out of order; no list element may be exactly a marker`);
+      throw new StepError(
+        'PARAMS_INVALID',
+        `the array blocks: ${JSON.stringify(arg)}, the marker of the ${workflowParamName(names[index]!)} block, appears twice or out of order; no list element may be exactly a marker`,
+      );
     }
     current = index;
     arrays[names[current]!] = [];
   }
-  if (current !== names.length - 1) throw new StepError('PARAMS_INVALID', `${ARRAY_HEADER}: the block ${arrayMarker(names[current + 1]!)} is missing`);
+  if (current !== names.length - 1)
+    throw new StepError('PARAMS_INVALID', `${ARRAY_HEADER}: the block ${arrayMarker(names[current + 1]!)} is missing`);
   return { args: argv.slice(0, at), arrays };
 }
 
 /** Where the array blocks start (-1: none). */
-const headerIndex = (argv: readonly string[]): number => argv.findIndex((arg) => arg === ARRAY_HEADER || arg.startsWith(`${ARRAY_HEADER}=`));
+const headerIndex = (argv: readonly string[]): number =>
+  argv.findIndex((arg) => arg === ARRAY_HEADER || arg.startsWith(`${ARRAY_HEADER}=`));
 
 /** The command line without its array blocks, also when they are malformed. */
-export const beforeArrays = (argv: readonly string[]): string[] => (headerIndex(argv) < 0 ? [...argv] : argv.slice(0, headerIndex(argv)));
+export const beforeArrays = (argv: readonly string[]): string[] =>
+  headerIndex(argv) < 0 ? [...argv] : argv.slice(0, headerIndex(argv));
 
 /**
  * The values of a list param given as strings (argv blocks, lines): pair lists split each at
@@ -102,7 +114,10 @@ export function splitKeyValue(item: unknown): unknown {
  */
 export function linesValue(schema: JsonSchema, key: string, raw: string): unknown[] | undefined {
   if (jsonOnly(schema, key) || raw.trimStart().startsWith('[')) return undefined;
-  const lines = raw.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line !== '');
+  const lines = raw
+    .split('\n')
+    .map((line) => line.replace(/\r$/, ''))
+    .filter((line) => line !== '');
   return listValue(schema, key, lines) ?? [];
 }
 
@@ -115,4 +130,5 @@ export function normalizeKeyValues(values: Record<string, unknown>, schema: Json
 }
 
 /** The flag spelling of an array block's param, for messages. */
-export const blockOrigin = (key: string): string => `the ${workflowParamName(key)} array (${arrayMarker(key)}, --${flagName(key)})`;
+export const blockOrigin = (key: string): string =>
+  `the ${workflowParamName(key)} array (${arrayMarker(key)}, --${flagName(key)})`;

@@ -34,7 +34,10 @@ export function jsonLayer(origin: string, text: string): Layer {
     throw new StepError('PARAMS_INVALID', `${origin}: not valid JSON (${jsonErrorPlace(error)})`, { cause: error });
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new StepError('PARAMS_INVALID', `${origin}: must be a JSON object of parameters, got ${kindOf(parsed, false)}`);
+    throw new StepError(
+      'PARAMS_INVALID',
+      `${origin}: must be a JSON object of parameters, got ${kindOf(parsed, false)}`,
+    );
   }
   return { origin, values: plainObject(parsed as Record<string, unknown>) };
 }
@@ -64,7 +67,10 @@ export function paramEnvLayer(env: NodeJS.ProcessEnv, schema: JsonSchema): Layer
     }
     if (raw === '') continue;
     const type = paramType(schema, key);
-    values[key] = type === 'string' ? raw : ((type === 'array' ? linesValue(schema, key, raw) : undefined) ?? parseEnvJson(name, raw, type, key));
+    values[key] =
+      type === 'string'
+        ? raw
+        : ((type === 'array' ? linesValue(schema, key, raw) : undefined) ?? parseEnvJson(name, raw, type, key));
   }
   return { origin: 'env', values, originOf: envVarName };
 }
@@ -86,7 +92,9 @@ export function flagsLayer(flags: Record<string, unknown>, schema: JsonSchema): 
     const type = paramType(schema, key);
     const arrayOfObjects = type === 'array' && typeof value === 'string';
     const lines = arrayOfObjects ? linesValue(schema, key, value as string) : undefined;
-    values[key] = lines ?? (type === 'object' || arrayOfObjects ? parseEnvJson(`--${flagName(key)}`, value as string, type) : value);
+    values[key] =
+      lines ??
+      (type === 'object' || arrayOfObjects ? parseEnvJson(`--${flagName(key)}`, value as string, type) : value);
   }
   return { origin: 'flag', values, originOf: (key) => `--${flagName(key)}` };
 }
@@ -127,7 +135,8 @@ function parseEnvJson(name: string, raw: string, type: string, key?: string): un
   } catch (error) {
     const scalar = SCALAR_TEXT[type];
     // The value itself is never quoted: params text can hold secret values.
-    if (scalar) throw new StepError('PARAMS_INVALID', `${key ?? name} (from ${name}): expected ${scalar}`, { cause: error });
+    if (scalar)
+      throw new StepError('PARAMS_INVALID', `${key ?? name} (from ${name}): expected ${scalar}`, { cause: error });
     const example = type === 'array' ? ', e.g. ["latest"]' : type === 'object' ? ', e.g. {"key":"value"}' : '';
     throw new StepError('PARAMS_INVALID', `${name}: expected JSON (${type})${example}; ${jsonErrorPlace(error)}`, {
       cause: error,
@@ -145,4 +154,3 @@ function jsonErrorPlace(error: unknown): string {
   if (position !== undefined) return `syntax error at character ${position}`;
   return /end of (JSON )?input/i.test(message) ? 'unexpected end of input' : 'syntax error';
 }
-

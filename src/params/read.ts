@@ -4,7 +4,16 @@ import { RESULT_NAMES, type ResultName } from '../config.js';
 import { StepError } from '../errors.js';
 import { PARAMS_ENV } from './names.js';
 import { normalizeKeyValues } from './arrays.js';
-import { arraysLayer, defaultsLayer, envJsonLayer, flagsLayer, jsonLayer, mergeLayers, paramEnvLayer, type Layer } from './layers.js';
+import {
+  arraysLayer,
+  defaultsLayer,
+  envJsonLayer,
+  flagsLayer,
+  jsonLayer,
+  mergeLayers,
+  paramEnvLayer,
+  type Layer,
+} from './layers.js';
 import type { JsonSchema } from './schema.js';
 import { validateParams } from './validate.js';
 
@@ -34,9 +43,13 @@ async function readParamsFile(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    throw new StepError('PARAMS_UNREADABLE', `--params-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      cause: error,
-    });
+    throw new StepError(
+      'PARAMS_UNREADABLE',
+      `--params-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -45,12 +58,17 @@ async function readParamsFile(file: string): Promise<string> {
  * results only at those paths, so ERROR_REASON for invalid params must go there too.
  */
 export function earlyResultPaths(sources: Omit<ParamSources, 'paramsFiles'>): Partial<Record<ResultName, string>> {
-  const candidates = [sources.flags.result_paths, sources.env.PARAM_RESULT_PATHS, parseOrUndefined(sources.env[PARAMS_ENV])?.result_paths];
+  const candidates = [
+    sources.flags.result_paths,
+    sources.env.PARAM_RESULT_PATHS,
+    parseOrUndefined(sources.env[PARAMS_ENV])?.result_paths,
+  ];
   for (const candidate of candidates) {
     const value = typeof candidate === 'string' ? parseOrUndefined(candidate) : candidate;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
     const known = Object.entries(value as Record<string, unknown>).filter(
-      (entry): entry is [ResultName, string] => (RESULT_NAMES as readonly string[]).includes(entry[0]) && typeof entry[1] === 'string' && entry[1] !== '',
+      (entry): entry is [ResultName, string] =>
+        (RESULT_NAMES as readonly string[]).includes(entry[0]) && typeof entry[1] === 'string' && entry[1] !== '',
     );
     if (known.length > 0) return Object.fromEntries(known);
   }

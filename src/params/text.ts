@@ -15,12 +15,17 @@ export function textProblems(values: Record<string, unknown>, secretParams: Read
   const visit = (value: unknown, path: string, secret: boolean, depth = 0) => {
     if (depth > 8) return;
     if (typeof value === 'string') {
-      if (!secret && value.includes('\0')) problems.push(`${path}: contains a NUL character, which a command-line argument or file name cannot carry`);
-      if (LONE_SURROGATE.test(value)) problems.push(`${path}: is not valid Unicode (it holds a lone UTF-16 surrogate, which would reach buildx changed)`);
+      if (!secret && value.includes('\0'))
+        problems.push(`${path}: contains a NUL character, which a command-line argument or file name cannot carry`);
+      if (LONE_SURROGATE.test(value))
+        problems.push(
+          `${path}: is not valid Unicode (it holds a lone UTF-16 surrogate, which would reach buildx changed)`,
+        );
     } else if (Array.isArray(value)) {
       value.forEach((item, index) => visit(item, `${path}[${index}]`, secret, depth + 1));
     } else if (value !== null && typeof value === 'object') {
-      for (const [key, item] of Object.entries(value)) visit(item, `${path}.${printableKey(key)}`, secret && key !== 'key', depth + 1);
+      for (const [key, item] of Object.entries(value))
+        visit(item, `${path}.${printableKey(key)}`, secret && key !== 'key', depth + 1);
     }
   };
   for (const [key, value] of Object.entries(values)) visit(value, printableKey(key), secretParams.has(key));
@@ -31,4 +36,3 @@ export function textProblems(values: Record<string, unknown>, secretParams: Read
 export function printableKey(key: string): string {
   return /^[\x20-\x7e]*$/.test(key) ? key : JSON.stringify(key);
 }
-

@@ -15,7 +15,8 @@ export const AJV_OPTIONS = { allErrors: true, strict: true, verbose: true } as c
 export const PRECOMPILED_FILE = 'params-validator.generated.cjs';
 
 /** Identifies a schema's content; the generated validator carries the one it was made from. */
-export const schemaHash = (schema: JsonSchema): string => createHash('sha256').update(JSON.stringify(schema)).digest('hex');
+export const schemaHash = (schema: JsonSchema): string =>
+  createHash('sha256').update(JSON.stringify(schema)).digest('hex');
 
 const require = createRequire(import.meta.url);
 const compiled = new WeakMap<JsonSchema, { validate: ValidateFunction; source: 'precompiled' | 'runtime' }>();
@@ -55,7 +56,10 @@ export const validatorSource = (schema: JsonSchema): 'precompiled' | 'runtime' =
 export function validateParams<T>(merged: MergedParams, schema: JsonSchema): T {
   const { validate } = compile(schema);
   const valid = validate(merged.values);
-  const problems = [...(valid ? [] : (validate.errors ?? []).map((error) => explain(error, merged, schema))), ...textProblems(merged.values, secretParams(schema))];
+  const problems = [
+    ...(valid ? [] : (validate.errors ?? []).map((error) => explain(error, merged, schema))),
+    ...textProblems(merged.values, secretParams(schema)),
+  ];
   if (problems.length === 0) return merged.values as T;
   throw paramsInvalid([...new Set(problems)]);
 }
@@ -68,7 +72,11 @@ export function paramsInvalid(problems: readonly string[]): StepError {
 
 /** Params whose values are secret (`writeOnly` in the schema): never quoted, at any depth. */
 export function secretParams(schema: JsonSchema): Set<string> {
-  return new Set(Object.entries(schema.properties ?? {}).filter(([, property]) => property.writeOnly === true).map(([key]) => key));
+  return new Set(
+    Object.entries(schema.properties ?? {})
+      .filter(([, property]) => property.writeOnly === true)
+      .map(([key]) => key),
+  );
 }
 
 function explain(error: ErrorObject, merged: MergedParams, schema: JsonSchema): string {
@@ -150,4 +158,3 @@ function article(type: string): string {
 function truncate(value: unknown): unknown {
   return typeof value === 'string' && value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }
-

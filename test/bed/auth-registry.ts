@@ -18,19 +18,26 @@ export type AuthRegistry = {
   stop: () => Promise<void>;
 };
 
-const hasCommand = (name: string): boolean => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+const hasCommand = (name: string): boolean =>
+  spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
 
 /** Returns the path of `htpasswd`, apt-installing apache2-utils when it is missing (apt-get update first if that fails). */
 export function ensureHtpasswdTool(): string {
   if (!hasCommand('htpasswd')) {
-    const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'apache2-utils'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const install = () =>
+      spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'apache2-utils'], {
+        encoding: 'utf8',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
     let result = install();
     if (result.status !== 0) {
       spawnSync('apt-get', ['update'], { stdio: 'ignore' });
       result = install();
     }
     if (result.status !== 0 || !hasCommand('htpasswd')) {
-      throw new Error(`test bed: htpasswd is missing and apt-get install apache2-utils failed (${result.status}):\n${result.stderr ?? result.error?.message}`);
+      throw new Error(
+        `test bed: htpasswd is missing and apt-get install apache2-utils failed (${result.status}):\n${result.stderr ?? result.error?.message}`,
+      );
     }
   }
   return execFileSync('sh', ['-c', 'command -v htpasswd'], { encoding: 'utf8' }).trim();
@@ -47,7 +54,13 @@ export function dockerConfigJson(host: string, user: string, password: string): 
 }
 
 /** Starts a registry under `dir` that requires `user`/`password`, and writes both docker config layouts for it. */
-export async function startAuthRegistry(tools: Tools, dir: string, user: string, password: string, where: Pick<RegistryOptions, 'listen' | 'wrap'> = {}): Promise<AuthRegistry> {
+export async function startAuthRegistry(
+  tools: Tools,
+  dir: string,
+  user: string,
+  password: string,
+  where: Pick<RegistryOptions, 'listen' | 'wrap'> = {},
+): Promise<AuthRegistry> {
   mkdirSync(dir, { recursive: true });
   const htpasswdFile = path.join(dir, 'htpasswd');
   writeFileSync(htpasswdFile, `${bcryptHtpasswdLine(user, password)}\n`);
@@ -59,5 +72,13 @@ export async function startAuthRegistry(tools: Tools, dir: string, user: string,
   mkdirSync(dockerconfigjsonDir, { recursive: true });
   writeFileSync(path.join(dockerConfigDir, 'config.json'), json);
   writeFileSync(path.join(dockerconfigjsonDir, '.dockerconfigjson'), json);
-  return { registry, host: registry.host, user, password, dockerConfigDir, dockerconfigjsonDir, stop: () => registry.stop() };
+  return {
+    registry,
+    host: registry.host,
+    user,
+    password,
+    dockerConfigDir,
+    dockerconfigjsonDir,
+    stop: () => registry.stop(),
+  };
 }

@@ -53,7 +53,8 @@ function fileInLayout(layout: string, file: string): string {
   return readImageFile(layout, manifests[0]!, file);
 }
 
-const describeFailure = (result: BuildxResult): string => `buildx exit ${result.code}${result.timedOut ? ' (timed out)' : ''}:\n${result.stderr}`;
+const describeFailure = (result: BuildxResult): string =>
+  `buildx exit ${result.code}${result.timedOut ? ' (timed out)' : ''}:\n${result.stderr}`;
 
 describe('tls: buildkitd on loopback TCP with mutual TLS', () => {
   let files: TlsFiles;
@@ -112,7 +113,12 @@ describe('tls: buildkitd on loopback TCP with mutual TLS', () => {
   });
 
   /** Creates a remote builder with the files of `secret` as driver options and builds a tiny context through it. */
-  async function buildOverTls(name: string, secret: { ca: string; cert: string; key: string }, withServername: boolean, timeoutMs?: number) {
+  async function buildOverTls(
+    name: string,
+    secret: { ca: string; cert: string; key: string },
+    withServername: boolean,
+    timeoutMs?: number,
+  ) {
     const { tools } = theBed();
     const configDir = path.join(dir, `buildx-${name}`);
     await createRemoteBuilder(tools.buildx, configDir, name, endpoint, {
@@ -135,7 +141,9 @@ describe('tls: buildkitd on loopback TCP with mutual TLS', () => {
     const { result, layout } = await buildOverTls('bedtls', files.client, true);
     assert.equal(result.code, 0, describeFailure(result));
     assert.match(fileInLayout(layout, 'hello.txt'), /^hello /);
-    t.diagnostic('driver-opt that worked: cacert=<dir>/ca.pem,cert=<dir>/cert.pem,key=<dir>/key.pem,servername=localhost');
+    t.diagnostic(
+      'driver-opt that worked: cacert=<dir>/ca.pem,cert=<dir>/cert.pem,key=<dir>/key.pem,servername=localhost',
+    );
   });
 
   test('buildx with the wrong CA fails (recorded)', async (t) => {
@@ -173,14 +181,26 @@ describe('auth-registry: htpasswd basic auth and docker config dirs', () => {
   const push = (name: string, dockerConfig: string) =>
     runBuildx(
       theBed().tools.buildx,
-      ['build', '--builder', 'bedauth', '--progress', 'plain', '--output', `type=image,name=${auth!.host}/bed/${name}:1,push=true`, context(path.join(dir, `ctx-${name}`), 'FROM scratch\nCOPY hello.txt /hello.txt\n')],
+      [
+        'build',
+        '--builder',
+        'bedauth',
+        '--progress',
+        'plain',
+        '--output',
+        `type=image,name=${auth!.host}/bed/${name}:1,push=true`,
+        context(path.join(dir, `ctx-${name}`), 'FROM scratch\nCOPY hello.txt /hello.txt\n'),
+      ],
       { configDir, env: { DOCKER_CONFIG: dockerConfig } },
     );
 
   test('the registry answers 401 without credentials and 200 with them', async () => {
     assert.equal((await fetch(`http://${auth!.host}/v2/`)).status, 401);
     const basic = Buffer.from(`${auth!.user}:${auth!.password}`).toString('base64');
-    assert.equal((await fetch(`http://${auth!.host}/v2/`, { headers: { authorization: `Basic ${basic}` } })).status, 200);
+    assert.equal(
+      (await fetch(`http://${auth!.host}/v2/`, { headers: { authorization: `Basic ${basic}` } })).status,
+      200,
+    );
   });
 
   test('a push without credentials fails (recorded)', async (t) => {
@@ -198,7 +218,10 @@ describe('auth-registry: htpasswd basic auth and docker config dirs', () => {
     const basic = Buffer.from(`${auth!.user}:${auth!.password}`).toString('base64');
     const manifest = await fetch(`http://${auth!.host}/v2/bed/withcreds/manifests/1`, {
       method: 'HEAD',
-      headers: { authorization: `Basic ${basic}`, accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' },
+      headers: {
+        authorization: `Basic ${basic}`,
+        accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json',
+      },
     });
     assert.equal(manifest.status, 200);
   });
@@ -230,7 +253,18 @@ describe('ssh-image: RUN --mount=type=ssh sees the forwarded keys', () => {
     const ctx = context(path.join(dir, `ctx-${name}`), `FROM ${image}\n${run}\n`);
     return runBuildx(
       theBed().tools.buildx,
-      ['build', '--builder', 'bedssh', '--progress', 'plain', '--ssh', ssh, '--output', `type=oci,dest=${layout},tar=false`, ctx],
+      [
+        'build',
+        '--builder',
+        'bedssh',
+        '--progress',
+        'plain',
+        '--ssh',
+        ssh,
+        '--output',
+        `type=oci,dest=${layout},tar=false`,
+        ctx,
+      ],
       { configDir },
     ).then((result) => ({ result, layout }));
   };
@@ -238,14 +272,22 @@ describe('ssh-image: RUN --mount=type=ssh sees the forwarded keys', () => {
   test('--ssh default=<key> with RUN --mount=type=ssh', async () => {
     const key = makeSshKey(path.join(dir, 'keys'), 'default_key');
     assert.match(key.fingerprint, /^SHA256:[A-Za-z0-9+/]+$/);
-    const { result, layout } = await build('default', `default=${key.privateKeyPath}`, 'RUN --mount=type=ssh ssh-add -l > /fp.txt');
+    const { result, layout } = await build(
+      'default',
+      `default=${key.privateKeyPath}`,
+      'RUN --mount=type=ssh ssh-add -l > /fp.txt',
+    );
     assert.equal(result.code, 0, describeFailure(result));
     assert.ok(fileInLayout(layout, 'fp.txt').includes(key.fingerprint), 'fingerprint in /fp.txt');
   });
 
   test('--ssh deploy=<key> with RUN --mount=type=ssh,id=deploy', async () => {
     const key = makeSshKey(path.join(dir, 'keys'), 'deploy_key');
-    const { result, layout } = await build('deploy', `deploy=${key.privateKeyPath}`, 'RUN --mount=type=ssh,id=deploy ssh-add -l > /fp.txt');
+    const { result, layout } = await build(
+      'deploy',
+      `deploy=${key.privateKeyPath}`,
+      'RUN --mount=type=ssh,id=deploy ssh-add -l > /fp.txt',
+    );
     assert.equal(result.code, 0, describeFailure(result));
     assert.ok(fileInLayout(layout, 'fp.txt').includes(key.fingerprint), 'fingerprint in /fp.txt');
   });
@@ -277,7 +319,16 @@ describe('flaky-proxy: pushes through a proxy that answers 503', () => {
   const push = (proxy: FlakyProxy, name: string) =>
     runBuildx(
       theBed().tools.buildx,
-      ['build', '--builder', 'bedflaky', '--progress', 'plain', '--output', `type=image,name=${proxy.host}/x/${name}:1,push=true`, context(path.join(dir, `ctx-${name}-${randomUUID()}`), 'FROM scratch\nCOPY hello.txt /hello.txt\n')],
+      [
+        'build',
+        '--builder',
+        'bedflaky',
+        '--progress',
+        'plain',
+        '--output',
+        `type=image,name=${proxy.host}/x/${name}:1,push=true`,
+        context(path.join(dir, `ctx-${name}-${randomUUID()}`), 'FROM scratch\nCOPY hello.txt /hello.txt\n'),
+      ],
       { configDir },
     );
   const manifestStatus = async (host: string, name: string): Promise<number> =>
@@ -309,7 +360,9 @@ describe('flaky-proxy: pushes through a proxy that answers 503', () => {
     // so exactly 8 on the tag manifest fail one push and leave none for the next.
     const proxy = await proxyFor({ failFirst: PUSH_ATTEMPTS, status: 503, match: isManifestPut('1') });
     const first = await push(proxy, 'y');
-    t.diagnostic(`503 (registry JSON body) buildx exit ${first.code}; error lines:\n${errorLines(first.stderr).join('\n')}`);
+    t.diagnostic(
+      `503 (registry JSON body) buildx exit ${first.code}; error lines:\n${errorLines(first.stderr).join('\n')}`,
+    );
     assert.notEqual(first.code, 0, `push through the flaky proxy succeeded with failures=${proxy.failures()}`);
     assert.equal(proxy.failures(), PUSH_ATTEMPTS);
     assert.match(first.stderr, /503 Service Unavailable/);
@@ -322,7 +375,12 @@ describe('flaky-proxy: pushes through a proxy that answers 503', () => {
   });
 
   test('a 503 with a plain-text body fails the same way (recorded)', async (t) => {
-    const proxy = await proxyFor({ failFirst: PUSH_ATTEMPTS, status: 503, match: isManifestPut('1'), body: 'upstream busy\n' });
+    const proxy = await proxyFor({
+      failFirst: PUSH_ATTEMPTS,
+      status: 503,
+      match: isManifestPut('1'),
+      body: 'upstream busy\n',
+    });
     const result = await push(proxy, 'plain');
     t.diagnostic(`503 (plain body) buildx exit ${result.code}; error lines:\n${errorLines(result.stderr).join('\n')}`);
     assert.notEqual(result.code, 0);

@@ -36,19 +36,30 @@ export async function startBuildkitd(tools: Tools, options: BuildkitdOptions): P
   const failures: string[] = [];
   for (const snapshotter of ['overlayfs', 'native']) {
     const args = [
-      '--addr', endpoint,
-      '--root', path.join(options.dir, `state-${snapshotter}`),
+      '--addr',
+      endpoint,
+      '--root',
+      path.join(options.dir, `state-${snapshotter}`),
       '--oci-worker=true',
       `--oci-worker-snapshotter=${snapshotter}`,
-      '--oci-worker-binary', tools.runc,
+      '--oci-worker-binary',
+      tools.runc,
       '--containerd-worker=false',
       ...(options.config ? ['--config', options.config] : []),
       ...(options.args ?? []),
-      ...(options.tls ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey] : []),
+      ...(options.tls
+        ? ['--tlscacert', options.tls.serverCa, '--tlscert', options.tls.serverCert, '--tlskey', options.tls.serverKey]
+        : []),
       ...(options.args ?? []),
     ];
     const command = [...(options.wrap ?? []), tools.buildkitd, ...args];
-    const daemon = startDaemon(`buildkitd (${snapshotter})`, command[0]!, command.slice(1), path.join(options.dir, `buildkitd-${snapshotter}.log`), options.env && { ...process.env, ...options.env });
+    const daemon = startDaemon(
+      `buildkitd (${snapshotter})`,
+      command[0]!,
+      command.slice(1),
+      path.join(options.dir, `buildkitd-${snapshotter}.log`),
+      options.env && { ...process.env, ...options.env },
+    );
     const bed = { ...daemon, endpoint, snapshotter };
     if (options.noWait) return bed;
     try {

@@ -2,7 +2,13 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 
-export type BuildxResult = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean };
+export type BuildxResult = {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+};
 
 export type BuildxRun = {
   /** Directory for BUILDX_CONFIG (created if missing). */
@@ -50,7 +56,17 @@ export async function createRemoteBuilder(
   driverOpts: Record<string, string> = {},
 ): Promise<void> {
   const opts = Object.entries(driverOpts).map(([key, value]) => `${key}=${value}`);
-  const args = ['create', '--name', name, '--node', `${name}0`, '--driver', 'remote', ...(opts.length > 0 ? ['--driver-opt', opts.join(',')] : []), endpoint];
+  const args = [
+    'create',
+    '--name',
+    name,
+    '--node',
+    `${name}0`,
+    '--driver',
+    'remote',
+    ...(opts.length > 0 ? ['--driver-opt', opts.join(',')] : []),
+    endpoint,
+  ];
   const result = await runBuildx(buildx, args, { configDir, timeoutMs: 30_000 });
   if (result.code !== 0) throw new Error(`buildx ${args.join(' ')} failed (${result.code}):\n${result.stderr}`);
 }

@@ -27,7 +27,8 @@ export type FlakyProxy = {
 
 /** Only `PUT /v2/<name>/manifests/<tag>`: the last, sequential request of a push (deterministic retry counts). */
 export function isManifestPut(tag: string): (req: http.IncomingMessage) => boolean {
-  return (req) => req.method === 'PUT' && new URL(req.url ?? '/', 'http://proxy').pathname.endsWith(`/manifests/${tag}`);
+  return (req) =>
+    req.method === 'PUT' && new URL(req.url ?? '/', 'http://proxy').pathname.endsWith(`/manifests/${tag}`);
 }
 
 /** Registry writes: starting or continuing a blob upload, or putting a manifest. */
@@ -37,7 +38,15 @@ export function isPush(req: http.IncomingMessage): boolean {
   return /^\/v2\/.+\/(blobs\/uploads\/.*|manifests\/[^/]+)$/.test(pathname);
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 
 const forwardable = (headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders =>
   Object.fromEntries(Object.entries(headers).filter(([name, value]) => value !== undefined && !HOP_BY_HOP.has(name)));
@@ -61,14 +70,27 @@ export function startFlakyProxy(targetHost: string, options: FlakyProxyOptions):
       req.resume();
       req.on('end', () => {
         const json = options.body === undefined;
-        const body = json ? JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: `injected by flaky proxy (${failures}/${options.failFirst})` }] }) : options.body!;
-        res.writeHead(status, { 'content-type': json ? 'application/json' : 'text/plain', 'content-length': Buffer.byteLength(body) });
+        const body = json
+          ? JSON.stringify({
+              errors: [{ code: 'UNAVAILABLE', message: `injected by flaky proxy (${failures}/${options.failFirst})` }],
+            })
+          : options.body!;
+        res.writeHead(status, {
+          'content-type': json ? 'application/json' : 'text/plain',
+          'content-length': Buffer.byteLength(body),
+        });
         res.end(body);
       });
       return;
     }
     const upstream = http.request(
-      { host: targetHost.split(':')[0], port: Number(targetHost.split(':')[1]), method: req.method, path: req.url, headers: { ...forwardable(req.headers), host: targetHost } },
+      {
+        host: targetHost.split(':')[0],
+        port: Number(targetHost.split(':')[1]),
+        method: req.method,
+        path: req.url,
+        headers: { ...forwardable(req.headers), host: targetHost },
+      },
       (answer) => {
         const headers = forwardable(answer.headers);
         const location = answer.headers.location;

@@ -44,6 +44,8 @@ export async function startBed(): Promise<Bed> {
   } catch (error) {
     await stop(true);
     const stderr = (error as { stderr?: Buffer }).stderr?.toString();
-    throw new Error(`test bed failed to start: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`, { cause: error });
+    throw new Error(`test bed failed to start: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`, {
+      cause: error,
+    });
   }
 }

@@ -44,7 +44,11 @@ export function survivors(marker: Marker): Survivor[] {
  * Polls until no process with the marker whose command matches `which` is left; resolves with the
  * ms it took, or with the survivors when `timeoutMs` passed.
  */
-export async function untilGone(marker: Marker, which: RegExp, timeoutMs: number): Promise<{ ms: number; left: Survivor[] }> {
+export async function untilGone(
+  marker: Marker,
+  which: RegExp,
+  timeoutMs: number,
+): Promise<{ ms: number; left: Survivor[] }> {
   const started = Date.now();
   for (;;) {
     const left = survivors(marker).filter((survivor) => which.test(survivor.command));

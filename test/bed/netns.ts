@@ -16,7 +16,8 @@ export type Netns = {
   remove: () => void;
 };
 
-const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const ip = (...args: string[]): string =>
+  execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 const live = new Set<() => void>();
 
@@ -69,12 +70,17 @@ export function createNetns(count: number): Netns {
   } catch (error) {
     remove();
     const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new Error(`test bed: cannot create network namespace ${name} (needs root and iproute2): ${(error as Error).message} ${stderr}`, { cause: error });
+    throw new Error(
+      `test bed: cannot create network namespace ${name} (needs root and iproute2): ${(error as Error).message} ${stderr}`,
+      { cause: error },
+    );
   }
   return { name, hostAddress, addresses, exec: ['ip', 'netns', 'exec', name], remove };
 }
 
 /** Whether a namespace of this name still exists (for tests that check the bed cleans up). */
 export function netnsExists(name: string): boolean {
-  return ip('netns', 'list').split('\n').some((line) => line.split(' ')[0] === name);
+  return ip('netns', 'list')
+    .split('\n')
+    .some((line) => line.split(' ')[0] === name);
 }

@@ -3,7 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-type Descriptor = { mediaType: string; digest: string; size: number; platform?: { os: string; architecture: string }; annotations?: Record<string, string> };
+type Descriptor = {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: { os: string; architecture: string };
+  annotations?: Record<string, string>;
+};
 type Manifest = { mediaType?: string; manifests?: Descriptor[]; layers?: Descriptor[]; config?: Descriptor };
 
 export const blobPath = (layout: string, digest: string): string => path.join(layout, 'blobs', ...digest.split(':'));

@@ -17,10 +17,17 @@ export type Daemon = {
 const started = new Set<ChildProcess>();
 // Last resort if a test process dies without running its `after` hooks: no daemon outlives it.
 process.on('exit', () => {
-  for (const child of started) if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  for (const child of started)
+    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
 });
 
-export function startDaemon(name: string, file: string, args: readonly string[], logFile: string, env?: NodeJS.ProcessEnv): Daemon {
+export function startDaemon(
+  name: string,
+  file: string,
+  args: readonly string[],
+  logFile: string,
+  env?: NodeJS.ProcessEnv,
+): Daemon {
   const fd = openSync(logFile, 'a');
   const child = spawn(file, args, { stdio: ['ignore', fd, fd], env: env ?? process.env });
   closeSync(fd);
@@ -70,7 +77,8 @@ export function tail(file: string, lines: number): string {
 export async function waitUntil(daemon: Daemon, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!daemon.isRunning()) throw new Error(`${daemon.name} exited (${await daemon.exited}) before it was ready:\n${daemon.logTail()}`);
+    if (!daemon.isRunning())
+      throw new Error(`${daemon.name} exited (${await daemon.exited}) before it was ready:\n${daemon.logTail()}`);
     if (await check()) return;
     await sleep(100);
   }

@@ -7,7 +7,12 @@ const ACCEPT = [
 ].join(', ');
 
 /** The Docker-Content-Digest of `host/repo:tag`, or undefined when the registry has no such tag. */
-export async function manifestDigest(host: string, repo: string, tag: string, auth?: { user: string; password: string }): Promise<string | undefined> {
+export async function manifestDigest(
+  host: string,
+  repo: string,
+  tag: string,
+  auth?: { user: string; password: string },
+): Promise<string | undefined> {
   const headers: Record<string, string> = { Accept: ACCEPT };
   if (auth) headers.Authorization = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
   const response = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers });
@@ -38,7 +43,8 @@ export async function registryContents(host: string): Promise<Record<string, str
   const contents: Record<string, string> = {};
   for (const repo of catalog.repositories ?? []) {
     const tags = await get<{ tags?: string[] | null }>(`http://${host}/v2/${repo}/tags/list?n=1000`);
-    for (const tag of tags.tags ?? []) contents[`${repo}:${tag}`] = (await manifestDigest(host, repo, tag)) ?? 'missing';
+    for (const tag of tags.tags ?? [])
+      contents[`${repo}:${tag}`] = (await manifestDigest(host, repo, tag)) ?? 'missing';
   }
   return contents;
 }

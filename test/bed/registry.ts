@@ -46,7 +46,12 @@ export async function startRegistry(tools: Tools, options: RegistryOptions): Pro
     `version: 0.1\nlog:\n  level: ${options.logLevel ?? 'warn'}\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(options.dir, 'storage')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n  secret: bed-only\n${tls}${auth}${proxy}`,
   );
   const command = [...(options.wrap ?? []), tools.registry, 'serve', config];
-  const daemon = startDaemon(`docker-registry ${host}`, command[0]!, command.slice(1), path.join(options.dir, 'registry.log'));
+  const daemon = startDaemon(
+    `docker-registry ${host}`,
+    command[0]!,
+    command.slice(1),
+    path.join(options.dir, 'registry.log'),
+  );
   const [address = '', port = ''] = host.split(':');
   await waitUntil(daemon, async () => (options.tls ? listening(address, Number(port)) : answersV2(host)), 15_000);
   return { ...daemon, host };
@@ -74,7 +79,23 @@ function listening(host: string, port: number): Promise<boolean> {
 /** The digest a tag of a bed registry points at, read from its storage (works for HTTP, HTTPS and auth alike). */
 export function storedTagDigest(registryDir: string, repo: string, tag: string): string | undefined {
   try {
-    return readFileSync(path.join(registryDir, 'storage', 'docker', 'registry', 'v2', 'repositories', repo, '_manifests', 'tags', tag, 'current', 'link'), 'utf8').trim();
+    return readFileSync(
+      path.join(
+        registryDir,
+        'storage',
+        'docker',
+        'registry',
+        'v2',
+        'repositories',
+        repo,
+        '_manifests',
+        'tags',
+        tag,
+        'current',
+        'link',
+      ),
+      'utf8',
+    ).trim();
   } catch {
     return undefined;
   }

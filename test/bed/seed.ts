@@ -26,11 +26,16 @@ export function pushContext(tools: Tools, endpoint: string, dir: string, ref: st
 /** buildctl's argv for building `dir` with the built-in Dockerfile frontend and pushing it as `ref`. */
 export function buildctlPushArgs(endpoint: string, dir: string, ref: string): string[] {
   return [
-    '--addr', endpoint,
+    '--addr',
+    endpoint,
     'build',
-    '--frontend', 'dockerfile.v0',
-    '--local', `context=${dir}`,
-    '--local', `dockerfile=${dir}`,
-    '--output', `type=image,name=${ref},push=true`,
+    '--frontend',
+    'dockerfile.v0',
+    '--local',
+    `context=${dir}`,
+    '--local',
+    `dockerfile=${dir}`,
+    '--output',
+    `type=image,name=${ref},push=true`,
   ];
 }

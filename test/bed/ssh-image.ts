@@ -16,14 +16,21 @@ const which = (name: string): string | undefined => {
 export function ensureOpensshClient(command: 'ssh-add' | 'ssh-keygen' = 'ssh-add'): string {
   const found = which(command);
   if (found) return found;
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'openssh-client'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'openssh-client'], {
+      encoding: 'utf8',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   let result = install();
   if (result.status !== 0) {
     spawnSync('apt-get', ['update'], { stdio: 'ignore' });
     result = install();
   }
   const installed = which(command);
-  if (!installed) throw new Error(`test bed: ${command} is missing and apt-get install openssh-client failed (${result.status}):\n${result.stderr ?? result.error?.message}`);
+  if (!installed)
+    throw new Error(
+      `test bed: ${command} is missing and apt-get install openssh-client failed (${result.status}):\n${result.stderr ?? result.error?.message}`,
+    );
   return installed;
 }
 
@@ -34,7 +41,9 @@ export function makeSshKey(dir: string, name: string): SshKey {
   const privateKeyPath = path.join(dir, name);
   rmSync(privateKeyPath, { force: true });
   rmSync(`${privateKeyPath}.pub`, { force: true });
-  execFileSync(keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', `bed-${name}`, '-f', privateKeyPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', `bed-${name}`, '-f', privateKeyPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // "256 SHA256:abc... comment (ED25519)"
   const listing = execFileSync(keygen, ['-lf', privateKeyPath], { encoding: 'utf8' });
   const fingerprint = listing.split(/\s+/).find((field) => field.startsWith('SHA256:'));

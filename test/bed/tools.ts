@@ -2,13 +2,24 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
-export type Tools = { buildkitd: string; buildctl: string; buildx: string; registry: string; runc: string; busybox: string };
+export type Tools = {
+  buildkitd: string;
+  buildctl: string;
+  buildx: string;
+  registry: string;
+  runc: string;
+  busybox: string;
+};
 
 /** Finds each tool in BUILDKIT_STEP_TOOLS_BIN, then on PATH; throws naming what is missing and how to get it. */
 export function findTools(env: NodeJS.ProcessEnv = process.env): Tools {
-  const dirs = [env.BUILDKIT_STEP_TOOLS_BIN, ...(env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/bin', '/bin'].filter(
-    (dir): dir is string => Boolean(dir),
-  );
+  const dirs = [
+    env.BUILDKIT_STEP_TOOLS_BIN,
+    ...(env.PATH ?? '').split(path.delimiter),
+    '/usr/sbin',
+    '/usr/bin',
+    '/bin',
+  ].filter((dir): dir is string => Boolean(dir));
   const missing: string[] = [];
   const find = (name: string): string => {
     for (const dir of dirs) {
@@ -32,7 +43,9 @@ export function findTools(env: NodeJS.ProcessEnv = process.env): Tools {
     busybox: find('busybox'),
   };
   if (missing.length > 0) {
-    throw new Error(`test bed: missing ${missing.join(', ')}; run scripts/install-tools.sh (npm test does) and put its output dir in BUILDKIT_STEP_TOOLS_BIN`);
+    throw new Error(
+      `test bed: missing ${missing.join(', ')}; run scripts/install-tools.sh (npm test does) and put its output dir in BUILDKIT_STEP_TOOLS_BIN`,
+    );
   }
   return tools;
 }

@@ -19,7 +19,11 @@ describe('countCheckFindings', () => {
     ['one finding', ['Check complete, 1 warning has been found!'], 1],
     ['a clean Dockerfile', ['#2 DONE 0.0s', 'Check complete, no warnings found.'], 0],
     ['no closing line: the WARNING lines count', withFindings.filter((line) => !line.startsWith('Check complete')), 3],
-    ['a check that failed shows no result', ['ERROR: failed to build: failed to solve: dockerfile parse error on line 1: unknown instruction: FORM'], undefined],
+    [
+      'a check that failed shows no result',
+      ['ERROR: failed to build: failed to solve: dockerfile parse error on line 1: unknown instruction: FORM'],
+      undefined,
+    ],
   ];
   for (const [name, lines, count] of cases) test(name, () => assert.equal(countCheckFindings(lines), count));
 });

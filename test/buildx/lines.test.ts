@@ -33,10 +33,20 @@ test('a line longer than the bound comes out in pieces no bigger than the bound 
   const line = 'y'.repeat(10_000);
   const pieces = split(Buffer.from(`${line}\nnext\n`), 100, [], 1000);
   assert.ok(pieces.length > 9, `${pieces.length} pieces`);
-  assert.ok(pieces.every((piece) => piece.text.length <= 1100), `longest piece ${Math.max(...pieces.map((piece) => piece.text.length))}`);
+  assert.ok(
+    pieces.every((piece) => piece.text.length <= 1100),
+    `longest piece ${Math.max(...pieces.map((piece) => piece.text.length))}`,
+  );
   assert.equal(shown(pieces), `${line}\nnext\n`);
-  assert.deepEqual(pieces.filter((piece) => piece.first).map((piece) => piece.text.slice(0, 4)), ['yyyy', 'next'], 'only line starts are marked first');
-  assert.deepEqual(pieces.filter((piece) => piece.last).map((piece) => piece.text.slice(-4)), ['yyyy', 'next']);
+  assert.deepEqual(
+    pieces.filter((piece) => piece.first).map((piece) => piece.text.slice(0, 4)),
+    ['yyyy', 'next'],
+    'only line starts are marked first',
+  );
+  assert.deepEqual(
+    pieces.filter((piece) => piece.last).map((piece) => piece.text.slice(-4)),
+    ['yyyy', 'next'],
+  );
 });
 
 test('a secret across any cut point of a long line is still masked', () => {

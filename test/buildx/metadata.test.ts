@@ -27,7 +27,10 @@ describe('parseMetadata', () => {
   ];
   for (const [name, text] of bad) {
     test(`METADATA_INVALID for ${name}`, () => {
-      assert.throws(() => parseMetadata(text), (error: unknown) => error instanceof StepError && error.code === 'METADATA_INVALID');
+      assert.throws(
+        () => parseMetadata(text),
+        (error: unknown) => error instanceof StepError && error.code === 'METADATA_INVALID',
+      );
     });
   }
 });

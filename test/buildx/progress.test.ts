@@ -43,7 +43,10 @@ test('a cache export error is told apart from a cache import error (captured bui
   ]) {
     counter.line(line);
   }
-  assert.equal(counter.facts().cacheExportError, 'error writing layer blob: unexpected status from HEAD request to http://127.0.0.1:45693/v2/c/blobs/sha256:3f0e: 401 Unauthorized');
+  assert.equal(
+    counter.facts().cacheExportError,
+    'error writing layer blob: unexpected status from HEAD request to http://127.0.0.1:45693/v2/c/blobs/sha256:3f0e: 401 Unauthorized',
+  );
 });
 
 test('cache refs found and missing, in the order buildx tried them, and a finished export (captured buildx v0.38.2 lines)', () => {
@@ -65,13 +68,17 @@ test('cache refs found and missing, in the order buildx tried them, and a finish
     counter.line(line);
   }
   const facts = counter.facts();
-  assert.deepEqual(facts.cacheFound, ['127.0.0.1:44271/team/fallback-cache:release-2.x', '127.0.0.1:44271/team/fallback-cache:main']);
+  assert.deepEqual(facts.cacheFound, [
+    '127.0.0.1:44271/team/fallback-cache:release-2.x',
+    '127.0.0.1:44271/team/fallback-cache:main',
+  ]);
   assert.deepEqual(facts.cacheMissing, ['127.0.0.1:44271/team/fallback-cache:feature-login']);
   assert.equal(facts.cacheExported, true);
 });
 
 test('an export that failed is not counted as exported', () => {
   const counter = readProgress();
-  for (const line of ['#7 exporting cache to registry', '#7 ERROR: error writing layer blob: 401 Unauthorized']) counter.line(line);
+  for (const line of ['#7 exporting cache to registry', '#7 ERROR: error writing layer blob: 401 Unauthorized'])
+    counter.line(line);
   assert.equal(counter.facts().cacheExported, false);
 });

@@ -58,7 +58,7 @@ describe('runBuildx', () => {
 
   // A leftover that still holds buildx's stdout would keep the pipes (and the step) open for its 30 s.
   const leftovers = [
-    { name: 'a leftover still holding buildx\'s stdout', body: 'sleep 30 &' },
+    { name: "a leftover still holding buildx's stdout", body: 'sleep 30 &' },
     { name: 'a process buildx left running in the background', body: 'sleep 30 >/dev/null 2>&1 &' },
   ];
   for (const { name, body } of leftovers) {
@@ -76,7 +76,10 @@ describe('runBuildx', () => {
       });
       assert.equal(result.exitCode, 0);
       assert.ok(background > 0);
-      assert.ok(Date.now() - started < 10_000, `returned after ${Date.now() - started} ms, not after the leftover's 30 s`);
+      assert.ok(
+        Date.now() - started < 10_000,
+        `returned after ${Date.now() - started} ms, not after the leftover's 30 s`,
+      );
       assert.ok(await goneSoon(background), 'the leftover is gone');
     });
   }
@@ -100,17 +103,41 @@ test('a 3 MB line streams through in bounded pieces, masked across every cut; ta
     writeFileSync(script, SCRIPT);
     const writes: string[] = [];
     const lines: string[] = [];
-    const run = await runBuildx(process.execPath, [script], { env: {}, mask: masker([SECRET]), write: (text) => void writes.push(text), onLine: (line) => lines.push(line) });
+    const run = await runBuildx(process.execPath, [script], {
+      env: {},
+      mask: masker([SECRET]),
+      write: (text) => void writes.push(text),
+      onLine: (line) => lines.push(line),
+    });
     const shown = writes.join('');
-    const longLine = Array.from({ length: 3000 }, (_, i) => `chunk ${i} ${'x'.repeat(990)}${i % 500 === 7 ? '***' : ''}`).join('|');
+    const longLine = Array.from(
+      { length: 3000 },
+      (_, i) => `chunk ${i} ${'x'.repeat(990)}${i % 500 === 7 ? '***' : ''}`,
+    ).join('|');
     assert.equal(run.exitCode, 3);
     assert.ok(!shown.includes(SECRET), 'the secret is masked wherever the line was cut');
-    assert.equal(shown.split('\n').filter((line) => line.startsWith('#1 0.1 ')).join(''), `#1 0.1 ${longLine}`, 'the long line arrives whole');
+    assert.equal(
+      shown
+        .split('\n')
+        .filter((line) => line.startsWith('#1 0.1 '))
+        .join(''),
+      `#1 0.1 ${longLine}`,
+      'the long line arrives whole',
+    );
     assert.ok(shown.includes('out line\n') && shown.endsWith('ERROR: boom\n'));
     assert.ok(Math.max(...writes.map((text) => text.length)) < 200_000, 'no write holds the whole line');
-    assert.deepEqual(lines.map((line) => line.slice(0, 10)).sort(), ['#1 0.1 chu', '#1 [1/2] R', 'ERROR: boo', 'out line'].sort());
-    assert.ok(lines.every((line) => line.length < 200_000), 'onLine sees the start of a long line, not all of it');
-    assert.ok(run.tail.every((line) => line.length <= 4096), 'the tail keeps a bounded start of each line');
+    assert.deepEqual(
+      lines.map((line) => line.slice(0, 10)).sort(),
+      ['#1 0.1 chu', '#1 [1/2] R', 'ERROR: boo', 'out line'].sort(),
+    );
+    assert.ok(
+      lines.every((line) => line.length < 200_000),
+      'onLine sees the start of a long line, not all of it',
+    );
+    assert.ok(
+      run.tail.every((line) => line.length <= 4096),
+      'the tail keeps a bounded start of each line',
+    );
     assert.equal(run.tail.at(-1), 'ERROR: boom');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -121,18 +148,27 @@ test('while the output is not taken (write returned a promise), buildx is not re
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-run-'));
   try {
     const script = path.join(dir, 'buildx.cjs');
-    writeFileSync(script, "const line = 'z'.repeat(99) + '\\n'; let left = 20000; const more = () => { while (left > 0) { left--; if (!process.stderr.write(line)) return process.stderr.once('drain', more); } }; more();");
+    writeFileSync(
+      script,
+      "const line = 'z'.repeat(99) + '\\n'; let left = 20000; const more = () => { while (left > 0) { left--; if (!process.stderr.write(line)) return process.stderr.once('drain', more); } }; more();",
+    );
     const writes: string[] = [];
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
-    const running = runBuildx(process.execPath, [script], { env: {}, write: (text) => (writes.push(text) === 1 ? held : undefined) });
+    const running = runBuildx(process.execPath, [script], {
+      env: {},
+      write: (text) => (writes.push(text) === 1 ? held : undefined),
+    });
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const whilePaused = writes.length;
     release();
     const run = await running;
     const shown = writes.join('');
     assert.equal(run.exitCode, 0);
-    assert.ok(whilePaused <= 2, `${whilePaused} writes while the first was still queued (a second stream's chunk may already be in flight)`);
+    assert.ok(
+      whilePaused <= 2,
+      `${whilePaused} writes while the first was still queued (a second stream's chunk may already be in flight)`,
+    );
     assert.equal(shown.length, 2_000_000, 'everything arrives once the writer takes more');
     assert.equal(shown.split('\n').length - 1, 20000);
   } finally {
@@ -142,7 +178,10 @@ test('while the output is not taken (write returned a promise), buildx is not re
 
 describe('runBuildx with a real child process', () => {
   test('execa comes from the one-file bundle the build made', async () => {
-    assert.ok(existsSync(new URL(`../../src/buildx/${EXECA_BUNDLE}`, import.meta.url)), 'npm run build writes the bundle');
+    assert.ok(
+      existsSync(new URL(`../../src/buildx/${EXECA_BUNDLE}`, import.meta.url)),
+      'npm run build writes the bundle',
+    );
     assert.equal((await loadExeca()).from, 'bundle');
   });
 
@@ -165,7 +204,11 @@ describe('runBuildx with a real child process', () => {
 
   test('passes only the given env to the child', async () => {
     const lines: string[] = [];
-    await runBuildx('/bin/sh', ['-c', 'echo "[$ONLY_THIS][$HOME]"'], { env: { ONLY_THIS: 'yes' }, write: () => {}, onLine: (line) => lines.push(line) });
+    await runBuildx('/bin/sh', ['-c', 'echo "[$ONLY_THIS][$HOME]"'], {
+      env: { ONLY_THIS: 'yes' },
+      write: () => {},
+      onLine: (line) => lines.push(line),
+    });
     assert.deepEqual(lines, ['[yes][]']);
   });
 

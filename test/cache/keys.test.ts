@@ -16,7 +16,8 @@ describe('keyAsTag', () => {
     ['///', undefined],
     ['...', undefined],
   ];
-  for (const [key, tag] of cases) test(`${JSON.stringify(key)} → ${JSON.stringify(tag)}`, () => assert.equal(keyAsTag(key), tag));
+  for (const [key, tag] of cases)
+    test(`${JSON.stringify(key)} → ${JSON.stringify(tag)}`, () => assert.equal(keyAsTag(key), tag));
 
   test('a key too long for a tag is cut and ends with its hash, so two long names stay apart', () => {
     const a = `feature/${'x'.repeat(200)}-a`;
@@ -46,14 +47,27 @@ describe('cacheSuffix and cacheTag', () => {
 });
 
 describe('cacheRefs', () => {
-  const settings = { repo: 'r.example.com/c', key: 'feature/x', fallbackKeys: ['main'], write: true, target: undefined, platforms: [] };
+  const settings = {
+    repo: 'r.example.com/c',
+    key: 'feature/x',
+    fallbackKeys: ['main'],
+    write: true,
+    target: undefined,
+    platforms: [],
+  };
   test('the key first, then fallbacks; export to the key', () => {
-    assert.deepEqual(cacheRefs(settings), { from: ['r.example.com/c:feature-x', 'r.example.com/c:main'], to: 'r.example.com/c:feature-x' });
+    assert.deepEqual(cacheRefs(settings), {
+      from: ['r.example.com/c:feature-x', 'r.example.com/c:main'],
+      to: 'r.example.com/c:feature-x',
+    });
   });
   test('no export without write; nothing without a repo; duplicates read once', () => {
     assert.equal(cacheRefs({ ...settings, write: false }).to, undefined);
     assert.deepEqual(cacheRefs({ ...settings, repo: undefined }), { from: [], to: undefined });
-    assert.deepEqual(cacheRefs({ ...settings, fallbackKeys: ['feature-x', 'main', 'main'] }).from, ['r.example.com/c:feature-x', 'r.example.com/c:main']);
+    assert.deepEqual(cacheRefs({ ...settings, fallbackKeys: ['feature-x', 'main', 'main'] }).from, [
+      'r.example.com/c:feature-x',
+      'r.example.com/c:main',
+    ]);
   });
 });
 

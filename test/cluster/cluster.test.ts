@@ -62,8 +62,18 @@ before(
     const imagesDir = path.join(work, 'images');
     mkdirSync(imagesDir, { recursive: true });
     const stepArchive = path.join(imagesDir, 'step.tar');
-    const stepImage = timed('step image built from ./Dockerfile', () => buildStepImage(path.join(work, 'step-image'), stepArchive, IMAGES.step));
-    const images = await timed('images made', () => buildImages({ clusterBin: bin, toolsBin, ca: c.pki.ca, dir: imagesDir, tektonVersions: [pinned('TEKTON_VERSION')] }));
+    const stepImage = timed('step image built from ./Dockerfile', () =>
+      buildStepImage(path.join(work, 'step-image'), stepArchive, IMAGES.step),
+    );
+    const images = await timed('images made', () =>
+      buildImages({
+        clusterBin: bin,
+        toolsBin,
+        ca: c.pki.ca,
+        dir: imagesDir,
+        tektonVersions: [pinned('TEKTON_VERSION')],
+      }),
+    );
     await timed('images imported', () => {
       for (const image of images) c.importImage(image.archive);
     });
@@ -73,7 +83,9 @@ before(
     await pushLayout(c.pki.ca, registry, busybox.layout, 'bks/busybox', '1');
     baseImage = `${registry}/bks/busybox:1`;
     await Promise.all([
-      timed(`Tekton ${pinned('TEKTON_VERSION')} installed (controller, webhook in admission, resolvers)`, () => installTekton(c, pinned('TEKTON_VERSION'))),
+      timed(`Tekton ${pinned('TEKTON_VERSION')} installed (controller, webhook in admission, resolvers)`, () =>
+        installTekton(c, pinned('TEKTON_VERSION')),
+      ),
       timed(`Argo ${pinned('ARGO_VERSION')} installed`, () => installArgo(c)),
       stepImage.then(() => timed('step image imported', () => c.importImage(stepArchive))),
     ]);
@@ -123,7 +135,14 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
   test('Task (privileged sidecar): builds with a RUN, pushes; IMAGE_DIGEST is the registry digest, IMAGE_URL the tag', async () => {
     const ns = await scenarioNamespace(cluster!, 'task-push', source('task-push'));
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
-    const run = await timed('scenario task-push', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/task-push/app`, TAGS: ['v1', 'extra'], PUSH: 'true' }), ns));
+    const run = await timed('scenario task-push', () =>
+      runToEnd<TaskRun>(
+        cluster!,
+        'taskrun',
+        taskRun({ IMAGE: `${registry}/task-push/app`, TAGS: ['v1', 'extra'], PUSH: 'true' }),
+        ns,
+      ),
+    );
     const got = results(run);
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'TaskRun Succeeded');
@@ -132,8 +151,16 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
       assert.equal(got.IMAGE_REF, `${registry}/task-push/app@${got.IMAGE_DIGEST}`);
       assert.equal(got.ERROR_REASON ?? '', '');
     });
-    assert.equal(await registryDigest(cluster!.pki.ca, registry, 'task-push/app', 'v1'), got.IMAGE_DIGEST, 'registry digest of :v1 == IMAGE_DIGEST');
-    assert.equal(await registryDigest(cluster!.pki.ca, registry, 'task-push/app', 'extra'), got.IMAGE_DIGEST, 'every tag pushed');
+    assert.equal(
+      await registryDigest(cluster!.pki.ca, registry, 'task-push/app', 'v1'),
+      got.IMAGE_DIGEST,
+      'registry digest of :v1 == IMAGE_DIGEST',
+    );
+    assert.equal(
+      await registryDigest(cluster!.pki.ca, registry, 'task-push/app', 'extra'),
+      got.IMAGE_DIGEST,
+      'every tag pushed',
+    );
   });
 
   test('Argo: a Workflow using the WorkflowTemplate through workflowTemplateRef builds and pushes', async () => {
@@ -145,7 +172,13 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
       spec: {
         serviceAccountName: 'bks-workflow',
         workflowTemplateRef: { name: 'buildkit-build' },
-        arguments: { parameters: [{ name: 'IMAGE', value: `${registry}/argo-wtref/app` }, { name: 'TAGS', value: '["v1"]' }, { name: 'PUSH', value: 'true' }] },
+        arguments: {
+          parameters: [
+            { name: 'IMAGE', value: `${registry}/argo-wtref/app` },
+            { name: 'TAGS', value: '["v1"]' },
+            { name: 'PUSH', value: 'true' },
+          ],
+        },
         podSpecPatch: SOURCE_PATCH,
       },
     };
@@ -172,15 +205,50 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
           {
             name: 'main',
             steps: [
-              [{ name: 'build', templateRef: { name: 'buildkit-build', template: 'build' }, arguments: { parameters: [{ name: 'IMAGE', value: `${registry}/argo-chain/app` }, { name: 'TAGS', value: '["v1"]' }, { name: 'PUSH', value: 'true' }] } }],
-              [{ name: 'use', template: 'use', arguments: { parameters: [{ name: 'ref', value: '{{steps.build.outputs.parameters.IMAGE_REF}}' }, { name: 'digest', value: '{{steps.build.outputs.parameters.IMAGE_DIGEST}}' }] } }],
+              [
+                {
+                  name: 'build',
+                  templateRef: { name: 'buildkit-build', template: 'build' },
+                  arguments: {
+                    parameters: [
+                      { name: 'IMAGE', value: `${registry}/argo-chain/app` },
+                      { name: 'TAGS', value: '["v1"]' },
+                      { name: 'PUSH', value: 'true' },
+                    ],
+                  },
+                },
+              ],
+              [
+                {
+                  name: 'use',
+                  template: 'use',
+                  arguments: {
+                    parameters: [
+                      { name: 'ref', value: '{{steps.build.outputs.parameters.IMAGE_REF}}' },
+                      { name: 'digest', value: '{{steps.build.outputs.parameters.IMAGE_DIGEST}}' },
+                    ],
+                  },
+                },
+              ],
             ],
           },
           {
             name: 'use',
             inputs: { parameters: [{ name: 'ref' }, { name: 'digest' }] },
-            container: { image: '{{inputs.parameters.ref}}', command: ['sh', '-c', 'cat /hello.txt > /tmp/hello; echo -n "{{inputs.parameters.digest}}" > /tmp/digest'] },
-            outputs: { parameters: [{ name: 'hello', valueFrom: { path: '/tmp/hello' } }, { name: 'digest', valueFrom: { path: '/tmp/digest' } }] },
+            container: {
+              image: '{{inputs.parameters.ref}}',
+              command: [
+                'sh',
+                '-c',
+                'cat /hello.txt > /tmp/hello; echo -n "{{inputs.parameters.digest}}" > /tmp/digest',
+              ],
+            },
+            outputs: {
+              parameters: [
+                { name: 'hello', valueFrom: { path: '/tmp/hello' } },
+                { name: 'digest', valueFrom: { path: '/tmp/digest' } },
+              ],
+            },
           },
         ],
       },
@@ -204,12 +272,30 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     const volumeDir = path.join(cluster!.dir, 'volumes', ns);
     mkdirSync(volumeDir, { recursive: true });
     const storage = [
-      { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `${ns}-source` }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: 'bed', hostPath: { path: volumeDir, type: 'Directory' }, claimRef: { namespace: ns, name: 'source' } } },
-      { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'source', namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'bed', resources: { requests: { storage: '1Gi' } } } },
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: `${ns}-source` },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: 'bed',
+          hostPath: { path: volumeDir, type: 'Directory' },
+          claimRef: { namespace: ns, name: 'source' },
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'source', namespace: ns },
+        spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'bed', resources: { requests: { storage: '1Gi' } } },
+      },
     ];
     await cluster!.kube.apply(storage.map((object) => YAML.stringify(object)).join('---\n'));
     const files = source('pipeline');
-    const fill = Object.entries(files).map(([name, content]) => `printf '%s' '${content.replace(/'/g, "'\\''")}' > "$(workspaces.source.path)/${name}"`).join('\n');
+    const fill = Object.entries(files)
+      .map(([name, content]) => `printf '%s' '${content.replace(/'/g, "'\\''")}' > "$(workspaces.source.path)/${name}"`)
+      .join('\n');
     const pipeline = {
       apiVersion: 'tekton.dev/v1',
       kind: 'Pipeline',
@@ -217,15 +303,51 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
       spec: {
         workspaces: [{ name: 'source' }],
         tasks: [
-          { name: 'fill', workspaces: [{ name: 'source' }], taskSpec: { workspaces: [{ name: 'source' }], steps: [{ name: 'write', image: IMAGES.busybox, script: `#!/bin/sh\nset -e\n${fill}\nchmod -R a+rX "$(workspaces.source.path)"\n` }] } },
-          { name: 'build', runAfter: ['fill'], taskRef: { name: 'buildkit-build' }, workspaces: [{ name: 'source' }], params: [{ name: 'IMAGE', value: `${registry}/pipeline/app` }, { name: 'TAGS', value: ['v1'] }, { name: 'PUSH', value: 'true' }] },
+          {
+            name: 'fill',
+            workspaces: [{ name: 'source' }],
+            taskSpec: {
+              workspaces: [{ name: 'source' }],
+              steps: [
+                {
+                  name: 'write',
+                  image: IMAGES.busybox,
+                  script: `#!/bin/sh\nset -e\n${fill}\nchmod -R a+rX "$(workspaces.source.path)"\n`,
+                },
+              ],
+            },
+          },
+          {
+            name: 'build',
+            runAfter: ['fill'],
+            taskRef: { name: 'buildkit-build' },
+            workspaces: [{ name: 'source' }],
+            params: [
+              { name: 'IMAGE', value: `${registry}/pipeline/app` },
+              { name: 'TAGS', value: ['v1'] },
+              { name: 'PUSH', value: 'true' },
+            ],
+          },
           {
             name: 'run',
-            params: [{ name: 'ref', value: '$(tasks.build.results.IMAGE_REF)' }, { name: 'digest', value: '$(tasks.build.results.IMAGE_DIGEST)' }],
+            params: [
+              { name: 'ref', value: '$(tasks.build.results.IMAGE_REF)' },
+              { name: 'digest', value: '$(tasks.build.results.IMAGE_DIGEST)' },
+            ],
             taskSpec: {
               params: [{ name: 'ref' }, { name: 'digest' }],
               results: [{ name: 'hello' }, { name: 'built' }],
-              steps: [{ name: 'run', image: '$(params.ref)', command: ['sh', '-c', 'cat /hello.txt > $(results.hello.path); cat /built.txt > $(results.built.path)'] }],
+              steps: [
+                {
+                  name: 'run',
+                  image: '$(params.ref)',
+                  command: [
+                    'sh',
+                    '-c',
+                    'cat /hello.txt > $(results.hello.path); cat /built.txt > $(results.built.path)',
+                  ],
+                },
+              ],
             },
           },
         ],
@@ -233,37 +355,84 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     };
     await cluster!.kube.apply(YAML.stringify(pipeline));
     const run = await timed('scenario pipeline', () =>
-      runToEnd<TaskRun>(cluster!, 'pipelinerun', { apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', metadata: { generateName: 'build-and-run-' }, spec: { pipelineRef: { name: 'build-and-run' }, workspaces: [{ name: 'source', persistentVolumeClaim: { claimName: 'source' } }], timeouts: { pipeline: '5m' } } }, ns),
+      runToEnd<TaskRun>(
+        cluster!,
+        'pipelinerun',
+        {
+          apiVersion: 'tekton.dev/v1',
+          kind: 'PipelineRun',
+          metadata: { generateName: 'build-and-run-' },
+          spec: {
+            pipelineRef: { name: 'build-and-run' },
+            workspaces: [{ name: 'source', persistentVolumeClaim: { claimName: 'source' } }],
+            timeouts: { pipeline: '5m' },
+          },
+        },
+        ns,
+      ),
     );
     type Child = TaskRun & { metadata: { labels?: Record<string, string> } };
     const children = await cluster!.kube.list<Child>('taskruns', ns);
-    const byTask = (name: string) => results(children.find((child) => child.metadata.labels?.['tekton.dev/pipelineTask'] === name));
+    const byTask = (name: string) =>
+      results(children.find((child) => child.metadata.labels?.['tekton.dev/pipelineTask'] === name));
     const build = byTask('build');
     const ran = byTask('run');
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'PipelineRun Succeeded');
       assert.match(String(build.IMAGE_DIGEST), /^sha256:[a-f0-9]{64}$/);
-      assert.equal(ran.hello, 'hello from pipeline', 'the run task saw the file the fill task wrote, in the image the build task built');
+      assert.equal(
+        ran.hello,
+        'hello from pipeline',
+        'the run task saw the file the fill task wrote, in the image the build task built',
+      );
       assert.equal(ran.built, 'pipeline', 'the RUN of the build happened');
     });
     assert.equal(await registryDigest(cluster!.pki.ca, registry, 'pipeline/app', 'v1'), build.IMAGE_DIGEST);
     type Pod = { metadata: { labels?: Record<string, string> }; spec: { containers: { image: string }[] } };
-    const runPod = (await cluster!.kube.list<Pod>('pods', ns)).find((pod) => pod.metadata.labels?.['tekton.dev/pipelineTask'] === 'run');
-    assert.equal(runPod?.spec.containers[0]?.image, `${registry}/pipeline/app@${build.IMAGE_DIGEST}`, 'the kubelet ran the image by digest');
+    const runPod = (await cluster!.kube.list<Pod>('pods', ns)).find(
+      (pod) => pod.metadata.labels?.['tekton.dev/pipelineTask'] === 'run',
+    );
+    assert.equal(
+      runPod?.spec.containers[0]?.image,
+      `${registry}/pipeline/app@${build.IMAGE_DIGEST}`,
+      'the kubelet ran the image by digest',
+    );
   });
 
   test('StepAction inside a Task (the shipped sample): builds, pushes, step results lifted to the Task results', async () => {
     const ns = await scenarioNamespace(cluster!, 'stepaction', source('stepaction'));
     await cluster!.kube.apply(`${shipped(SHIPPED.stepAction)}\n---\n${shipped(SHIPPED.sample)}`, ns);
     const run = await timed('scenario stepaction', () =>
-      runToEnd<TaskRun>(cluster!, 'taskrun', { apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { generateName: 'sample-' }, spec: { taskRef: { name: 'buildkit-build-with-stepaction' }, params: [{ name: 'IMAGE', value: `${registry}/stepaction/app` }, { name: 'TAGS', value: ['v1'] }], workspaces: [{ name: 'source', configMap: { name: 'hello-src' } }], timeout: '5m' } }, ns),
+      runToEnd<TaskRun>(
+        cluster!,
+        'taskrun',
+        {
+          apiVersion: 'tekton.dev/v1',
+          kind: 'TaskRun',
+          metadata: { generateName: 'sample-' },
+          spec: {
+            taskRef: { name: 'buildkit-build-with-stepaction' },
+            params: [
+              { name: 'IMAGE', value: `${registry}/stepaction/app` },
+              { name: 'TAGS', value: ['v1'] },
+            ],
+            workspaces: [{ name: 'source', configMap: { name: 'hello-src' } }],
+            timeout: '5m',
+          },
+        },
+        ns,
+      ),
     );
     const got = results(run);
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'TaskRun Succeeded');
       assert.equal(got.IMAGE_URL, `${registry}/stepaction/app:v1`);
       assert.equal(got.IMAGE_REF, `${registry}/stepaction/app@${got.IMAGE_DIGEST}`);
-      assert.deepEqual(got.ARTIFACT_OUTPUTS, { uri: `${registry}/stepaction/app`, digest: got.IMAGE_DIGEST, isBuildArtifact: 'true' });
+      assert.deepEqual(got.ARTIFACT_OUTPUTS, {
+        uri: `${registry}/stepaction/app`,
+        digest: got.IMAGE_DIGEST,
+        isBuildArtifact: 'true',
+      });
     });
     assert.equal(await registryDigest(cluster!.pki.ca, registry, 'stepaction/app', 'v1'), got.IMAGE_DIGEST);
   });
@@ -271,7 +440,14 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
   test('failure: bad params end the TaskRun with ERROR_REASON PARAMS_INVALID and a message naming the param', async () => {
     const ns = await scenarioNamespace(cluster!, 'bad-params', source('bad-params'));
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
-    const run = await timed('scenario bad-params', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/bad-params/app`, TAGS: ['v1', 'not a tag'], PUSH: 'true' }), ns));
+    const run = await timed('scenario bad-params', () =>
+      runToEnd<TaskRun>(
+        cluster!,
+        'taskrun',
+        taskRun({ IMAGE: `${registry}/bad-params/app`, TAGS: ['v1', 'not a tag'], PUSH: 'true' }),
+        ns,
+      ),
+    );
     const got = results(run);
     await expect(ns, run, () => {
       assert.equal(condition(run, 'Succeeded')?.status, 'False');
@@ -286,11 +462,31 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     const ns = await scenarioNamespace(cluster!, 'dead-sidecar', source('dead-sidecar'));
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
     // An image without buildkitd: the sidecar cannot start.
-    const run = await timed('scenario dead-sidecar', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/dead-sidecar/app`, TAGS: ['v1'], PUSH: 'true', BUILDKITD_IMAGE: IMAGES.busybox, DAEMON_TIMEOUT: '15' }, { timeout: '2m' }), ns));
+    const run = await timed('scenario dead-sidecar', () =>
+      runToEnd<TaskRun>(
+        cluster!,
+        'taskrun',
+        taskRun(
+          {
+            IMAGE: `${registry}/dead-sidecar/app`,
+            TAGS: ['v1'],
+            PUSH: 'true',
+            BUILDKITD_IMAGE: IMAGES.busybox,
+            DAEMON_TIMEOUT: '15',
+          },
+          { timeout: '2m' },
+        ),
+        ns,
+      ),
+    );
     const status = condition(run, 'Succeeded');
     await expect(ns, run, () => {
       assert.equal(status?.status, 'False');
-      assert.match(`${status?.reason} ${status?.message} ${JSON.stringify(results(run))}`, /sidecar|buildkitd|DAEMON_UNREACHABLE/i, 'the status names the sidecar or the daemon');
+      assert.match(
+        `${status?.reason} ${status?.message} ${JSON.stringify(results(run))}`,
+        /sidecar|buildkitd|DAEMON_UNREACHABLE/i,
+        'the status names the sidecar or the daemon',
+      );
     });
     say(`dead sidecar: ${status?.reason}: ${status?.message}; results ${JSON.stringify(results(run))}`);
   });
@@ -298,7 +494,14 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
   test('failure: a TaskRun timeout during a RUN stops the build and says so', async () => {
     const ns = await scenarioNamespace(cluster!, 'timeout', { Dockerfile: `FROM ${baseImage}\nRUN sleep 600\n` });
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
-    const run = await timed('scenario timeout', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/timeout/app`, TAGS: ['v1'], PUSH: 'true' }, { timeout: '25s' }), ns));
+    const run = await timed('scenario timeout', () =>
+      runToEnd<TaskRun>(
+        cluster!,
+        'taskrun',
+        taskRun({ IMAGE: `${registry}/timeout/app`, TAGS: ['v1'], PUSH: 'true' }, { timeout: '25s' }),
+        ns,
+      ),
+    );
     const status = condition(run, 'Succeeded');
     await expect(ns, run, () => {
       assert.equal(status?.status, 'False');
@@ -313,7 +516,14 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     await cluster!.kube.apply(shipped(SHIPPED.task), ns);
     // A common org-wide default; the step already runs as 1000 without privilege escalation.
     const podTemplate = { securityContext: { runAsNonRoot: true } };
-    const run = await timed('scenario hardened', () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/hardened/app`, TAGS: ['v1'], PUSH: 'true' }, { podTemplate, timeout: '2m' }), ns));
+    const run = await timed('scenario hardened', () =>
+      runToEnd<TaskRun>(
+        cluster!,
+        'taskrun',
+        taskRun({ IMAGE: `${registry}/hardened/app`, TAGS: ['v1'], PUSH: 'true' }, { podTemplate, timeout: '2m' }),
+        ns,
+      ),
+    );
     const got = results(run);
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'TaskRun Succeeded under runAsNonRoot');
@@ -328,17 +538,35 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     assert.equal(await pushLayout(cluster!.pki.ca, registry, layout, 'bundles/buildkit-build', '0.1'), digest);
     const bundle = `${registry}/bundles/buildkit-build:0.1`;
     const run = await timed('scenario bundle', () =>
-      runToEnd<TaskRun & { status?: { provenance?: { refSource?: { uri?: string; digest?: Record<string, string> } } } }>(
+      runToEnd<
+        TaskRun & { status?: { provenance?: { refSource?: { uri?: string; digest?: Record<string, string> } } } }
+      >(
         cluster!,
         'taskrun',
-        taskRun({ IMAGE: `${registry}/bundle/app`, TAGS: ['v1'], PUSH: 'true' }, { taskRef: { resolver: 'bundles', params: [{ name: 'bundle', value: bundle }, { name: 'name', value: 'buildkit-build' }, { name: 'kind', value: 'task' }] } }),
+        taskRun(
+          { IMAGE: `${registry}/bundle/app`, TAGS: ['v1'], PUSH: 'true' },
+          {
+            taskRef: {
+              resolver: 'bundles',
+              params: [
+                { name: 'bundle', value: bundle },
+                { name: 'name', value: 'buildkit-build' },
+                { name: 'kind', value: 'task' },
+              ],
+            },
+          },
+        ),
         ns,
       ),
     );
     const got = results(run);
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'TaskRun Succeeded');
-      assert.equal(run.status?.provenance?.refSource?.digest?.sha256, digest.slice('sha256:'.length), 'the Task came from the bundle');
+      assert.equal(
+        run.status?.provenance?.refSource?.digest?.sha256,
+        digest.slice('sha256:'.length),
+        'the Task came from the bundle',
+      );
     });
     assert.equal(await registryDigest(cluster!.pki.ca, registry, 'bundle/app', 'v1'), got.IMAGE_DIGEST);
   });
@@ -347,29 +575,67 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     const ns = await scenarioNamespace(cluster!, 'rootless', source('rootless'));
     await cluster!.kube.apply(shipped(SHIPPED.rootless), ns);
     const run = await timed('scenario rootless', () =>
-      runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/rootless/app`, TAGS: ['v1'], PUSH: 'true' }, { taskRef: { name: 'buildkit-build-rootless' } }), ns),
+      runToEnd<TaskRun>(
+        cluster!,
+        'taskrun',
+        taskRun(
+          { IMAGE: `${registry}/rootless/app`, TAGS: ['v1'], PUSH: 'true' },
+          { taskRef: { name: 'buildkit-build-rootless' } },
+        ),
+        ns,
+      ),
     );
     const got = results(run);
     await expect(ns, run, () => assert.ok(succeeded(run), 'TaskRun Succeeded'));
     assert.equal(await registryDigest(cluster!.pki.ca, registry, 'rootless/app', 'v1'), got.IMAGE_DIGEST);
   });
-
 });
 
 describe('the Task on other Tekton releases', () => {
-  for (const [role, versionName] of [['oldest Tekton the Task claims (minVersion)', 'TEKTON_MIN_VERSION'], ['newest Tekton the Go module proxy serves', 'TEKTON_NEWEST_VERSION']] as const) {
+  for (const [role, versionName] of [
+    ['oldest Tekton the Task claims (minVersion)', 'TEKTON_MIN_VERSION'],
+    ['newest Tekton the Go module proxy serves', 'TEKTON_NEWEST_VERSION'],
+  ] as const) {
     test(`${role}: ${pinned(versionName)} runs the Task`, async () => {
       const version = pinned(versionName);
-      const images = await timed(`Tekton ${version} images`, () => buildTektonImages(cluster!.bin, cluster!.pki.ca, path.join(work, 'images'), version));
+      const images = await timed(`Tekton ${version} images`, () =>
+        buildTektonImages(cluster!.bin, cluster!.pki.ca, path.join(work, 'images'), version),
+      );
       for (const image of images) cluster!.importImage(image.archive);
-      await timed(`Tekton moved to ${version} (kubectl apply of its release, rollout)`, () => installTekton(cluster!, version));
-      const controller = await cluster!.kube.kubectl(['get', 'deployment', '-n', 'tekton-pipelines', 'tekton-pipelines-controller', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
+      await timed(`Tekton moved to ${version} (kubectl apply of its release, rollout)`, () =>
+        installTekton(cluster!, version),
+      );
+      const controller = await cluster!.kube.kubectl([
+        'get',
+        'deployment',
+        '-n',
+        'tekton-pipelines',
+        'tekton-pipelines-controller',
+        '-o',
+        'jsonpath={.spec.template.spec.containers[0].image}',
+      ]);
       assert.equal(controller, IMAGES.tekton('controller', version), 'the controller runs that release');
       const task = YAML.parse(shipped(SHIPPED.task)) as { metadata: { annotations: Record<string, string> } };
-      if (versionName === 'TEKTON_MIN_VERSION') assert.equal(`v${task.metadata.annotations['tekton.dev/pipelines.minVersion']}`, version, 'the Task claims this version as its minimum');
-      const ns = await scenarioNamespace(cluster!, `tekton-${version.replace(/\./g, '-')}`, source(`tekton-${version}`));
+      if (versionName === 'TEKTON_MIN_VERSION')
+        assert.equal(
+          `v${task.metadata.annotations['tekton.dev/pipelines.minVersion']}`,
+          version,
+          'the Task claims this version as its minimum',
+        );
+      const ns = await scenarioNamespace(
+        cluster!,
+        `tekton-${version.replace(/\./g, '-')}`,
+        source(`tekton-${version}`),
+      );
       await cluster!.kube.apply(shipped(SHIPPED.task), ns);
-      const run = await timed(`scenario Tekton ${version}`, () => runToEnd<TaskRun>(cluster!, 'taskrun', taskRun({ IMAGE: `${registry}/${ns}/app`, TAGS: ['v1'], PUSH: 'true' }), ns));
+      const run = await timed(`scenario Tekton ${version}`, () =>
+        runToEnd<TaskRun>(
+          cluster!,
+          'taskrun',
+          taskRun({ IMAGE: `${registry}/${ns}/app`, TAGS: ['v1'], PUSH: 'true' }),
+          ns,
+        ),
+      );
       const got = results(run);
       await expect(ns, run, () => assert.ok(succeeded(run), `TaskRun Succeeded on Tekton ${version}`));
       assert.equal(await registryDigest(cluster!.pki.ca, registry, `${ns}/app`, 'v1'), got.IMAGE_DIGEST);
@@ -378,14 +644,35 @@ describe('the Task on other Tekton releases', () => {
 });
 
 // Argo: the source ConfigMap mounted at the template's working dir, the way its README adds volumes.
-const SOURCE_PATCH = JSON.stringify({ volumes: [{ name: 'source', configMap: { name: 'hello-src' } }], containers: [{ name: 'main', volumeMounts: [{ name: 'source', mountPath: '/workspace/source' }] }] });
+const SOURCE_PATCH = JSON.stringify({
+  volumes: [{ name: 'source', configMap: { name: 'hello-src' } }],
+  containers: [{ name: 'main', volumeMounts: [{ name: 'source', mountPath: '/workspace/source' }] }],
+});
 
-type Workflow = Named & { status?: { phase?: string; message?: string; nodes?: Record<string, { displayName: string; templateName?: string; type: string; outputs?: { parameters?: { name: string; value?: string }[] } }> } };
+type Workflow = Named & {
+  status?: {
+    phase?: string;
+    message?: string;
+    nodes?: Record<
+      string,
+      {
+        displayName: string;
+        templateName?: string;
+        type: string;
+        outputs?: { parameters?: { name: string; value?: string }[] };
+      }
+    >;
+  };
+};
 
 /** The output parameters of the workflow node named `displayName` (a Pod node). */
 function nodeOutputs(run: Workflow, displayName: string): Record<string, string> {
-  const node = Object.values(run.status?.nodes ?? {}).find((entry) => entry.displayName === displayName || (entry.type === 'Pod' && entry.templateName === displayName));
-  return Object.fromEntries((node?.outputs?.parameters ?? []).map((parameter) => [parameter.name, parameter.value ?? '']));
+  const node = Object.values(run.status?.nodes ?? {}).find(
+    (entry) => entry.displayName === displayName || (entry.type === 'Pod' && entry.templateName === displayName),
+  );
+  return Object.fromEntries(
+    (node?.outputs?.parameters ?? []).map((parameter) => [parameter.name, parameter.value ?? '']),
+  );
 }
 
 async function argoNamespace(name: string): Promise<string> {
@@ -394,15 +681,33 @@ async function argoNamespace(name: string): Promise<string> {
   // What Argo's docs give a workflow's service account: report results and outputs.
   const rbac = [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bks-workflow', namespace: ns } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'bks-workflow', namespace: ns }, rules: [{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }] },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'bks-workflow', namespace: ns }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'bks-workflow' }, subjects: [{ kind: 'ServiceAccount', name: 'bks-workflow', namespace: ns }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'bks-workflow', namespace: ns },
+      rules: [{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'bks-workflow', namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'bks-workflow' },
+      subjects: [{ kind: 'ServiceAccount', name: 'bks-workflow', namespace: ns }],
+    },
   ];
   await cluster!.kube.apply(rbac.map((object) => YAML.stringify(object)).join('---\n'));
   return ns;
 }
 
 async function runWorkflow(ns: string, workflow: unknown): Promise<Workflow> {
-  const created = JSON.parse(await cluster!.kube.kubectl(['create', '-n', ns, '-o', 'json', '-f', '-'], YAML.stringify(workflow))) as Named;
-  const run = await until(`workflow ${ns}/${created.metadata.name} finished`, () => cluster!.kube.get<Workflow>('workflow', created.metadata.name, ns), (value) => ['Succeeded', 'Failed', 'Error'].includes(value?.status?.phase ?? ''), 240_000);
+  const created = JSON.parse(
+    await cluster!.kube.kubectl(['create', '-n', ns, '-o', 'json', '-f', '-'], YAML.stringify(workflow)),
+  ) as Named;
+  const run = await until(
+    `workflow ${ns}/${created.metadata.name} finished`,
+    () => cluster!.kube.get<Workflow>('workflow', created.metadata.name, ns),
+    (value) => ['Succeeded', 'Failed', 'Error'].includes(value?.status?.phase ?? ''),
+    240_000,
+  );
   return run!;
 }

@@ -33,12 +33,27 @@ export type Cluster = {
   stop: () => string[];
 };
 
-const k8sVersion = (bin: string): string => execFileSync(path.join(bin, 'kubectl'), ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
+const k8sVersion = (bin: string): string =>
+  execFileSync(path.join(bin, 'kubectl'), ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
 
 export async function startCluster(bin: string, say: (line: string) => void): Promise<Cluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-cluster-'));
   const st = (...parts: string[]) => path.join(dir, ...parts);
-  for (const sub of ['logs', 'etcd', 'run', 'containerd/root', 'containerd/state', 'kubelet', 'pod-logs', 'cni/net.d', 'cni-ipam', 'runc', 'certs.d', 'opt']) mkdirSync(st(sub), { recursive: true });
+  for (const sub of [
+    'logs',
+    'etcd',
+    'run',
+    'containerd/root',
+    'containerd/state',
+    'kubelet',
+    'pod-logs',
+    'cni/net.d',
+    'cni-ipam',
+    'runc',
+    'certs.d',
+    'opt',
+  ])
+    mkdirSync(st(sub), { recursive: true });
   const net = NET;
   // Before anything is changed: a clash here must not make stop() undo someone else's bridge.
   checkNetFree(net);
@@ -46,7 +61,8 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
   const daemons: HostDaemon[] = [];
   const pidFile = st('pids');
   const ctrArgs = ['--address', st('run', 'containerd.sock'), '--namespace', 'k8s.io'];
-  const ctr = (args: readonly string[]): string => execFileSync(path.join(bin, 'ctr'), [...ctrArgs, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const ctr = (args: readonly string[]): string =>
+    execFileSync(path.join(bin, 'ctr'), [...ctrArgs, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   let stopped = false;
   let leftovers: string[] = [];
 
@@ -55,7 +71,8 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
     stopped = true;
     const byName = (name: string) => daemons.filter((daemon) => daemon.name === name);
     // The node side first, so nothing restarts containers, then the containers, then the rest.
-    for (const name of ['kube-proxy', 'kube-controller-manager', 'kube-scheduler', 'kubelet']) for (const daemon of byName(name)) stopPid(daemon.pid, 5_000);
+    for (const name of ['kube-proxy', 'kube-controller-manager', 'kube-scheduler', 'kubelet'])
+      for (const daemon of byName(name)) stopPid(daemon.pid, 5_000);
     if (byName('containerd').some((daemon) => daemon.isRunning())) {
       try {
         for (const id of ctr(['tasks', 'ls', '-q']).split('\n').filter(Boolean)) {
@@ -76,7 +93,8 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
         // containerd not answering: the sweep below kills what is left
       }
     }
-    for (const name of ['containerd', 'kube-apiserver', 'etcd']) for (const daemon of byName(name)) stopPid(daemon.pid, name === 'kube-apiserver' ? 5_000 : 10_000);
+    for (const name of ['containerd', 'kube-apiserver', 'etcd'])
+      for (const daemon of byName(name)) stopPid(daemon.pid, name === 'kube-apiserver' ? 5_000 : 10_000);
     // Shims and container processes (in kubepods cgroups), by PID.
     for (let round = 0; round < 3; round++) {
       const strays = strayProcesses(dir);
@@ -93,7 +111,8 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
     leftovers = restoreHost(baseline, dir, net);
     const strays = strayProcesses(dir);
     if (strays.length > 0) leftovers.push(`processes ${strays.join(' ')}`);
-    if (leftovers.length === 0 && !process.env.BUILDKIT_STEP_KEEP_CLUSTER_DIR) rmSync(dir, { recursive: true, force: true });
+    if (leftovers.length === 0 && !process.env.BUILDKIT_STEP_KEEP_CLUSTER_DIR)
+      rmSync(dir, { recursive: true, force: true });
     return leftovers;
   };
 
@@ -109,7 +128,8 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
   process.once('exit', () => void stop());
 
   const dumpLogs = () => {
-    for (const daemon of daemons) process.stderr.write(`--- ${daemon.name} (${daemon.logFile}) ---\n${daemon.logTail(25)}\n`);
+    for (const daemon of daemons)
+      process.stderr.write(`--- ${daemon.name} (${daemon.logFile}) ---\n${daemon.logTail(25)}\n`);
   };
   const start = (name: string, file: string, args: readonly string[], env?: NodeJS.ProcessEnv) => {
     const daemon = startHostDaemon(name, file, args, st('logs', `${name}.log`), pidFile, env);
@@ -127,42 +147,81 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
 
     const [etcdClient, etcdPeer, etcdMetrics] = await Promise.all([freePort(), freePort(), freePort()]);
     const etcd = start('etcd', path.join(bin, 'etcd'), [
-      '--name', 'bed', '--data-dir', st('etcd'),
-      '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
-      '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-      '--initial-cluster', `bed=http://127.0.0.1:${etcdPeer}`, '--listen-metrics-urls', `http://127.0.0.1:${etcdMetrics}`,
-      '--unsafe-no-fsync', '--log-level', 'warn',
+      '--name',
+      'bed',
+      '--data-dir',
+      st('etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster',
+      `bed=http://127.0.0.1:${etcdPeer}`,
+      '--listen-metrics-urls',
+      `http://127.0.0.1:${etcdMetrics}`,
+      '--unsafe-no-fsync',
+      '--log-level',
+      'warn',
     ]);
     await waitFor(etcd, 'etcd healthy', async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, 30_000);
 
     const apiserver = start('kube-apiserver', path.join(bin, 'kube-apiserver'), [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      `--bind-address=${net.hostIp}`, `--advertise-address=${net.hostIp}`, '--secure-port=6443',
-      `--tls-cert-file=${pki.apiserver.cert}`, `--tls-private-key-file=${pki.apiserver.key}`, `--client-ca-file=${pki.ca}`,
-      '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
-      `--service-cluster-ip-range=${net.serviceCidr}`, '--authorization-mode=Node,RBAC',
-      `--kubelet-client-certificate=${pki.admin.cert}`, `--kubelet-client-key=${pki.admin.key}`, `--kubelet-certificate-authority=${pki.ca}`,
+      `--bind-address=${net.hostIp}`,
+      `--advertise-address=${net.hostIp}`,
+      '--secure-port=6443',
+      `--tls-cert-file=${pki.apiserver.cert}`,
+      `--tls-private-key-file=${pki.apiserver.key}`,
+      `--client-ca-file=${pki.ca}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${pki.saPub}`,
+      `--service-account-signing-key-file=${pki.saKey}`,
+      `--service-cluster-ip-range=${net.serviceCidr}`,
+      '--authorization-mode=Node,RBAC',
+      `--kubelet-client-certificate=${pki.admin.cert}`,
+      `--kubelet-client-key=${pki.admin.key}`,
+      `--kubelet-certificate-authority=${pki.ca}`,
       '--kubelet-preferred-address-types=InternalIP',
       // Webhooks (Tekton's admission and conversion) are called at their pods' addresses on the bridge.
       '--enable-aggregator-routing=true',
-      '--allow-privileged=true', '--profiling=false',
+      '--allow-privileged=true',
+      '--profiling=false',
     ]);
-    await waitFor(apiserver, 'kube-apiserver ready', async () => {
-      await kube.kubectl(['get', '--raw', '/readyz']);
-      return true;
-    }, 90_000);
+    await waitFor(
+      apiserver,
+      'kube-apiserver ready',
+      async () => {
+        await kube.kubectl(['get', '--raw', '/readyz']);
+        return true;
+      },
+      90_000,
+    );
 
     writeFileSync(st('containerd.toml'), containerdConfig(dir, pki));
     writeFileSync(st('cni', 'net.d', '10-bks.conflist'), cniConfig(dir, net));
-    const containerd = start('containerd', path.join(bin, 'containerd'), ['--config', st('containerd.toml')], { ...process.env, PATH: `${bin}:${process.env.PATH}` });
-    await waitFor(containerd, 'containerd answering', () => {
-      if (!existsSync(st('run', 'containerd.sock'))) return false;
-      ctr(['version']);
-      return true;
-    }, 30_000);
+    const containerd = start('containerd', path.join(bin, 'containerd'), ['--config', st('containerd.toml')], {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    await waitFor(
+      containerd,
+      'containerd answering',
+      () => {
+        if (!existsSync(st('run', 'containerd.sock'))) return false;
+        ctr(['version']);
+        return true;
+      },
+      30_000,
+    );
 
     const importImage = (archive: string) => {
-      execFileSync(path.join(bin, 'ctr'), [...ctrArgs, 'images', 'import', '--no-unpack', archive], { stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync(path.join(bin, 'ctr'), [...ctrArgs, 'images', 'import', '--no-unpack', archive], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     };
 
     return {
@@ -182,7 +241,10 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
   } catch (error) {
     dumpLogs();
     const left = stop();
-    throw new Error(`cluster bed failed to start: ${(error as Error).message}${left.length ? `\nleft behind: ${left.join('; ')}` : ''}`, { cause: error });
+    throw new Error(
+      `cluster bed failed to start: ${(error as Error).message}${left.length ? `\nleft behind: ${left.join('; ')}` : ''}`,
+      { cause: error },
+    );
   }
 }
 
@@ -191,35 +253,78 @@ export async function startNode(cluster: Cluster, say: (line: string) => void): 
   const { bin, dir, net, pki, kubeconfig, kube } = cluster;
   const st = (...parts: string[]) => path.join(dir, ...parts);
   const start = (name: string, args: readonly string[]) => {
-    const daemon = startHostDaemon(name, path.join(bin, name), args, st('logs', `${name}.log`), st('pids'), { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+    const daemon = startHostDaemon(name, path.join(bin, name), args, st('logs', `${name}.log`), st('pids'), {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+    });
     cluster.daemons.push(daemon);
     return daemon;
   };
   try {
     writeFileSync(st('kubelet.yaml'), kubeletConfig(dir, net, pki));
-    const kubelet = start('kubelet', ['--config', st('kubelet.yaml'), '--kubeconfig', kubeconfig, '--root-dir', st('kubelet'), '--hostname-override', net.nodeName, `--node-ip=${net.hostIp}`, '--v=1']);
-    const auth = ['--kubeconfig', kubeconfig, '--authentication-kubeconfig', kubeconfig, '--authorization-kubeconfig', kubeconfig, '--bind-address', '127.0.0.1', '--secure-port', '0', '--leader-elect=false'];
+    const kubelet = start('kubelet', [
+      '--config',
+      st('kubelet.yaml'),
+      '--kubeconfig',
+      kubeconfig,
+      '--root-dir',
+      st('kubelet'),
+      '--hostname-override',
+      net.nodeName,
+      `--node-ip=${net.hostIp}`,
+      '--v=1',
+    ]);
+    const auth = [
+      '--kubeconfig',
+      kubeconfig,
+      '--authentication-kubeconfig',
+      kubeconfig,
+      '--authorization-kubeconfig',
+      kubeconfig,
+      '--bind-address',
+      '127.0.0.1',
+      '--secure-port',
+      '0',
+      '--leader-elect=false',
+    ];
     const scheduler = start('kube-scheduler', auth);
     const controllerManager = start('kube-controller-manager', [
       ...auth,
       // What Deployments, Services, namespaces and service accounts need, and the node's not-ready taint lifted.
       '--controllers=serviceaccount-controller,root-ca-certificate-publisher-controller,node-lifecycle-controller,namespace-controller,garbage-collector-controller,deployment-controller,replicaset-controller,endpoints-controller,endpointslice-controller,endpointslice-mirroring-controller,serviceaccount-token-controller,statefulset-controller,persistentvolume-binder-controller',
-      `--root-ca-file=${pki.ca}`, `--service-account-private-key-file=${pki.saKey}`, '--use-service-account-credentials=false',
-      `--cluster-cidr=${net.podCidr}`, `--service-cluster-ip-range=${net.serviceCidr}`,
+      `--root-ca-file=${pki.ca}`,
+      `--service-account-private-key-file=${pki.saKey}`,
+      '--use-service-account-credentials=false',
+      `--cluster-cidr=${net.podCidr}`,
+      `--service-cluster-ip-range=${net.serviceCidr}`,
     ]);
     const [health, metrics] = await Promise.all([freePort(), freePort()]);
     writeFileSync(st('kube-proxy.yaml'), kubeProxyConfig(kubeconfig, net, health, metrics));
     const proxy = start('kube-proxy', ['--config', st('kube-proxy.yaml')]);
     const started = Date.now();
     type Node = { spec?: { taints?: { key: string }[] }; status?: { conditions?: { type: string; status: string }[] } };
-    await waitFor(kubelet, 'node Ready without taints', async () => {
-      for (const daemon of [scheduler, controllerManager, proxy]) {
-        if (!daemon.isRunning()) throw new Error(`${daemon.name} exited (${daemon.exitStatus()}):\n${daemon.logTail(30)}`);
-      }
-      const node = await kube.get<Node>('node', net.nodeName);
-      return Boolean(node?.status?.conditions?.some((entry) => entry.type === 'Ready' && entry.status === 'True') && !(node.spec?.taints?.length));
-    }, 90_000);
-    await waitFor(controllerManager, 'default service account', async () => Boolean(await kube.get('serviceaccount', 'default', 'default')), 30_000);
+    await waitFor(
+      kubelet,
+      'node Ready without taints',
+      async () => {
+        for (const daemon of [scheduler, controllerManager, proxy]) {
+          if (!daemon.isRunning())
+            throw new Error(`${daemon.name} exited (${daemon.exitStatus()}):\n${daemon.logTail(30)}`);
+        }
+        const node = await kube.get<Node>('node', net.nodeName);
+        return Boolean(
+          node?.status?.conditions?.some((entry) => entry.type === 'Ready' && entry.status === 'True') &&
+          !node.spec?.taints?.length,
+        );
+      },
+      90_000,
+    );
+    await waitFor(
+      controllerManager,
+      'default service account',
+      async () => Boolean(await kube.get('serviceaccount', 'default', 'default')),
+      30_000,
+    );
     say(`node ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (error) {
     cluster.dumpLogs();
@@ -232,7 +337,10 @@ function containerdConfig(dir: string, pki: Pki): string {
   // The in-cluster registry's CA for the kubelet's pulls (hosts.toml per registry host).
   const certsDir = st('certs.d', `${NET.registryIp}:5000`);
   mkdirSync(certsDir, { recursive: true });
-  writeFileSync(path.join(certsDir, 'hosts.toml'), `server = "https://${NET.registryIp}:5000"\n\n[host."https://${NET.registryIp}:5000"]\n  capabilities = ["pull", "resolve"]\n  ca = "${pki.ca}"\n`);
+  writeFileSync(
+    path.join(certsDir, 'hosts.toml'),
+    `server = "https://${NET.registryIp}:5000"\n\n[host."https://${NET.registryIp}:5000"]\n  capabilities = ["pull", "resolve"]\n  ca = "${pki.ca}"\n`,
+  );
   return `version = 3
 root = "${st('containerd', 'root')}"
 state = "${st('containerd', 'state')}"
@@ -283,7 +391,11 @@ function cniConfig(dir: string, net: Net): string {
         isDefaultGateway: true,
         ipMasq: false,
         hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: net.podCidr, rangeStart: net.podCidr.replace(/0\/24$/, '10'), gateway: net.hostIp }]], dataDir: path.join(dir, 'cni-ipam') },
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: net.podCidr, rangeStart: net.podCidr.replace(/0\/24$/, '10'), gateway: net.hostIp }]],
+          dataDir: path.join(dir, 'cni-ipam'),
+        },
       },
     ],
   });

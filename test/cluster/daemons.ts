@@ -29,7 +29,14 @@ const alive = (pid: number): boolean => {
   }
 };
 
-export function startHostDaemon(name: string, file: string, args: readonly string[], logFile: string, pidFile: string, env?: NodeJS.ProcessEnv): HostDaemon {
+export function startHostDaemon(
+  name: string,
+  file: string,
+  args: readonly string[],
+  logFile: string,
+  pidFile: string,
+  env?: NodeJS.ProcessEnv,
+): HostDaemon {
   const fd = openSync(logFile, 'a');
   const child = spawn(file, args, { stdio: ['ignore', fd, fd], env: env ?? process.env, detached: true });
   closeSync(fd);
@@ -72,11 +79,19 @@ export function stopPid(pid: number, graceMs = 10_000): void {
 }
 
 /** Polls `check` until true; fails early with the daemon's log tail when it exits. */
-export async function waitFor(daemon: HostDaemon | undefined, what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+export async function waitFor(
+  daemon: HostDaemon | undefined,
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
-    if (daemon && !daemon.isRunning()) throw new Error(`${daemon.name} exited (${daemon.exitStatus()}) before ${what}; log ${daemon.logFile}:\n${daemon.logTail(40)}`);
+    if (daemon && !daemon.isRunning())
+      throw new Error(
+        `${daemon.name} exited (${daemon.exitStatus()}) before ${what}; log ${daemon.logFile}:\n${daemon.logTail(40)}`,
+      );
     try {
       if (await check()) return;
     } catch (error) {
@@ -84,5 +99,7 @@ export async function waitFor(daemon: HostDaemon | undefined, what: string, chec
     }
     await sleep(250);
   }
-  throw new Error(`${what}: not after ${timeoutMs} ms${lastError ? ` (last error: ${lastError.slice(0, 500)})` : ''}${daemon ? `; ${daemon.name} log ${daemon.logFile}:\n${daemon.logTail(40)}` : ''}`);
+  throw new Error(
+    `${what}: not after ${timeoutMs} ms${lastError ? ` (last error: ${lastError.slice(0, 500)})` : ''}${daemon ? `; ${daemon.name} log ${daemon.logFile}:\n${daemon.logTail(40)}` : ''}`,
+  );
 }

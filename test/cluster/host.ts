@@ -30,7 +30,16 @@ const SYSCTLS = [
 /** In /run/netns only the CRI's `cni-*` entries are ours (other programs may add their own meanwhile). */
 const ours = (dir: string, entry: string): boolean => dir !== '/run/netns' || entry.startsWith('cni-');
 
-const HARD_CODED_DIRS = ['/var/lib/cni', '/run/containerd', '/run/netns', '/var/lib/kubelet', '/var/log/pods', '/var/log/containers', '/etc/cni', '/opt/cni'];
+const HARD_CODED_DIRS = [
+  '/var/lib/cni',
+  '/run/containerd',
+  '/run/netns',
+  '/var/lib/kubelet',
+  '/var/log/pods',
+  '/var/log/containers',
+  '/etc/cni',
+  '/opt/cni',
+];
 
 export type HostBaseline = {
   sysctls: Record<string, string>;
@@ -89,7 +98,9 @@ const quiet = (file: string, args: readonly string[]): string => {
 function newMounts(baseline: HostBaseline, stateDir: string): string[] {
   const roots = [stateDir, ...HARD_CODED_DIRS];
   return mountPoints()
-    .filter((point) => !baseline.mounts.has(point) && roots.some((root) => point === root || point.startsWith(`${root}/`)))
+    .filter(
+      (point) => !baseline.mounts.has(point) && roots.some((root) => point === root || point.startsWith(`${root}/`)),
+    )
     .filter((point) => !point.startsWith('/run/netns/') || point.startsWith('/run/netns/cni-'))
     .sort((a, b) => b.split('/').length - a.split('/').length || b.length - a.length);
 }
@@ -148,7 +159,8 @@ function removeChains(): void {
   }
 }
 
-const sleepSync = (ms: number): void => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms) as unknown as void;
+const sleepSync = (ms: number): void =>
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms) as unknown as void;
 
 /** Undoes every host change the cluster made; returns what could not be undone. */
 export function restoreHost(baseline: HostBaseline, stateDir: string, net: Net): string[] {
@@ -207,7 +219,8 @@ export function hostLeftovers(baseline: HostBaseline, stateDir: string, net: Net
   for (const dir of kubepodsCgroups()) found.push(`cgroup ${dir}`);
   if (linkNames().includes(net.bridge)) found.push(`link ${net.bridge}`);
   for (const binary of ['iptables', 'ip6tables']) {
-    for (const table of ['filter', 'nat', 'mangle', 'raw']) for (const chain of ourChains(binary, table)) found.push(`${binary} -t ${table} chain ${chain}`);
+    for (const table of ['filter', 'nat', 'mangle', 'raw'])
+      for (const chain of ourChains(binary, table)) found.push(`${binary} -t ${table} chain ${chain}`);
   }
   if (quiet('ip', ['-4', 'route', 'show', net.serviceCidr]).trim()) found.push(`route ${net.serviceCidr}`);
   for (const [name, value] of Object.entries(baseline.sysctls)) {
@@ -217,7 +230,9 @@ export function hostLeftovers(baseline: HostBaseline, stateDir: string, net: Net
   for (const [dir, before] of Object.entries(baseline.dirs)) {
     if (!existsSync(dir)) continue;
     if (before === null) found.push(`dir ${dir}`);
-    else for (const entry of readdirSync(dir)) if (!before.includes(entry) && ours(dir, entry)) found.push(`${dir}/${entry}`);
+    else
+      for (const entry of readdirSync(dir))
+        if (!before.includes(entry) && ours(dir, entry)) found.push(`${dir}/${entry}`);
   }
   return found;
 }

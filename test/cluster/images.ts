@@ -13,7 +13,9 @@ import { REPO } from '../helpers.js';
 import { packImage, Rootfs, type ImageConfig } from './oci-pack.js';
 
 export const pinned = (name: string): string => {
-  const match = new RegExp(`^${name}=(\\S+)\\s*$`, 'm').exec(readFileSync(path.join(REPO, 'scripts', 'versions.env'), 'utf8'));
+  const match = new RegExp(`^${name}=(\\S+)\\s*$`, 'm').exec(
+    readFileSync(path.join(REPO, 'scripts', 'versions.env'), 'utf8'),
+  );
   if (!match?.[1]) throw new Error(`scripts/versions.env has no ${name}`);
   return match[1];
 };
@@ -31,18 +33,44 @@ export const IMAGES = {
   step: 'ghcr.io/buildkit-step/buildkit-step:0.1.0',
 };
 
-export const TEKTON_COMPONENTS = ['controller', 'webhook', 'resolvers', 'entrypoint', 'nop', 'workingdirinit', 'sidecarlogresults'];
+export const TEKTON_COMPONENTS = [
+  'controller',
+  'webhook',
+  'resolvers',
+  'entrypoint',
+  'nop',
+  'workingdirinit',
+  'sidecarlogresults',
+];
 
-const busyboxBin = (): string => ['/bin/busybox', '/usr/bin/busybox'].find((file) => existsSync(file)) ?? '/bin/busybox';
+const busyboxBin = (): string =>
+  ['/bin/busybox', '/usr/bin/busybox'].find((file) => existsSync(file)) ?? '/bin/busybox';
 
 /** Host CA bundle plus the bed CA: the trust store of images that reach the in-cluster registry. */
-const trustStore = (ca: string): string => `${readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8')}\n${readFileSync(ca, 'utf8')}`;
+const trustStore = (ca: string): string =>
+  `${readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8')}\n${readFileSync(ca, 'utf8')}`;
 
 function base(dir: string, ca: string, users: string[] = []): Rootfs {
   return new Rootfs(dir)
     .mkdir('/tmp', 0o1777)
-    .write('/etc/passwd', ['root:x:0:0:root:/root:/bin/sh', ...users, 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin', ''].join('\n'))
-    .write('/etc/group', ['root:x:0:', ...users.map((line) => { const [name, , uid] = line.split(':'); return `${name}:x:${uid}:`; }), 'nogroup:x:65534:', ''].join('\n'))
+    .write(
+      '/etc/passwd',
+      ['root:x:0:0:root:/root:/bin/sh', ...users, 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin', ''].join(
+        '\n',
+      ),
+    )
+    .write(
+      '/etc/group',
+      [
+        'root:x:0:',
+        ...users.map((line) => {
+          const [name, , uid] = line.split(':');
+          return `${name}:x:${uid}:`;
+        }),
+        'nogroup:x:65534:',
+        '',
+      ].join('\n'),
+    )
     .write('/etc/ssl/certs/ca-certificates.crt', trustStore(ca));
 }
 
@@ -66,11 +94,20 @@ export function buildTektonImages(clusterBin: string, ca: string, dir: string, v
     // The resolvers' release image is built on a tini base and its Deployment runs /sbin/tini.
     if (name === 'resolvers') root.copy('/usr/bin/tini-static', '/sbin/tini', 0o755);
     const archive = path.join(dir, `${key}.tar`);
-    const layout = packImage(root, {
-      Entrypoint: [`/ko-app/${name}`],
-      User: '65532',
-      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/ko-app', 'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt', 'KO_DATA_PATH=/var/run/ko'],
-    }, [IMAGES.tekton(name, version)], archive);
+    const layout = packImage(
+      root,
+      {
+        Entrypoint: [`/ko-app/${name}`],
+        User: '65532',
+        Env: [
+          'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/ko-app',
+          'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
+          'KO_DATA_PATH=/var/run/ko',
+        ],
+      },
+      [IMAGES.tekton(name, version)],
+      archive,
+    );
     rmSync(root.dir, { recursive: true, force: true });
     return { names: [IMAGES.tekton(name, version)], archive, layout };
   });
@@ -98,22 +135,43 @@ export function buildImages(inputs: ImageInputs): BuiltImage[] {
   };
   const stage = (key: string) => path.join(dir, 'rootfs', key);
 
-  make('pause', [IMAGES.pause], new Rootfs(stage('pause')).copy(path.join(clusterBin, 'pause'), '/pause', 0o755), { Entrypoint: ['/pause'], User: '65535:65535' });
+  make('pause', [IMAGES.pause], new Rootfs(stage('pause')).copy(path.join(clusterBin, 'pause'), '/pause', 0o755), {
+    Entrypoint: ['/pause'],
+    User: '65535:65535',
+  });
   make('busybox', [IMAGES.busybox], withBusybox(base(stage('busybox'), ca)), { Cmd: ['sh'], Env: ['PATH=/bin'] });
 
   for (const version of inputs.tektonVersions) out.push(...buildTektonImages(clusterBin, ca, dir, version));
 
-  for (const [key, name, image] of [['argoexec', 'argoexec', IMAGES.argoexec], ['workflow-controller', 'workflow-controller', IMAGES.workflowController]] as const) {
-    const root = base(stage(key), ca, ['argo:x:8737:8737:argo:/home/argo:/sbin/nologin']).copy(path.join(clusterBin, name), `/bin/${name}`, 0o755);
+  for (const [key, name, image] of [
+    ['argoexec', 'argoexec', IMAGES.argoexec],
+    ['workflow-controller', 'workflow-controller', IMAGES.workflowController],
+  ] as const) {
+    const root = base(stage(key), ca, ['argo:x:8737:8737:argo:/home/argo:/sbin/nologin']).copy(
+      path.join(clusterBin, name),
+      `/bin/${name}`,
+      0o755,
+    );
     make(key, [image], root, { Entrypoint: [name], User: '8737' });
   }
 
-  const registry = base(stage('registry'), ca).copyWithLibs('/usr/bin/docker-registry', '/usr/bin/docker-registry').mkdir('/var/lib/registry');
-  make('registry', [IMAGES.registry], registry, { Entrypoint: ['/usr/bin/docker-registry'], Cmd: ['serve', '/etc/docker/registry/config.yml'] });
+  const registry = base(stage('registry'), ca)
+    .copyWithLibs('/usr/bin/docker-registry', '/usr/bin/docker-registry')
+    .mkdir('/var/lib/registry');
+  make('registry', [IMAGES.registry], registry, {
+    Entrypoint: ['/usr/bin/docker-registry'],
+    Cmd: ['serve', '/etc/docker/registry/config.yml'],
+  });
 
   // moby/buildkit's `buildkit-linux` stage: binaries in /usr/bin, runc as buildkit-runc, its
   // entrypoint scripts, ENTRYPOINT buildkitd-entrypoint. Alpine's shell tools are busybox here.
-  const hack = path.join(execFileSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).trim(), 'github.com', 'moby', `buildkit@${pinned('BUILDKIT_VERSION')}`, 'hack');
+  const hack = path.join(
+    execFileSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).trim(),
+    'github.com',
+    'moby',
+    `buildkit@${pinned('BUILDKIT_VERSION')}`,
+    'hack',
+  );
   const buildkit = withBusybox(base(stage('buildkit'), ca))
     .copy(path.join(toolsBin, 'buildkitd'), '/usr/bin/buildkitd', 0o755)
     .copy(path.join(toolsBin, 'buildctl'), '/usr/bin/buildctl', 0o755)
@@ -122,7 +180,10 @@ export function buildImages(inputs: ImageInputs): BuiltImage[] {
     .copy(path.join(hack, 'with-cgroupfs-remount'), '/usr/bin/with-cgroupfs-remount', 0o755)
     .symlink('/bin/busybox', '/usr/bin/unshare')
     .mkdir('/var/lib/buildkit');
-  make('buildkit', [IMAGES.buildkit], buildkit, { Entrypoint: ['/usr/bin/buildkitd-entrypoint'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'BUILDKIT_SETUP_CGROUPV2_ROOT=1'] });
+  make('buildkit', [IMAGES.buildkit], buildkit, {
+    Entrypoint: ['/usr/bin/buildkitd-entrypoint'],
+    Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'BUILDKIT_SETUP_CGROUPV2_ROOT=1'],
+  });
 
   // moby/buildkit's `rootless` stage: user 1000 with subordinate ids, rootlesskit, newuidmap and
   // newgidmap with file capabilities (Debian's uidmap instead of Alpine's shadow-uidmap).

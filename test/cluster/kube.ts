@@ -12,10 +12,15 @@ export type Kube = {
 export function kubeClient(kubectlBin: string, kubeconfig: string): Kube {
   const kubectl = (args: readonly string[], input?: string): Promise<string> =>
     new Promise((resolve, reject) => {
-      const child = execFile(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`kubectl ${args.join(' ').slice(0, 300)}: ${stderr.trim() || error.message}`));
-        else resolve(stdout);
-      });
+      const child = execFile(
+        kubectlBin,
+        ['--kubeconfig', kubeconfig, ...args],
+        { maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`kubectl ${args.join(' ').slice(0, 300)}: ${stderr.trim() || error.message}`));
+          else resolve(stdout);
+        },
+      );
       if (input !== undefined) child.stdin?.end(input);
     });
   return {
@@ -23,19 +28,37 @@ export function kubeClient(kubectlBin: string, kubeconfig: string): Kube {
     apply: (yaml, namespace) => kubectl(['apply', ...(namespace ? ['-n', namespace] : []), '-f', '-'], yaml),
     get: async <T>(kind: string, name: string, namespace?: string) => {
       try {
-        return JSON.parse(await kubectl(['get', kind, name, ...(namespace ? ['-n', namespace] : []), '-o', 'json'])) as T;
+        return JSON.parse(
+          await kubectl(['get', kind, name, ...(namespace ? ['-n', namespace] : []), '-o', 'json']),
+        ) as T;
       } catch (error) {
         if (/NotFound|not found/.test((error as Error).message)) return undefined;
         throw error;
       }
     },
     list: async <T>(kind: string, namespace?: string, selector?: string) =>
-      (JSON.parse(await kubectl(['get', kind, ...(namespace ? ['-n', namespace] : ['-A']), ...(selector ? ['-l', selector] : []), '-o', 'json'])) as { items: T[] }).items,
+      (
+        JSON.parse(
+          await kubectl([
+            'get',
+            kind,
+            ...(namespace ? ['-n', namespace] : ['-A']),
+            ...(selector ? ['-l', selector] : []),
+            '-o',
+            'json',
+          ]),
+        ) as { items: T[] }
+      ).items,
   };
 }
 
 /** Polls `read` until `done` says yes; the error names `what` and the last value seen. */
-export async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
+export async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   let lastError = '';
@@ -48,10 +71,13 @@ export async function until<T>(what: string, read: () => Promise<T>, done: (valu
     }
     await sleep(500);
   }
-  throw new Error(`${what}: not after ${timeoutMs / 1000} s; last seen: ${JSON.stringify(last)?.slice(0, 1500) ?? lastError}`);
+  throw new Error(
+    `${what}: not after ${timeoutMs / 1000} s; last seen: ${JSON.stringify(last)?.slice(0, 1500) ?? lastError}`,
+  );
 }
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 export type Named = { metadata: { name: string; namespace?: string }; status?: { conditions?: Condition[] } };
 
-export const condition = (object: Named | undefined, type: string): Condition | undefined => object?.status?.conditions?.find((entry) => entry.type === type);
+export const condition = (object: Named | undefined, type: string): Condition | undefined =>
+  object?.status?.conditions?.find((entry) => entry.type === type);

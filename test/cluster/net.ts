@@ -28,15 +28,20 @@ export const NET: Net = {
 
 export const ISOLATION_CHAIN = 'BKS-ISOLATE';
 
-const run = (file: string, args: readonly string[]): string => execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const run = (file: string, args: readonly string[]): string =>
+  execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** Refuses to start when the bridge, the pod range or the Service range is already in use here. */
 export function checkNetFree(net: Net): void {
   const links = run('ip', ['-o', 'link', 'show']);
-  if (new RegExp(`^\\d+: ${net.bridge}[:@]`, 'm').test(links)) throw new Error(`cluster bed: a link named ${net.bridge} already exists (a previous run left it? remove it with: ip link del ${net.bridge})`);
+  if (new RegExp(`^\\d+: ${net.bridge}[:@]`, 'm').test(links))
+    throw new Error(
+      `cluster bed: a link named ${net.bridge} already exists (a previous run left it? remove it with: ip link del ${net.bridge})`,
+    );
   const routes = run('ip', ['-4', 'route', 'show']);
   for (const cidr of [net.podCidr, net.serviceCidr]) {
-    if (routes.split('\n').some((line) => line.startsWith(`${cidr} `))) throw new Error(`cluster bed: a route for ${cidr} already exists on this host`);
+    if (routes.split('\n').some((line) => line.startsWith(`${cidr} `)))
+      throw new Error(`cluster bed: a route for ${cidr} already exists on this host`);
   }
 }
 
@@ -51,8 +56,47 @@ export function setUpNet(net: Net): void {
   run('sysctl', ['-q', '-w', `net.ipv4.conf.${net.bridge}.forwarding=1`]);
   // In mangle, before any rule Kubernetes adds to filter: nothing from or to a pod crosses to another interface.
   run('iptables', ['-w', '-t', 'mangle', '-N', ISOLATION_CHAIN]);
-  run('iptables', ['-w', '-t', 'mangle', '-A', ISOLATION_CHAIN, '-s', net.podCidr, '!', '-o', net.bridge, '-j', 'DROP']);
-  run('iptables', ['-w', '-t', 'mangle', '-A', ISOLATION_CHAIN, '-d', net.podCidr, '!', '-i', net.bridge, '-j', 'DROP']);
-  run('iptables', ['-w', '-t', 'mangle', '-A', ISOLATION_CHAIN, '-d', net.serviceCidr, '!', '-o', net.bridge, '-j', 'DROP']);
+  run('iptables', [
+    '-w',
+    '-t',
+    'mangle',
+    '-A',
+    ISOLATION_CHAIN,
+    '-s',
+    net.podCidr,
+    '!',
+    '-o',
+    net.bridge,
+    '-j',
+    'DROP',
+  ]);
+  run('iptables', [
+    '-w',
+    '-t',
+    'mangle',
+    '-A',
+    ISOLATION_CHAIN,
+    '-d',
+    net.podCidr,
+    '!',
+    '-i',
+    net.bridge,
+    '-j',
+    'DROP',
+  ]);
+  run('iptables', [
+    '-w',
+    '-t',
+    'mangle',
+    '-A',
+    ISOLATION_CHAIN,
+    '-d',
+    net.serviceCidr,
+    '!',
+    '-o',
+    net.bridge,
+    '-j',
+    'DROP',
+  ]);
   run('iptables', ['-w', '-t', 'mangle', '-I', 'FORWARD', '1', '-j', ISOLATION_CHAIN]);
 }

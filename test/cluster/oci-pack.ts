@@ -3,7 +3,17 @@
 // kept, the image is registered under every name given. No registry, no daemon.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export type ImageConfig = {
@@ -80,7 +90,13 @@ const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(d
  * Writes `<archive>`: an OCI image layout tar with one uncompressed layer made from `rootfs`,
  * registered under each of `names` (full references, e.g. `docker.io/moby/buildkit:v0.34.2`).
  */
-export function packImage(rootfs: Rootfs, config: ImageConfig, names: readonly string[], archive: string, keepLayout = false): string {
+export function packImage(
+  rootfs: Rootfs,
+  config: ImageConfig,
+  names: readonly string[],
+  archive: string,
+  keepLayout = false,
+): string {
   const layout = `${archive}.layout`;
   rmSync(layout, { recursive: true, force: true });
   const blobs = path.join(layout, 'blobs', 'sha256');
@@ -91,7 +107,16 @@ export function packImage(rootfs: Rootfs, config: ImageConfig, names: readonly s
     return { digest, size: data.length };
   };
   const layerTar = path.join(layout, 'layer.tar');
-  execFileSync('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=security.capability', '-C', rootfs.dir, '-cf', layerTar, '.']);
+  execFileSync('tar', [
+    '--numeric-owner',
+    '--xattrs',
+    '--xattrs-include=security.capability',
+    '-C',
+    rootfs.dir,
+    '-cf',
+    layerTar,
+    '.',
+  ]);
   const layer = put(readFileSync(layerTar));
   rmSync(layerTar);
   const imageConfig = put(
@@ -124,7 +149,10 @@ export function packImage(rootfs: Rootfs, config: ImageConfig, names: readonly s
       manifests: names.map((name) => ({
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         ...manifest,
-        annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.slice(name.lastIndexOf(':') + 1) },
+        annotations: {
+          'io.containerd.image.name': name,
+          'org.opencontainers.image.ref.name': name.slice(name.lastIndexOf(':') + 1),
+        },
       })),
     }),
   );

@@ -19,23 +19,41 @@ export const SHIPPED = {
 export const shipped = (file: string): string => readFileSync(file, 'utf8');
 
 /** A fresh namespace with a source ConfigMap (`hello-src`) holding `files`. */
-export async function scenarioNamespace(cluster: Cluster, name: string, files: Record<string, string>): Promise<string> {
+export async function scenarioNamespace(
+  cluster: Cluster,
+  name: string,
+  files: Record<string, string>,
+): Promise<string> {
   const objects = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'hello-src', namespace: name }, data: files },
   ];
   await cluster.kube.apply(objects.map((object) => YAML.stringify(object)).join('---\n'));
-  await until(`default service account in ${name}`, () => cluster.kube.get('serviceaccount', 'default', name), Boolean, 30_000);
+  await until(
+    `default service account in ${name}`,
+    () => cluster.kube.get('serviceaccount', 'default', name),
+    Boolean,
+    30_000,
+  );
   return name;
 }
 
 export type Result = { name: string; value: string | Record<string, string> };
 export type TaskRun = Named & {
-  status?: Named['status'] & { results?: Result[]; podName?: string; steps?: { name: string; terminated?: { exitCode: number; reason?: string; message?: string } }[] };
+  status?: Named['status'] & {
+    results?: Result[];
+    podName?: string;
+    steps?: { name: string; terminated?: { exitCode: number; reason?: string; message?: string } }[];
+  };
 };
 
 export const results = (run: TaskRun | undefined): Record<string, string | Record<string, string>> =>
-  Object.fromEntries((run?.status?.results ?? []).map((result) => [result.name, typeof result.value === 'string' ? result.value.trim() : result.value]));
+  Object.fromEntries(
+    (run?.status?.results ?? []).map((result) => [
+      result.name,
+      typeof result.value === 'string' ? result.value.trim() : result.value,
+    ]),
+  );
 
 const finished = (object: Named | undefined): boolean => {
   const succeeded = condition(object, 'Succeeded');
@@ -43,23 +61,47 @@ const finished = (object: Named | undefined): boolean => {
 };
 
 /** Creates `object` and waits until its Succeeded condition is final. */
-export async function runToEnd<T extends Named>(cluster: Cluster, kind: string, object: unknown, namespace: string, timeoutMs = 240_000): Promise<T> {
-  const created = JSON.parse(await cluster.kube.kubectl(['create', '-n', namespace, '-o', 'json', '-f', '-'], YAML.stringify(object))) as Named;
-  const run = await until(`${kind} ${namespace}/${created.metadata.name} finished`, () => cluster.kube.get<T>(kind, created.metadata.name, namespace), (value) => finished(value), timeoutMs);
+export async function runToEnd<T extends Named>(
+  cluster: Cluster,
+  kind: string,
+  object: unknown,
+  namespace: string,
+  timeoutMs = 240_000,
+): Promise<T> {
+  const created = JSON.parse(
+    await cluster.kube.kubectl(['create', '-n', namespace, '-o', 'json', '-f', '-'], YAML.stringify(object)),
+  ) as Named;
+  const run = await until(
+    `${kind} ${namespace}/${created.metadata.name} finished`,
+    () => cluster.kube.get<T>(kind, created.metadata.name, namespace),
+    (value) => finished(value),
+    timeoutMs,
+  );
   return run!;
 }
 
 /** Status, pod events and every container's log of a run: what a user would look at. */
 export async function explain(cluster: Cluster, namespace: string, object: unknown): Promise<string> {
   const kube = cluster.kube;
-  const parts = [`status: ${JSON.stringify((object as { status?: unknown }).status ?? object, null, 1).slice(0, 4000)}`];
-  parts.push(`pods:\n${await kube.kubectl(['get', 'pods', '-n', namespace, '-o', 'wide']).catch((e: Error) => e.message)}`);
-  parts.push(`events:\n${(await kube.kubectl(['get', 'events', '-n', namespace, '--sort-by=.lastTimestamp']).catch((e: Error) => e.message)).split('\n').slice(-25).join('\n')}`);
-  type Pod = { metadata: { name: string }; spec: { initContainers?: { name: string }[]; containers: { name: string }[] } };
+  const parts = [
+    `status: ${JSON.stringify((object as { status?: unknown }).status ?? object, null, 1).slice(0, 4000)}`,
+  ];
+  parts.push(
+    `pods:\n${await kube.kubectl(['get', 'pods', '-n', namespace, '-o', 'wide']).catch((e: Error) => e.message)}`,
+  );
+  parts.push(
+    `events:\n${(await kube.kubectl(['get', 'events', '-n', namespace, '--sort-by=.lastTimestamp']).catch((e: Error) => e.message)).split('\n').slice(-25).join('\n')}`,
+  );
+  type Pod = {
+    metadata: { name: string };
+    spec: { initContainers?: { name: string }[]; containers: { name: string }[] };
+  };
   const pods = await kube.list<Pod>('pods', namespace).catch(() => []);
   for (const pod of pods) {
     for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
-      const log = await kube.kubectl(['logs', '-n', namespace, pod.metadata.name, '-c', container.name, '--tail=25']).catch((e: Error) => e.message);
+      const log = await kube
+        .kubectl(['logs', '-n', namespace, pod.metadata.name, '-c', container.name, '--tail=25'])
+        .catch((e: Error) => e.message);
       parts.push(`--- ${pod.metadata.name}/${container.name}:\n${log.trim()}`);
     }
   }

@@ -18,26 +18,46 @@ export async function buildStepImage(dir: string, archive: string, name: string)
   try {
     const { tools, buildkitd, registry } = bed;
     const files = await fetchBaseFiles(log('image-bases'));
-    const nodeBase = await pushNodeBase(tools, buildkitd.endpoint, registry.host, files, path.join(dir, 'node-base'), log('node-base'));
+    const nodeBase = await pushNodeBase(
+      tools,
+      buildkitd.endpoint,
+      registry.host,
+      files,
+      path.join(dir, 'node-base'),
+      log('node-base'),
+    );
     const buildxBin = path.join(dir, 'buildx-bin');
     placeFile(tools.buildx, path.join(buildxBin, 'buildx'));
     const env = { ...process.env, BUILDX_CONFIG: path.join(dir, 'buildx-config') };
-    await execOk(tools.buildx, ['create', '--name', 'cluster-step', '--node', 'cluster-step0', '--driver', 'remote', buildkitd.endpoint], { logFile: log('buildx'), env });
+    await execOk(
+      tools.buildx,
+      ['create', '--name', 'cluster-step', '--node', 'cluster-step0', '--driver', 'remote', buildkitd.endpoint],
+      { logFile: log('buildx'), env },
+    );
     // The credential helpers' Go stage is replaced the same way (cached per version by the script).
-    await execOk('bash', [path.join(REPO, 'scripts', 'install-cred-helpers.sh')], { logFile: log('cred-helpers'), timeoutMs: 20 * 60_000 });
+    await execOk('bash', [path.join(REPO, 'scripts', 'install-cred-helpers.sh')], {
+      logFile: log('cred-helpers'),
+      timeoutMs: 20 * 60_000,
+    });
     const credHelpersBin = tail(log('cred-helpers'), 1).trim();
     const caCerts = hostCaCerts();
     await execOk(
       tools.buildx,
       [
         'build',
-        '--builder', 'cluster-step',
-        '--progress', 'plain',
-        '--build-context', `${dockerfileArg('NODE_IMAGE')}=docker-image://${nodeBase}`,
-        '--build-context', `buildx-bin=${buildxBin}`,
-        '--build-context', `cred-helpers-bin=${credHelpersBin}`,
+        '--builder',
+        'cluster-step',
+        '--progress',
+        'plain',
+        '--build-context',
+        `${dockerfileArg('NODE_IMAGE')}=docker-image://${nodeBase}`,
+        '--build-context',
+        `buildx-bin=${buildxBin}`,
+        '--build-context',
+        `cred-helpers-bin=${credHelpersBin}`,
         ...(caCerts ? ['--secret', `id=ca-certs,src=${caCerts}`] : []),
-        '--output', `type=oci,dest=${archive},name=${name}`,
+        '--output',
+        `type=oci,dest=${archive},name=${name}`,
         REPO,
       ],
       { logFile: log('buildx'), env, timeoutMs: 15 * 60_000 },

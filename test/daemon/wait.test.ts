@@ -26,26 +26,54 @@ describe('waitForDaemon', () => {
       { ok: false, transient: true, reason: 'the daemon has no workers yet' },
       { ok: true, workers: 1 },
     ]);
-    const waited = await waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 10_000, probe, log: (line) => lines.push(line), initialDelayMs: 1 });
+    const waited = await waitForDaemon({
+      endpoint: 'unix:///s',
+      timeoutMs: 10_000,
+      probe,
+      log: (line) => lines.push(line),
+      initialDelayMs: 1,
+    });
     assert.deepEqual(waited, { tries: 4, workers: 1 });
-    assert.deepEqual(lines, ['waiting for BuildKit daemon at unix:///s: ENOENT', 'waiting for BuildKit daemon at unix:///s: the daemon has no workers yet']);
+    assert.deepEqual(lines, [
+      'waiting for BuildKit daemon at unix:///s: ENOENT',
+      'waiting for BuildKit daemon at unix:///s: the daemon has no workers yet',
+    ]);
   });
 
   test('gives up at the deadline with DAEMON_UNREACHABLE naming the endpoint and the last reason', async () => {
     const { probe } = scripted([]);
-    await assert.rejects(waitForDaemon({ endpoint: 'tcp://bk:1234', timeoutMs: 50, probe, log: () => {}, initialDelayMs: 5 }), (error: unknown) => {
-      assert.ok(error instanceof StepError);
-      assert.equal(error.code, 'DAEMON_UNREACHABLE');
-      assert.match(error.message, /tcp:\/\/bk:1234 did not answer within 0\.05 s \(\d+ tries; last: ECONNREFUSED\)/);
-      return true;
-    });
+    await assert.rejects(
+      waitForDaemon({ endpoint: 'tcp://bk:1234', timeoutMs: 50, probe, log: () => {}, initialDelayMs: 5 }),
+      (error: unknown) => {
+        assert.ok(error instanceof StepError);
+        assert.equal(error.code, 'DAEMON_UNREACHABLE');
+        assert.match(error.message, /tcp:\/\/bk:1234 did not answer within 0\.05 s \(\d+ tries; last: ECONNREFUSED\)/);
+        return true;
+      },
+    );
   });
 
   test('polls at the short fixed interval while nothing listens, and backs off once something does', async () => {
-    const refused: ProbeResult = { ok: false, transient: true, reason: 'ECONNREFUSED: connect ECONNREFUSED', code: 'ECONNREFUSED' };
+    const refused: ProbeResult = {
+      ok: false,
+      transient: true,
+      reason: 'ECONNREFUSED: connect ECONNREFUSED',
+      code: 'ECONNREFUSED',
+    };
     const absent: ProbeResult = { ok: false, transient: true, reason: 'ENOENT: connect ENOENT', code: 'ENOENT' };
     const noWorkers: ProbeResult = { ok: false, transient: true, reason: 'the daemon has no workers yet' };
-    const { probe } = scripted([absent, absent, absent, refused, absent, noWorkers, noWorkers, noWorkers, absent, { ok: true, workers: 1 }]);
+    const { probe } = scripted([
+      absent,
+      absent,
+      absent,
+      refused,
+      absent,
+      noWorkers,
+      noWorkers,
+      noWorkers,
+      absent,
+      { ok: true, workers: 1 },
+    ]);
     const pauses: number[] = [];
     const waited = await waitForDaemon({
       endpoint: 'unix:///s',
@@ -70,7 +98,13 @@ describe('waitForDaemon', () => {
       { ok: true, workers: 1 },
     ]);
     const pauses: number[] = [];
-    await waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, probe, log: () => {}, sleep: async (ms) => void pauses.push(ms) });
+    await waitForDaemon({
+      endpoint: 'unix:///s',
+      timeoutMs: 60_000,
+      probe,
+      log: () => {},
+      sleep: async (ms) => void pauses.push(ms),
+    });
     assert.equal(pauses.length, 2);
     for (const ms of pauses) assert.ok(ms > 0 && ms < 100, `pause ${ms} ms`);
   });
@@ -119,9 +153,15 @@ describe('waitForDaemon', () => {
           clock += ms;
         },
       }),
-      (error: unknown) => error instanceof StepError && error.code === 'DAEMON_UNREACHABLE' && /within 1 s \(\d+ tries; last: ENOENT/.test(error.message),
+      (error: unknown) =>
+        error instanceof StepError &&
+        error.code === 'DAEMON_UNREACHABLE' &&
+        /within 1 s \(\d+ tries; last: ENOENT/.test(error.message),
     );
-    assert.equal(pauses.reduce((sum, ms) => sum + ms, 0), 1000);
+    assert.equal(
+      pauses.reduce((sum, ms) => sum + ms, 0),
+      1000,
+    );
     assert.equal(pauses.at(-1), 1000 % 30);
   });
 
@@ -132,11 +172,14 @@ describe('waitForDaemon', () => {
       if (++tries === 3) controller.abort(new Error('SIGTERM'));
       return { ok: false, transient: true, reason: 'ENOENT', code: 'ENOENT' };
     };
-    await assert.rejects(waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, probe, log: () => {}, signal: controller.signal }), (error: unknown) => {
-      assert.ok(error instanceof StepError);
-      assert.equal(error.code, 'INTERRUPTED');
-      return true;
-    });
+    await assert.rejects(
+      waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, probe, log: () => {}, signal: controller.signal }),
+      (error: unknown) => {
+        assert.ok(error instanceof StepError);
+        assert.equal(error.code, 'INTERRUPTED');
+        return true;
+      },
+    );
     assert.equal(tries, 3);
   });
 
@@ -173,12 +216,23 @@ function onClock(results: ProbeResult[]) {
 
 const absent: ProbeResult = { ok: false, transient: true, reason: 'ENOENT: connect ENOENT /s', code: 'ENOENT' };
 const denied: ProbeResult = { ok: false, transient: false, reason: 'EACCES: connect EACCES /s', code: 'EACCES' };
-const refused: ProbeResult = { ok: false, transient: true, reason: 'ECONNREFUSED: connect ECONNREFUSED /s', code: 'ECONNREFUSED' };
+const refused: ProbeResult = {
+  ok: false,
+  transient: true,
+  reason: 'ECONNREFUSED: connect ECONNREFUSED /s',
+  code: 'ECONNREFUSED',
+};
 
 describe('waitForDaemon: EACCES right after the socket appears (buildkitd chmods it after creating it)', () => {
   test('EACCES within the grace after the socket appeared is waited out with the short poll', async () => {
     const clock = onClock([absent, absent, ...Array(40).fill(denied), { ok: true, workers: 1 }]);
-    const waited = await waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, absentPollMs: 20, accessGraceMs: 2000, ...clock.options });
+    const waited = await waitForDaemon({
+      endpoint: 'unix:///s',
+      timeoutMs: 60_000,
+      absentPollMs: 20,
+      accessGraceMs: 2000,
+      ...clock.options,
+    });
     assert.deepEqual(waited, { tries: 43, workers: 1 });
     assert.deepEqual(new Set(clock.pauses), new Set([20]), 'short polls only');
   });
@@ -186,17 +240,32 @@ describe('waitForDaemon: EACCES right after the socket appears (buildkitd chmods
   test('EACCES that lasts past the grace is final, with the message it always had, long before the deadline', async () => {
     const clock = onClock([absent, absent, absent, denied]);
     await assert.rejects(
-      waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, absentPollMs: 20, accessGraceMs: 2000, ...clock.options }),
-      (error: unknown) => error instanceof StepError && error.code === 'DAEMON_UNREACHABLE' && error.message === 'BuildKit daemon at unix:///s cannot be reached: EACCES: connect EACCES /s',
+      waitForDaemon({
+        endpoint: 'unix:///s',
+        timeoutMs: 60_000,
+        absentPollMs: 20,
+        accessGraceMs: 2000,
+        ...clock.options,
+      }),
+      (error: unknown) =>
+        error instanceof StepError &&
+        error.code === 'DAEMON_UNREACHABLE' &&
+        error.message === 'BuildKit daemon at unix:///s cannot be reached: EACCES: connect EACCES /s',
     );
     const firstDenied = clock.seen.find((probe) => probe.code === 'EACCES')!.at;
     assert.equal(firstDenied, 60, 'the socket appeared at the fourth try');
-    assert.ok(clock.seen.at(-1)!.at - firstDenied >= 2000 && clock.seen.at(-1)!.at - firstDenied < 2040, `gave up ${clock.seen.at(-1)!.at - firstDenied} ms after the socket appeared`);
+    assert.ok(
+      clock.seen.at(-1)!.at - firstDenied >= 2000 && clock.seen.at(-1)!.at - firstDenied < 2040,
+      `gave up ${clock.seen.at(-1)!.at - firstDenied} ms after the socket appeared`,
+    );
   });
 
   test('a socket that is there from the first try gets the same grace', async () => {
     const clock = onClock([denied]);
-    await assert.rejects(waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, absentPollMs: 20, ...clock.options }), /cannot be reached: EACCES/);
+    await assert.rejects(
+      waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, absentPollMs: 20, ...clock.options }),
+      /cannot be reached: EACCES/,
+    );
     assert.ok(clock.seen.at(-1)!.at >= 2000 && clock.seen.at(-1)!.at < 2040, 'the default grace is 2 s');
   });
 
@@ -209,23 +278,46 @@ describe('waitForDaemon: EACCES right after the socket appears (buildkitd chmods
 
 describe('waitForDaemon: at the deadline, a socket without a daemon points at the sidecar log', () => {
   const cases: { name: string; endpoint: string; results: ProbeResult[]; hint: RegExp | undefined }[] = [
-    { name: 'never appeared', endpoint: 'unix:///s', results: [absent], hint: /: the socket never appeared, so the daemon is not running\. See its log: .*`kubectl logs POD -c sidecar-buildkitd` \(Tekton\) or `-c buildkitd` \(Argo\)$/ },
-    { name: 'disappeared', endpoint: 'unix:///s', results: [refused, absent], hint: /: the socket disappeared, so the daemon is not running\. See its log/ },
-    { name: 'left behind by a dead daemon', endpoint: 'unix:///s', results: [refused], hint: /: nothing listens on the socket, so the daemon is not running\. See its log/ },
-    { name: 'a daemon without workers', endpoint: 'unix:///s', results: [{ ok: false, transient: true, reason: 'the daemon has no workers yet' }], hint: undefined },
+    {
+      name: 'never appeared',
+      endpoint: 'unix:///s',
+      results: [absent],
+      hint: /: the socket never appeared, so the daemon is not running\. See its log: .*`kubectl logs POD -c sidecar-buildkitd` \(Tekton\) or `-c buildkitd` \(Argo\)$/,
+    },
+    {
+      name: 'disappeared',
+      endpoint: 'unix:///s',
+      results: [refused, absent],
+      hint: /: the socket disappeared, so the daemon is not running\. See its log/,
+    },
+    {
+      name: 'left behind by a dead daemon',
+      endpoint: 'unix:///s',
+      results: [refused],
+      hint: /: nothing listens on the socket, so the daemon is not running\. See its log/,
+    },
+    {
+      name: 'a daemon without workers',
+      endpoint: 'unix:///s',
+      results: [{ ok: false, transient: true, reason: 'the daemon has no workers yet' }],
+      hint: undefined,
+    },
     { name: 'tcp:// refused', endpoint: 'tcp://bk:1234', results: [refused], hint: undefined },
   ];
   for (const c of cases) {
     test(`${c.name}: ${c.hint ? 'names the sidecar container' : 'no sidecar hint'}`, async () => {
       const clock = onClock(c.results);
-      await assert.rejects(waitForDaemon({ endpoint: c.endpoint, timeoutMs: 1000, ...clock.options }), (error: unknown) => {
-        assert.ok(error instanceof StepError);
-        assert.equal(error.code, 'DAEMON_UNREACHABLE');
-        assert.match(error.message, /did not answer within 1 s/);
-        if (c.hint) assert.match(error.message, c.hint);
-        else assert.doesNotMatch(error.message, /See its log/);
-        return true;
-      });
+      await assert.rejects(
+        waitForDaemon({ endpoint: c.endpoint, timeoutMs: 1000, ...clock.options }),
+        (error: unknown) => {
+          assert.ok(error instanceof StepError);
+          assert.equal(error.code, 'DAEMON_UNREACHABLE');
+          assert.match(error.message, /did not answer within 1 s/);
+          if (c.hint) assert.match(error.message, c.hint);
+          else assert.doesNotMatch(error.message, /See its log/);
+          return true;
+        },
+      );
     });
   }
 });
@@ -233,7 +325,12 @@ describe('waitForDaemon: at the deadline, a socket without a daemon points at th
 describe('countWorkers', () => {
   test('counts WorkerRecord fields in a gRPC frame', () => {
     const record = Buffer.from([0x0a, 0x02, 0x69, 0x64]); // WorkerRecord{ID: "id"}
-    const message = Buffer.concat([Buffer.from([0x0a, record.length]), record, Buffer.from([0x0a, record.length]), record]);
+    const message = Buffer.concat([
+      Buffer.from([0x0a, record.length]),
+      record,
+      Buffer.from([0x0a, record.length]),
+      record,
+    ]);
     const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
     assert.equal(countWorkers(frame), 2);
     assert.equal(countWorkers(Buffer.from([0, 0, 0, 0, 0])), 0);

@@ -15,23 +15,38 @@ const stepEnv = suite.env;
 describe('build against a real buildkitd', () => {
   test('FROM scratch + COPY: IMAGE_DIGEST is the manifest digest in the OCI layout', async () => {
     const dir = path.join(work, 'scratch');
-    const context = writeContext(path.join(dir, 'src'), { Dockerfile: 'FROM scratch\nCOPY hello.txt /hello.txt\n', 'hello.txt': 'hello from buildkit-step\n' });
+    const context = writeContext(path.join(dir, 'src'), {
+      Dockerfile: 'FROM scratch\nCOPY hello.txt /hello.txt\n',
+      'hello.txt': 'hello from buildkit-step\n',
+    });
     const layout = path.join(dir, 'layout');
     const run = await runCli({
       // `build` named, as the Task and the WorkflowTemplate run it.
       args: ['build'],
       resultsDir: path.join(dir, 'results'),
-      env: stepEnv({ PARAM_IMAGE: 'example.com/team/hello', PARAM_TAGS: '["v1","latest"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: layout, PARAM_METADATA_FILE: path.join(dir, 'metadata.json') }),
+      env: stepEnv({
+        PARAM_IMAGE: 'example.com/team/hello',
+        PARAM_TAGS: '["v1","latest"]',
+        PARAM_CONTEXT: context,
+        PARAM_OCI_LAYOUT: layout,
+        PARAM_METADATA_FILE: path.join(dir, 'metadata.json'),
+      }),
     });
     check(() => {
       assert.equal(run.exitCode, 0, run.stderr);
       const summary = JSON.parse(run.stdout) as { status: string; maxRssKiB: unknown };
       assert.equal(summary.status, 'succeeded');
       // The step's own peak RSS (Node alone, in KiB): a running Node process holds at least ~10 MiB.
-      assert.ok(Number.isInteger(summary.maxRssKiB) && (summary.maxRssKiB as number) > 10 * 1024, `maxRssKiB ${String(summary.maxRssKiB)}`);
+      assert.ok(
+        Number.isInteger(summary.maxRssKiB) && (summary.maxRssKiB as number) > 10 * 1024,
+        `maxRssKiB ${String(summary.maxRssKiB)}`,
+      );
       // One index.json entry per tag, all naming the same manifest.
       const index = layoutIndex(layout);
-      assert.deepEqual(index.map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']), ['v1', 'latest']);
+      assert.deepEqual(
+        index.map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']),
+        ['v1', 'latest'],
+      );
       assert.match(run.results.IMAGE_DIGEST ?? '', /^sha256:[a-f0-9]{64}$/);
       for (const entry of index) assert.equal(entry.digest, run.results.IMAGE_DIGEST);
       // Chains signs what IMAGE_URL + IMAGE_DIGEST name: an unpushed image is in no registry.
@@ -44,7 +59,11 @@ describe('build against a real buildkitd', () => {
 
   test('`build --help` prints the build help with every parameter, and runs nothing', async () => {
     const fake = fakeBuildx(path.join(work, 'help-buildx'));
-    const run = await runCli({ args: ['build', '--help'], resultsDir: path.join(work, 'help-results'), env: { BUILDKIT_STEP_BUILDX: fake.bin } });
+    const run = await runCli({
+      args: ['build', '--help'],
+      resultsDir: path.join(work, 'help-results'),
+      env: { BUILDKIT_STEP_BUILDX: fake.bin },
+    });
     check(() => {
       assert.equal(run.exitCode, 0, run.stderr);
       assert.match(run.stdout, /Parameters:/);
@@ -56,9 +75,14 @@ describe('build against a real buildkitd', () => {
   test('RUN on the busybox base: a build arg reaches the RUN step, from env JSON and from a ConfigMap-style dir', async () => {
     const dir = path.join(work, 'run');
     const context = writeContext(path.join(dir, 'src'), {
-      'docker/app.Dockerfile': 'ARG BASE\nFROM $BASE AS base\nARG GREETING\nARG FROM_DIR\nRUN echo "greeting=$GREETING from_dir=$FROM_DIR" > /out.txt\nFROM base AS final\nRUN echo final > /final.txt\n',
+      'docker/app.Dockerfile':
+        'ARG BASE\nFROM $BASE AS base\nARG GREETING\nARG FROM_DIR\nRUN echo "greeting=$GREETING from_dir=$FROM_DIR" > /out.txt\nFROM base AS final\nRUN echo final > /final.txt\n',
     });
-    writeContext(path.join(dir, 'args'), { FROM_DIR: 'configmap value', GREETING: 'overridden by build_args', '..data': 'ignored' });
+    writeContext(path.join(dir, 'args'), {
+      FROM_DIR: 'configmap value',
+      GREETING: 'overridden by build_args',
+      '..data': 'ignored',
+    });
     const layout = path.join(dir, 'layout');
     const run = await runCli({
       resultsDir: path.join(dir, 'results'),
@@ -69,7 +93,10 @@ describe('build against a real buildkitd', () => {
           context,
           dockerfile: 'docker/app.Dockerfile',
           target: 'base',
-          build_args: [{ key: 'BASE', value: suite.bed.busybox }, { key: 'GREETING', value: 'hello, "world" = 1' }],
+          build_args: [
+            { key: 'BASE', value: suite.bed.busybox },
+            { key: 'GREETING', value: 'hello, "world" = 1' },
+          ],
           build_args_dir: path.join(dir, 'args'),
           oci_layout: layout,
         }),
@@ -78,8 +105,15 @@ describe('build against a real buildkitd', () => {
     check(() => {
       assert.equal(run.exitCode, 0, run.stderr);
       const [manifest] = imageManifests(layout, run.results.IMAGE_DIGEST!);
-      assert.equal(readImageFile(layout, manifest!, 'out.txt'), 'greeting=hello, "world" = 1 from_dir=configmap value\n');
-      assert.throws(() => readImageFile(layout, manifest!, 'final.txt'), /in no layer/, 'target=base must stop before the final stage');
+      assert.equal(
+        readImageFile(layout, manifest!, 'out.txt'),
+        'greeting=hello, "world" = 1 from_dir=configmap value\n',
+      );
+      assert.throws(
+        () => readImageFile(layout, manifest!, 'final.txt'),
+        /in no layer/,
+        'target=base must stop before the final stage',
+      );
     });
   });
 
@@ -94,7 +128,13 @@ describe('build against a real buildkitd', () => {
     try {
       const run = await runCli({
         resultsDir: path.join(dir, 'results'),
-        env: stepEnv({ PARAM_ENDPOINT: `unix://${daemonDir}/buildkitd.sock`, PARAM_IMAGE: 'late/app', PARAM_TAGS: '["1"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: path.join(dir, 'layout') }),
+        env: stepEnv({
+          PARAM_ENDPOINT: `unix://${daemonDir}/buildkitd.sock`,
+          PARAM_IMAGE: 'late/app',
+          PARAM_TAGS: '["1"]',
+          PARAM_CONTEXT: context,
+          PARAM_OCI_LAYOUT: path.join(dir, 'layout'),
+        }),
       });
       await starting;
       check(() => {
@@ -112,7 +152,13 @@ describe('build against a real buildkitd', () => {
   test('running the step twice in one pod (same buildx state dir) works', async () => {
     const dir = path.join(work, 'twice');
     const context = writeContext(path.join(dir, 'src'), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'twice' });
-    const env = stepEnv({ BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state'), PARAM_IMAGE: 'twice/app', PARAM_TAGS: '["1"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: path.join(dir, 'layout') });
+    const env = stepEnv({
+      BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state'),
+      PARAM_IMAGE: 'twice/app',
+      PARAM_TAGS: '["1"]',
+      PARAM_CONTEXT: context,
+      PARAM_OCI_LAYOUT: path.join(dir, 'layout'),
+    });
     const first = await runCli({ resultsDir: path.join(dir, 'r1'), env });
     const second = await runCli({ resultsDir: path.join(dir, 'r2'), env });
     check(() => {
@@ -125,10 +171,17 @@ describe('build against a real buildkitd', () => {
 
   test('a failing RUN: BUILD_FAILED exit code, the error in ERROR_MESSAGE, no IMAGE_* results', async () => {
     const dir = path.join(work, 'fail');
-    const context = writeContext(path.join(dir, 'src'), { Dockerfile: `FROM ${suite.bed.busybox}\nRUN echo about to fail && exit 3\n` });
+    const context = writeContext(path.join(dir, 'src'), {
+      Dockerfile: `FROM ${suite.bed.busybox}\nRUN echo about to fail && exit 3\n`,
+    });
     const run = await runCli({
       resultsDir: path.join(dir, 'results'),
-      env: stepEnv({ PARAM_IMAGE: 'fail/app', PARAM_TAGS: '["1"]', PARAM_CONTEXT: context, PARAM_OCI_LAYOUT: path.join(dir, 'layout') }),
+      env: stepEnv({
+        PARAM_IMAGE: 'fail/app',
+        PARAM_TAGS: '["1"]',
+        PARAM_CONTEXT: context,
+        PARAM_OCI_LAYOUT: path.join(dir, 'layout'),
+      }),
     });
     check(() => {
       assert.equal(run.exitCode, 20, run.stderr);
@@ -146,14 +199,23 @@ describe('failures before the build', () => {
     const endpoint = `unix://${dir}/nobody-listens.sock`;
     const run = await runCli({
       resultsDir: path.join(dir, 'results'),
-      env: { BUILDKIT_STEP_BUILDX: fake.bin, PARAM_ENDPOINT: endpoint, PARAM_DAEMON_TIMEOUT: '2', PARAM_IMAGE: 'never/app', PARAM_TAGS: '["1"]' },
+      env: {
+        BUILDKIT_STEP_BUILDX: fake.bin,
+        PARAM_ENDPOINT: endpoint,
+        PARAM_DAEMON_TIMEOUT: '2',
+        PARAM_IMAGE: 'never/app',
+        PARAM_TAGS: '["1"]',
+      },
     });
     check(() => {
       assert.equal(run.exitCode, 10, run.stderr);
       assert.equal(run.results.ERROR_REASON, 'DAEMON_UNREACHABLE');
       assert.ok(run.results.ERROR_MESSAGE?.includes(endpoint), run.results.ERROR_MESSAGE);
       // A missing socket means a daemon that is not running: its own log says why.
-      assert.match(run.results.ERROR_MESSAGE ?? '', /the socket never appeared, .*kubectl logs POD -c sidecar-buildkitd/);
+      assert.match(
+        run.results.ERROR_MESSAGE ?? '',
+        /the socket never appeared, .*kubectl logs POD -c sidecar-buildkitd/,
+      );
       assert.ok(run.ms < 2000 + 3000, `took ${run.ms} ms for a 2 s timeout`);
       assert.ok(run.ms >= 2000, `gave up after ${run.ms} ms, before its 2 s timeout`);
       assert.equal(fake.ran(), false);
@@ -162,17 +224,36 @@ describe('failures before the build', () => {
   });
 
   const badParams: Array<{ name: string; env: NodeJS.ProcessEnv; mentions: RegExp }> = [
-    { name: 'wrong type', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_DAEMON_TIMEOUT: '"soon"' }, mentions: /daemon_timeout \(from PARAM_DAEMON_TIMEOUT\): must be a number/ },
-    { name: 'unknown key', env: { BUILDKIT_STEP_PARAMS: '{"image":"a/b","tags":["1"],"tag":"x"}' }, mentions: /tag \(from BUILDKIT_STEP_PARAMS\): unknown parameter; did you mean "tags"\?/ },
+    {
+      name: 'wrong type',
+      env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '["1"]', PARAM_DAEMON_TIMEOUT: '"soon"' },
+      mentions: /daemon_timeout \(from PARAM_DAEMON_TIMEOUT\): must be a number/,
+    },
+    {
+      name: 'unknown key',
+      env: { BUILDKIT_STEP_PARAMS: '{"image":"a/b","tags":["1"],"tag":"x"}' },
+      mentions: /tag \(from BUILDKIT_STEP_PARAMS\): unknown parameter; did you mean "tags"\?/,
+    },
     { name: 'missing tag', env: { PARAM_IMAGE: 'a/b' }, mentions: /tags: required parameter is missing/ },
-    { name: 'empty tags', env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '[]' }, mentions: /tags \(from PARAM_TAGS\): needs at least 1 item/ },
-    { name: 'bad JSON in the env var', env: { BUILDKIT_STEP_PARAMS: '{"image": "a/b",' }, mentions: /BUILDKIT_STEP_PARAMS: not valid JSON/ },
+    {
+      name: 'empty tags',
+      env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '[]' },
+      mentions: /tags \(from PARAM_TAGS\): needs at least 1 item/,
+    },
+    {
+      name: 'bad JSON in the env var',
+      env: { BUILDKIT_STEP_PARAMS: '{"image": "a/b",' },
+      mentions: /BUILDKIT_STEP_PARAMS: not valid JSON/,
+    },
   ];
   for (const { name, env, mentions } of badParams) {
     test(`bad params (${name}): PARAMS_INVALID, buildx never started, no image result`, async () => {
       const dir = path.join(work, `bad-${name.replaceAll(' ', '-')}`);
       const fake = fakeBuildx(path.join(dir, 'bin'));
-      const run = await runCli({ resultsDir: path.join(dir, 'results'), env: { BUILDKIT_STEP_BUILDX: fake.bin, PARAM_ENDPOINT: suite.bed.buildkitd.endpoint, ...env } });
+      const run = await runCli({
+        resultsDir: path.join(dir, 'results'),
+        env: { BUILDKIT_STEP_BUILDX: fake.bin, PARAM_ENDPOINT: suite.bed.buildkitd.endpoint, ...env },
+      });
       check(() => {
         assert.equal(run.exitCode, 2, run.stderr);
         assert.match(run.stderr, mentions);

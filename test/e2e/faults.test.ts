@@ -4,7 +4,17 @@
 // step ends with the right code, leaves no secret file and no process of its own behind.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -37,7 +47,14 @@ async function faultStep(
   name: string,
   files: Record<string, string>,
   params: Record<string, unknown>,
-  options: Partial<CliOptions> & { during?: (stderr: string, kill: (signal: NodeJS.Signals) => void, figures: Record<string, number>, marker: Marker) => void } = {},
+  options: Partial<CliOptions> & {
+    during?: (
+      stderr: string,
+      kill: (signal: NodeJS.Signals) => void,
+      figures: Record<string, number>,
+      marker: Marker,
+    ) => void;
+  } = {},
 ): Promise<FaultRun> {
   const marker = stepMarker();
   const secret = `fault-secret-${name}-${randomUUID()}`;
@@ -48,24 +65,33 @@ async function faultStep(
   chmodSync(secretsDir, 0o755);
   const figures: Record<string, number> = {};
   const { during, ...cliOptions } = options;
-  const run = await suite.step(name, files, { secrets: [{ key: 's', value: secret }], secrets_dir: secretsDir, ...params }, {
-    ...cliOptions,
-    env: { ...cliOptions.env, ...marker.env },
-    onStderr: during ? (stderr, child) => during(stderr, (signal) => child.kill(signal), figures, marker) : undefined,
-  });
+  const run = await suite.step(
+    name,
+    files,
+    { secrets: [{ key: 's', value: secret }], secrets_dir: secretsDir, ...params },
+    {
+      ...cliOptions,
+      env: { ...cliOptions.env, ...marker.env },
+      onStderr: during ? (stderr, child) => during(stderr, (signal) => child.kill(signal), figures, marker) : undefined,
+    },
+  );
   const left = survivors(marker);
   return { ...run, secrets: [secret, mounted], marker, left, figures };
 }
 
 /** The assertions every case makes: exit code, ERROR_REASON, no secret anywhere, no survivor. */
-function assertClean(run: FaultRun, expected: { exit: number; reason?: string; results?: Record<string, string> }): void {
+function assertClean(
+  run: FaultRun,
+  expected: { exit: number; reason?: string; results?: Record<string, string> },
+): void {
   assert.deepEqual(run.left, [], 'no process of the step survives it');
   assert.equal(run.exitCode, expected.exit, run.stderr);
   const results = expected.results ?? run.results;
   assert.equal(results.ERROR_REASON, expected.reason);
   // The step's TMPDIR, state dir and results dir are all under run.dir; the mounted secret lives elsewhere.
   assert.deepEqual(secretLeftovers([run.dir], run.secrets), [], 'no secret file left');
-  for (const text of [run.stdout, run.stderr]) assert.ok(!run.secrets.some((secret) => text.includes(secret)), 'no secret value in the output');
+  for (const text of [run.stdout, run.stderr])
+    assert.ok(!run.secrets.some((secret) => text.includes(secret)), 'no secret value in the output');
 }
 
 const scratch = { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'faults' };
@@ -81,16 +107,21 @@ describe('SIGTERM', () => {
     let signalledAt = 0;
     let buildxGone: Promise<{ ms: number; left: unknown[] }> | undefined;
     let buildxSeen = false;
-    const run = await faultStep(name, slowRun(60), { image: `e2e/${name}`, tags: ['1'] }, {
-      env,
-      during: (stderr, kill, _figures, marker) => {
-        if (signalledAt || !startedLine.test(stderr)) return;
-        buildxSeen = survivors(marker).some((survivor) => /buildx/.test(survivor.command));
-        signalledAt = Date.now();
-        kill('SIGTERM');
-        buildxGone = untilGone(marker, /buildx/, 20_000);
+    const run = await faultStep(
+      name,
+      slowRun(60),
+      { image: `e2e/${name}`, tags: ['1'] },
+      {
+        env,
+        during: (stderr, kill, _figures, marker) => {
+          if (signalledAt || !startedLine.test(stderr)) return;
+          buildxSeen = survivors(marker).some((survivor) => /buildx/.test(survivor.command));
+          signalledAt = Date.now();
+          kill('SIGTERM');
+          buildxGone = untilGone(marker, /buildx/, 20_000);
+        },
       },
-    });
+    );
     const ended = Date.now();
     const gone = await buildxGone;
     run.figures.buildxGoneMs = gone?.ms ?? -1;
@@ -105,7 +136,8 @@ describe('SIGTERM', () => {
     report(name, run);
   };
 
-  test('mid-RUN: exit 130 INTERRUPTED, buildx gone within seconds, secret files removed', () => sigtermMidRun('sigterm'));
+  test('mid-RUN: exit 130 INTERRUPTED, buildx gone within seconds, secret files removed', () =>
+    sigtermMidRun('sigterm'));
 
   test('mid-RUN with buildx behind a wrapper script that forwards no signal: buildx is stopped all the same', async () => {
     const wrapper = path.join(work, 'wrapper-bin', 'buildx');
@@ -123,11 +155,19 @@ describe('endpoints that cannot be used', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const endpoint = `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
     try {
-      const run = await faultStep('silent-tcp', scratch, { image: 'e2e/silent', tags: ['1'], endpoint, daemon_timeout: 3 });
+      const run = await faultStep('silent-tcp', scratch, {
+        image: 'e2e/silent',
+        tags: ['1'],
+        endpoint,
+        daemon_timeout: 3,
+      });
       check(() => {
         assertClean(run, { exit: 10, reason: 'DAEMON_UNREACHABLE' });
         assert.ok(held.length >= 1, 'the step did connect');
-        assert.match(run.results.ERROR_MESSAGE!, new RegExp(`${endpoint.replace(/\./g, '\\.')} did not answer within 3 s .*no answer within`));
+        assert.match(
+          run.results.ERROR_MESSAGE!,
+          new RegExp(`${endpoint.replace(/\./g, '\\.')} did not answer within 3 s .*no answer within`),
+        );
         assert.ok(run.ms < 15_000, `ended ${run.ms} ms after it started, soon after the 3 s daemon_timeout`);
       });
       run.figures.connections = held.length;
@@ -157,10 +197,18 @@ describe('endpoints that cannot be used', () => {
     await new Promise<void>((resolve) => server.listen(socket, resolve));
     chmodSync(socket, 0o600);
     try {
-      const run = await faultStep('eacces-socket', scratch, { image: 'e2e/eacces', tags: ['1'], endpoint: `unix://${socket}`, daemon_timeout: 60 }, asUser('eacces-socket'));
+      const run = await faultStep(
+        'eacces-socket',
+        scratch,
+        { image: 'e2e/eacces', tags: ['1'], endpoint: `unix://${socket}`, daemon_timeout: 60 },
+        asUser('eacces-socket'),
+      );
       check(() => {
         assertClean(run, { exit: 10, reason: 'DAEMON_UNREACHABLE' });
-        assert.match(run.results.ERROR_MESSAGE!, new RegExp(`^BuildKit daemon at unix://${socket} cannot be reached: EACCES`));
+        assert.match(
+          run.results.ERROR_MESSAGE!,
+          new RegExp(`^BuildKit daemon at unix://${socket} cannot be reached: EACCES`),
+        );
         assert.ok(run.ms < 10_000, `failed in ${run.ms} ms, not after the 60 s daemon_timeout`);
       });
       report('eacces-socket', run);
@@ -191,16 +239,21 @@ describe('endpoints that cannot be used', () => {
     chmodSync(buildx, 0o755);
     let openedAt: number | undefined;
     try {
-      const run = await faultStep('eacces-late-chmod', scratch, { image: 'e2e/late-chmod', tags: ['1'], endpoint: `unix://${socket}`, daemon_timeout: 60 }, {
-        ...asUser('eacces-late-chmod'),
-        env: { BUILDKIT_STEP_BUILDX: buildx },
-        during: (stderr) => {
-          if (openedAt === undefined && /waiting for BuildKit daemon at .*EACCES/.test(stderr)) {
-            chmodSync(socket, 0o666);
-            openedAt = Date.now();
-          }
+      const run = await faultStep(
+        'eacces-late-chmod',
+        scratch,
+        { image: 'e2e/late-chmod', tags: ['1'], endpoint: `unix://${socket}`, daemon_timeout: 60 },
+        {
+          ...asUser('eacces-late-chmod'),
+          env: { BUILDKIT_STEP_BUILDX: buildx },
+          during: (stderr) => {
+            if (openedAt === undefined && /waiting for BuildKit daemon at .*EACCES/.test(stderr)) {
+              chmodSync(socket, 0o666);
+              openedAt = Date.now();
+            }
+          },
         },
-      });
+      );
       check(() => {
         assert.ok(openedAt !== undefined, 'the step met EACCES first');
         assertClean(run, { exit: 0 });
@@ -216,7 +269,12 @@ describe('endpoints that cannot be used', () => {
     const socket = new URL(suite.bed.buildkitd.endpoint).pathname;
     const socketStats = statSync(socket);
     const dirMode = statSync(path.dirname(path.dirname(socket))).mode & 0o777;
-    const run = await faultStep('eacces-dir', scratch, { image: 'e2e/eacces', tags: ['1'], daemon_timeout: 60 }, asUser('eacces-dir'));
+    const run = await faultStep(
+      'eacces-dir',
+      scratch,
+      { image: 'e2e/eacces', tags: ['1'], daemon_timeout: 60 },
+      asUser('eacces-dir'),
+    );
     run.figures.socketMode = socketStats.mode & 0o777;
     run.figures.bedDirMode = dirMode;
     check(() => {
@@ -237,7 +295,10 @@ describe('a daemon that goes away', () => {
   const dir = path.join(work, 'own-daemon');
   const daemons: Buildkitd[] = [];
   const own = async () => {
-    const daemon = await startBuildkitd(suite.bed.tools, { dir, wrap: ['unshare', '--mount', '--propagation', 'private'] });
+    const daemon = await startBuildkitd(suite.bed.tools, {
+      dir,
+      wrap: ['unshare', '--mount', '--propagation', 'private'],
+    });
     daemons.push(daemon);
     return daemon;
   };
@@ -253,13 +314,18 @@ describe('a daemon that goes away', () => {
     const daemon = await own();
     let killedAt = 0;
     let killed: Promise<void> | undefined;
-    const run = await faultStep('daemon-killed', slowRun(6), { image: 'e2e/killed', tags: ['1'], endpoint: daemon.endpoint, daemon_timeout: 4, retries: 2 }, {
-      during: (stderr) => {
-        if (killedAt || !startedLine.test(stderr)) return;
-        killedAt = Date.now();
-        killed = kill(daemon);
+    const run = await faultStep(
+      'daemon-killed',
+      slowRun(6),
+      { image: 'e2e/killed', tags: ['1'], endpoint: daemon.endpoint, daemon_timeout: 4, retries: 2 },
+      {
+        during: (stderr) => {
+          if (killedAt || !startedLine.test(stderr)) return;
+          killedAt = Date.now();
+          killed = kill(daemon);
+        },
       },
-    });
+    );
     await killed;
     run.figures.exitAfterKillMs = Date.now() - killedAt;
     check(() => {
@@ -268,7 +334,10 @@ describe('a daemon that goes away', () => {
       assert.match(run.results.ERROR_MESSAGE!, /lost/);
       assert.match(run.results.ERROR_MESSAGE!, new RegExp(`${daemon.endpoint}.*did not answer within 4 s`, 's'));
       assert.equal(run.stderr.match(/^#0 building with/gm)?.length, 1, 'no second build on a daemon that is not there');
-      assert.ok(run.figures.exitAfterKillMs! >= 4000, `waited the whole daemon_timeout for it (${run.figures.exitAfterKillMs} ms)`);
+      assert.ok(
+        run.figures.exitAfterKillMs! >= 4000,
+        `waited the whole daemon_timeout for it (${run.figures.exitAfterKillMs} ms)`,
+      );
     });
     report('daemon-killed', run);
   });
@@ -277,23 +346,31 @@ describe('a daemon that goes away', () => {
     const daemon = await own();
     let killedAt = 0;
     let signalledAt = 0;
-    const run = await faultStep('daemon-killed-sigterm', slowRun(3), { image: 'e2e/killed-sigterm', tags: ['1'], endpoint: daemon.endpoint, daemon_timeout: 120, retries: 2 }, {
-      during: (stderr, signal) => {
-        if (!killedAt && startedLine.test(stderr)) {
-          killedAt = Date.now();
-          void kill(daemon);
-        }
-        if (killedAt && !signalledAt && /waiting for BuildKit daemon at .*ECONNREFUSED/.test(stderr)) {
-          signalledAt = Date.now();
-          signal('SIGTERM');
-        }
+    const run = await faultStep(
+      'daemon-killed-sigterm',
+      slowRun(3),
+      { image: 'e2e/killed-sigterm', tags: ['1'], endpoint: daemon.endpoint, daemon_timeout: 120, retries: 2 },
+      {
+        during: (stderr, signal) => {
+          if (!killedAt && startedLine.test(stderr)) {
+            killedAt = Date.now();
+            void kill(daemon);
+          }
+          if (killedAt && !signalledAt && /waiting for BuildKit daemon at .*ECONNREFUSED/.test(stderr)) {
+            signalledAt = Date.now();
+            signal('SIGTERM');
+          }
+        },
       },
-    });
+    );
     run.figures.exitAfterSignalMs = Date.now() - signalledAt;
     check(() => {
       assert.ok(signalledAt, 'the step waited for the lost daemon');
       assertClean(run, { exit: 130, reason: 'INTERRUPTED' });
-      assert.ok(run.figures.exitAfterSignalMs! < 20_000, `ended ${run.figures.exitAfterSignalMs} ms after SIGTERM, not at the 120 s daemon_timeout`);
+      assert.ok(
+        run.figures.exitAfterSignalMs! < 20_000,
+        `ended ${run.figures.exitAfterSignalMs} ms after SIGTERM, not at the 120 s daemon_timeout`,
+      );
     });
     report('daemon-killed-sigterm', run);
   });
@@ -302,19 +379,24 @@ describe('a daemon that goes away', () => {
     const daemon = await own();
     let killedAt = 0;
     let restarted: Promise<Buildkitd> | undefined;
-    const run = await faultStep('daemon-restarted', slowRun(3), { image: 'e2e/restarted', tags: ['1'], endpoint: daemon.endpoint, daemon_timeout: 60, retries: 2 }, {
-      during: (stderr, _kill, figures) => {
-        if (!killedAt && startedLine.test(stderr)) {
-          killedAt = Date.now();
-          void kill(daemon);
-        }
-        // Restart only once the step is waiting for the daemon again.
-        if (killedAt && !restarted && /waiting for BuildKit daemon at .*ECONNREFUSED/.test(stderr)) {
-          figures.restartAfterKillMs = Date.now() - killedAt;
-          restarted = own();
-        }
+    const run = await faultStep(
+      'daemon-restarted',
+      slowRun(3),
+      { image: 'e2e/restarted', tags: ['1'], endpoint: daemon.endpoint, daemon_timeout: 60, retries: 2 },
+      {
+        during: (stderr, _kill, figures) => {
+          if (!killedAt && startedLine.test(stderr)) {
+            killedAt = Date.now();
+            void kill(daemon);
+          }
+          // Restart only once the step is waiting for the daemon again.
+          if (killedAt && !restarted && /waiting for BuildKit daemon at .*ECONNREFUSED/.test(stderr)) {
+            figures.restartAfterKillMs = Date.now() - killedAt;
+            restarted = own();
+          }
+        },
       },
-    });
+    );
     await restarted;
     check(() => {
       assert.ok(killedAt, 'the RUN step started');
@@ -333,16 +415,25 @@ describe('a daemon that goes away', () => {
     const socket = new URL(daemon.endpoint).pathname;
     assert.ok(existsSync(socket), 'the dead daemon left its socket');
     let restarted: Promise<Buildkitd> | undefined;
-    const run = await faultStep('daemon-late', scratch, { image: 'e2e/late', tags: ['1'], endpoint: daemon.endpoint, daemon_timeout: 60 }, {
-      during: (stderr) => {
-        if (!restarted && /waiting for BuildKit daemon at .*ECONNREFUSED/.test(stderr)) restarted = sleep(1000).then(own);
+    const run = await faultStep(
+      'daemon-late',
+      scratch,
+      { image: 'e2e/late', tags: ['1'], endpoint: daemon.endpoint, daemon_timeout: 60 },
+      {
+        during: (stderr) => {
+          if (!restarted && /waiting for BuildKit daemon at .*ECONNREFUSED/.test(stderr))
+            restarted = sleep(1000).then(own);
+        },
       },
-    });
+    );
     await restarted;
     check(() => {
       assert.ok(restarted, 'the step saw the dead socket first');
       assertClean(run, { exit: 0 });
-      assert.ok((run.summary.daemonWaitMs as number) >= 1000, `the step waited ${run.summary.daemonWaitMs} ms for the new daemon`);
+      assert.ok(
+        (run.summary.daemonWaitMs as number) >= 1000,
+        `the step waited ${run.summary.daemonWaitMs} ms for the new daemon`,
+      );
     });
     run.figures.daemonWaitMs = run.summary.daemonWaitMs as number;
     report('daemon-late', run);
@@ -353,7 +444,12 @@ describe('a registry that is down or failing', () => {
   test('cache export to a port with nothing listening: success, with a warning and cacheExportFailed', async () => {
     const host = suite.bed.registry.host;
     const dead = `127.0.0.1:${await freePort()}`;
-    const run = await faultStep('cache-down', scratch, { image: `${host}/faults/cache-down`, tags: ['1'], push: true, cache_repo: `${dead}/team/cache` });
+    const run = await faultStep('cache-down', scratch, {
+      image: `${host}/faults/cache-down`,
+      tags: ['1'],
+      push: true,
+      cache_repo: `${dead}/team/cache`,
+    });
     const pushed = await manifestDigest(host, 'faults/cache-down', '1');
     check(() => {
       assertClean(run, { exit: 0 });
@@ -372,11 +468,23 @@ describe('a registry that is down or failing', () => {
       const cache = await startRegistry(suite.bed.tools, { dir: path.join(work, `${name}-registry`) });
       let stopped: Promise<void> | undefined;
       try {
-        runs[name] = await faultStep(name, slowRun(1, `${name}-${randomUUID()}`), { image: `${host}/faults/${name}`, tags: ['1'], push: true, cache_repo: `${cache.host}/team/cache`, cache_export_fatal: fatal, retries: 0 }, {
-          during: (stderr) => {
-            if (!stopped && startedLine.test(stderr)) stopped = cache.stop();
+        runs[name] = await faultStep(
+          name,
+          slowRun(1, `${name}-${randomUUID()}`),
+          {
+            image: `${host}/faults/${name}`,
+            tags: ['1'],
+            push: true,
+            cache_repo: `${cache.host}/team/cache`,
+            cache_export_fatal: fatal,
+            retries: 0,
           },
-        });
+          {
+            during: (stderr) => {
+              if (!stopped && startedLine.test(stderr)) stopped = cache.stop();
+            },
+          },
+        );
         await stopped;
         runs[name]!.figures.cacheRegistryStopped = stopped ? 1 : 0;
       } finally {
@@ -404,7 +512,12 @@ describe('a registry that is down or failing', () => {
     const host = suite.bed.registry.host;
     const proxy = await startFlakyProxy(host, { failFirst: 1_000_000, match: isPush });
     try {
-      const run = await faultStep('cache-503', scratch, { image: `${host}/faults/cache-503`, tags: ['1'], push: true, cache_to: [`type=registry,ref=${proxy.host}/team/cache:1`] });
+      const run = await faultStep('cache-503', scratch, {
+        image: `${host}/faults/cache-503`,
+        tags: ['1'],
+        push: true,
+        cache_to: [`type=registry,ref=${proxy.host}/team/cache:1`],
+      });
       const pushed = await manifestDigest(host, 'faults/cache-503', '1');
       run.figures.injected503 = proxy.failures();
       check(() => {
@@ -423,7 +536,12 @@ describe('a registry that is down or failing', () => {
   test('a push to a registry answering 503 to every write: PUSH_FAILED after the configured retries, naming the registry', async () => {
     const proxy = await startFlakyProxy(suite.bed.registry.host, { failFirst: 1_000_000, match: isPush });
     try {
-      const run = await faultStep('push-503', scratch, { image: `${proxy.host}/faults/push-503`, tags: ['1'], push: true, retries: 1 });
+      const run = await faultStep('push-503', scratch, {
+        image: `${proxy.host}/faults/push-503`,
+        tags: ['1'],
+        push: true,
+        retries: 1,
+      });
       run.figures.injected503 = proxy.failures();
       run.figures.builds = run.stderr.match(/^#0 building with/gm)?.length ?? 0;
       check(() => {
@@ -441,7 +559,12 @@ describe('a registry that is down or failing', () => {
 
   test('a push to a port with nothing listening: PUSH_FAILED after the configured retries, naming the registry', async () => {
     const dead = `127.0.0.1:${await freePort()}`;
-    const run = await faultStep('push-down', scratch, { image: `${dead}/faults/push-down`, tags: ['1'], push: true, retries: 1 });
+    const run = await faultStep('push-down', scratch, {
+      image: `${dead}/faults/push-down`,
+      tags: ['1'],
+      push: true,
+      retries: 1,
+    });
     run.figures.builds = run.stderr.match(/^#0 building with/gm)?.length ?? 0;
     check(() => {
       assertClean(run, { exit: 21, reason: 'PUSH_FAILED' });
@@ -458,7 +581,13 @@ describe('a results dir that cannot take the results', () => {
    * a private mount namespace, which dies with the step: nothing to unmount. What the step left
    * there is copied out before, into `left`.
    */
-  const onTmpfs = async (name: string, mountOptions: string, fill: number, files: Record<string, string>, params: Record<string, unknown>) => {
+  const onTmpfs = async (
+    name: string,
+    mountOptions: string,
+    fill: number,
+    files: Record<string, string>,
+    params: Record<string, unknown>,
+  ) => {
     const results = path.join(work, name, 'results');
     const copy = path.join(work, name, 'left');
     mkdirSync(results, { recursive: true });
@@ -471,20 +600,46 @@ describe('a results dir that cannot take the results', () => {
       'cp -a "$results/." "$copy/"',
       'exit $code',
     ].join('\n');
-    const wrap = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', results, copy, mountOptions, String(fill)];
+    const wrap = [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      script,
+      'sh',
+      results,
+      copy,
+      mountOptions,
+      String(fill),
+    ];
     const run = await faultStep(name, files, params, { wrap });
-    const left = Object.fromEntries(readdirSync(copy).map((file) => [file, readFileSync(path.join(copy, file), 'utf8')]));
+    const left = Object.fromEntries(
+      readdirSync(copy).map((file) => [file, readFileSync(path.join(copy, file), 'utf8')]),
+    );
     return { run, left };
   };
   const builds = (run: FaultRun) => run.stderr.match(/^#0 building with/gm)?.length ?? 0;
 
   test('read-only: RESULTS_UNWRITABLE (EROFS) before any build; ERROR_REASON still reaches a result path elsewhere', async () => {
     const elsewhere = path.join(work, 'results-ro', 'elsewhere', 'ERROR_REASON');
-    const { run, left } = await onTmpfs('results-ro', 'ro,size=64k', 0, scratch, { image: 'e2e/ro', tags: ['1'], result_paths: { ERROR_REASON: elsewhere } });
+    const { run, left } = await onTmpfs('results-ro', 'ro,size=64k', 0, scratch, {
+      image: 'e2e/ro',
+      tags: ['1'],
+      result_paths: { ERROR_REASON: elsewhere },
+    });
     run.figures.builds = builds(run);
     check(() => {
-      assertClean(run, { exit: 24, reason: 'RESULTS_UNWRITABLE', results: { ERROR_REASON: readFileSync(elsewhere, 'utf8') } });
-      assert.match(run.stderr, /error RESULTS_UNWRITABLE: the results dir: cannot write to \S+ EROFS \(the file system is read-only\)/);
+      assertClean(run, {
+        exit: 24,
+        reason: 'RESULTS_UNWRITABLE',
+        results: { ERROR_REASON: readFileSync(elsewhere, 'utf8') },
+      });
+      assert.match(
+        run.stderr,
+        /error RESULTS_UNWRITABLE: the results dir: cannot write to \S+ EROFS \(the file system is read-only\)/,
+      );
       assert.equal(builds(run), 0, 'no build ran');
       assert.deepEqual(left, {});
     });
@@ -496,7 +651,10 @@ describe('a results dir that cannot take the results', () => {
     run.figures.builds = builds(run);
     check(() => {
       assertClean(run, { exit: 24, results: left });
-      assert.match(run.stderr, /error RESULTS_UNWRITABLE: the results dir: cannot write to \S+ ENOSPC \(no space left on the device\)/);
+      assert.match(
+        run.stderr,
+        /error RESULTS_UNWRITABLE: the results dir: cannot write to \S+ ENOSPC \(no space left on the device\)/,
+      );
       assert.match(run.stderr, /also failed to write an error result: cannot write result \S+ERROR_REASON: ENOSPC/);
       assert.equal(run.summary.code, 'RESULTS_UNWRITABLE');
       assert.equal(builds(run), 0, 'no build ran');
@@ -507,13 +665,21 @@ describe('a results dir that cannot take the results', () => {
 
   test('room for one file only: no subset of the image results, no truncated file; ERROR_REASON alone fits', async () => {
     // Pushed, so the step has five results to write (an unpushed build writes IMAGE_DIGEST alone, which would fit).
-    const { run, left } = await onTmpfs('results-one-page', 'size=8k', 4096, scratch, { image: `${suite.bed.registry.host}/e2e/one-page`, tags: ['1'], push: true });
+    const { run, left } = await onTmpfs('results-one-page', 'size=8k', 4096, scratch, {
+      image: `${suite.bed.registry.host}/e2e/one-page`,
+      tags: ['1'],
+      push: true,
+    });
     run.figures.builds = builds(run);
     check(() => {
       assertClean(run, { exit: 24, reason: 'RESULTS_UNWRITABLE', results: left });
       assert.equal(builds(run), 1, 'the build ran (the dir had room when it started)');
       assert.match(run.stderr, /error RESULTS_UNWRITABLE: cannot write result \S+IMAGE_\w+: ENOSPC/);
-      assert.deepEqual(Object.keys(left).sort(), ['ERROR_REASON', 'filler'], 'no IMAGE_* result without the others, no temp file');
+      assert.deepEqual(
+        Object.keys(left).sort(),
+        ['ERROR_REASON', 'filler'],
+        'no IMAGE_* result without the others, no temp file',
+      );
     });
     report('results-one-page', run, left);
   });

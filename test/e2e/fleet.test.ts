@@ -25,10 +25,23 @@ type Fleet = { endpoint: string; rank: number; skipped: string[] };
 const fleetOf = (run: StepRun) => run.summary.fleet as Fleet;
 
 /** A step against the fleet: the endpoint list, the client certificate Secret, a short wait per replica. */
-function fleetStep(name: string, image: string, files: Record<string, string>, extra: Record<string, unknown> = {}): Promise<StepRun> {
+function fleetStep(
+  name: string,
+  image: string,
+  files: Record<string, string>,
+  extra: Record<string, unknown> = {},
+): Promise<StepRun> {
   const tlsDir = path.join(work, name, 'tls');
   cpSync(tls.client.dir, tlsDir, { recursive: true });
-  const params = { image, tags: ['1'], endpoints: endpoints(), tls_dir: tlsDir, tls_server_name: tls.servername, endpoint_wait: 1, ...extra };
+  const params = {
+    image,
+    tags: ['1'],
+    endpoints: endpoints(),
+    tls_dir: tlsDir,
+    tls_server_name: tls.servername,
+    endpoint_wait: 1,
+    ...extra,
+  };
   return suite.step(name, files, params, { env: { PARAM_ENDPOINT: '' } });
 }
 
@@ -36,7 +49,22 @@ function fleetStep(name: string, image: string, files: Record<string, string>, e
 function history(replica: Buildkitd): string[] {
   const out = execFileSync(
     suite.bed.tools.buildctl,
-    ['--addr', replica.endpoint, '--tlscacert', tls.client.ca, '--tlscert', tls.client.cert, '--tlskey', tls.client.key, '--tlsservername', tls.servername, 'debug', 'histories', '--format', '{{json .}}'],
+    [
+      '--addr',
+      replica.endpoint,
+      '--tlscacert',
+      tls.client.ca,
+      '--tlscert',
+      tls.client.cert,
+      '--tlskey',
+      tls.client.key,
+      '--tlsservername',
+      tls.servername,
+      'debug',
+      'histories',
+      '--format',
+      '{{json .}}',
+    ],
     { encoding: 'utf8' },
   );
   return out.split('\n').filter((line) => line.trim() !== '');
@@ -53,7 +81,11 @@ describe('sticky routing over 3 replicas (TCP + mutual TLS)', () => {
     tls = makeTlsFiles(path.join(work, 'pki'));
     for (let n = 0; n < REPLICAS; n++) {
       replicas.push(
-        await startBuildkitd(suite.bed.tools, { dir: path.join(work, `replica-${n}`), tcpAddress: `tcp://127.0.0.1:${await freePort()}`, tls: daemonTls(tls) }).catch((error: Error) => {
+        await startBuildkitd(suite.bed.tools, {
+          dir: path.join(work, `replica-${n}`),
+          tcpAddress: `tcp://127.0.0.1:${await freePort()}`,
+          tls: daemonTls(tls),
+        }).catch((error: Error) => {
           throw new Error(`fleet replica ${n} (TCP + mTLS) did not start: ${error.message}`, { cause: error });
         }),
       );
@@ -81,7 +113,14 @@ describe('sticky routing over 3 replicas (TCP + mutual TLS)', () => {
     const jobs = [...names, ...names].map((image, index) => ({ image, index }));
     for (let at = 0; at < jobs.length; at += 2) {
       const pair = jobs.slice(at, at + 2);
-      runs.push(...(await Promise.all(pair.map(async ({ image, index }) => ({ image, run: await fleetStep(`spread-${index}`, image, context(`${image} ${index}`)) })))));
+      runs.push(
+        ...(await Promise.all(
+          pair.map(async ({ image, index }) => ({
+            image,
+            run: await fleetStep(`spread-${index}`, image, context(`${image} ${index}`)),
+          })),
+        )),
+      );
     }
     const grew = replicas.map((replica, n) => history(replica).length - before[n]!);
     check(() => {
@@ -92,8 +131,10 @@ describe('sticky routing over 3 replicas (TCP + mutual TLS)', () => {
       }
       const used = new Set(runs.map(({ run }) => fleetOf(run).endpoint));
       assert.ok(used.size > 1, `more than one replica used: ${[...used].join(', ')}`);
-      const expected = replicas.map((replica) => runs.filter(({ run }) => fleetOf(run).endpoint === replica.endpoint).length);
-      assert.deepEqual(grew, expected, 'each replica\'s own build history grew by the builds routed to it');
+      const expected = replicas.map(
+        (replica) => runs.filter(({ run }) => fleetOf(run).endpoint === replica.endpoint).length,
+      );
+      assert.deepEqual(grew, expected, "each replica's own build history grew by the builds routed to it");
     });
   });
 
@@ -109,12 +150,12 @@ describe('sticky routing over 3 replicas (TCP + mutual TLS)', () => {
       assert.equal(fleetOf(second).endpoint, fleetOf(first).endpoint);
       const runCached = new RegExp(`#(\\d+) \\[2/3\\] RUN echo ${run} [^\\n]*\\n#\\1 CACHED`);
       assert.doesNotMatch(first.stderr, runCached, 'the first build ran its RUN step');
-      assert.match(second.stderr, runCached, 'the second took it from the replica\'s own cache');
+      assert.match(second.stderr, runCached, "the second took it from the replica's own cache");
       assert.ok((second.summary.cachedSteps as number) > (first.summary.cachedSteps as number));
     });
   });
 
-  test('the repository\'s replica is down: the next one in its order builds, and the log and summary say so', async () => {
+  test("the repository's replica is down: the next one in its order builds, and the log and summary say so", async () => {
     const image = 'fleet/sticky';
     const order = rankEndpoints(endpoints(), image);
     const down = replicas.find((replica) => replica.endpoint === order[0])!;
@@ -123,7 +164,12 @@ describe('sticky routing over 3 replicas (TCP + mutual TLS)', () => {
     check(() => {
       assert.equal(run.exitCode, 0, run.stderr);
       assert.deepEqual(fleetOf(run), { endpoint: order[1], rank: 1, skipped: [order[0]] });
-      assert.match(run.stderr, new RegExp(`fleet: ${order[0]!.replaceAll('.', '\\.')} \\(choice 1 for fleet/sticky\\) did not answer within 1 s; moving on to ${order[1]!.replaceAll('.', '\\.')}`));
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `fleet: ${order[0]!.replaceAll('.', '\\.')} \\(choice 1 for fleet/sticky\\) did not answer within 1 s; moving on to ${order[1]!.replaceAll('.', '\\.')}`,
+        ),
+      );
       assert.match(run.stderr, /fleet: building on \S+, choice 2 for fleet\/sticky/);
     });
   });

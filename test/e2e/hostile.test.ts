@@ -30,7 +30,12 @@ describe('legal but nasty values through buildx and BuildKit', () => {
     // A key whose path holds quotes, '=', spaces and a leading dash (a comma is the one thing --ssh cannot carry).
     const keyDir = path.join(work, 'keys', '-o "q"=x é');
     const sshKey = makeSshKey(keyDir, 'deploy key');
-    const sshImage = seedSshImage(suite.bed.tools, suite.bed.buildkitd.endpoint, suite.bed.registry.host, path.join(work, 'ssh-image'));
+    const sshImage = seedSshImage(
+      suite.bed.tools,
+      suite.bed.buildkitd.endpoint,
+      suite.bed.registry.host,
+      path.join(work, 'ssh-image'),
+    );
     const secretValue = 'secret,with="quotes"\nand=lines\n';
     const layout = path.join(work, 'out', 'lay,out "q"=x', 'image');
     const host = suite.bed.registry.host;
@@ -42,35 +47,58 @@ describe('legal but nasty values through buildx and BuildKit', () => {
       'RUN --mount=type=ssh ssh-add -l > /ssh.txt',
     ].join('\n');
     // The step's own dir (context, TMPDIR, metadata file) holds a space, a dash, quotes, '=' and a comma.
-    const run = await suite.step('odd -o,"q"=x', { Dockerfile: dockerfile }, {
-      image: `${host}/team/hostile`,
-      tags: ['1.0--output', 'xo'],
-      push: true,
-      oci_layout: layout,
-      build_args: keys.map((key) => ({ key, value: values[key] })),
-      labels: [...keys.map((key) => ({ key: `l.${key}`, value: values[key] })), { key: '--output', value: `type=local,dest=${trap}` }],
-      annotations: keys.map((key) => ({ key: `manifest:org.example.${key.toLowerCase()}`, value: values[key] })),
-      secrets: [{ key: 'odd.id-1_x', value: secretValue }],
-      ssh_key_files: [{ key: 'default', value: sshKey.privateKeyPath }],
-      provenance: 'none',
-    });
+    const run = await suite.step(
+      'odd -o,"q"=x',
+      { Dockerfile: dockerfile },
+      {
+        image: `${host}/team/hostile`,
+        tags: ['1.0--output', 'xo'],
+        push: true,
+        oci_layout: layout,
+        build_args: keys.map((key) => ({ key, value: values[key] })),
+        labels: [
+          ...keys.map((key) => ({ key: `l.${key}`, value: values[key] })),
+          { key: '--output', value: `type=local,dest=${trap}` },
+        ],
+        annotations: keys.map((key) => ({ key: `manifest:org.example.${key.toLowerCase()}`, value: values[key] })),
+        secrets: [{ key: 'odd.id-1_x', value: secretValue }],
+        ssh_key_files: [{ key: 'default', value: sshKey.privateKeyPath }],
+        provenance: 'none',
+      },
+    );
     check(() => assert.equal(run.exitCode, 0, run.stderr));
     const digest = run.results.IMAGE_DIGEST!;
     const pushed = await Promise.all(['1.0--output', 'xo'].map((tag) => manifestDigest(host, 'team/hostile', tag)));
     check(() => {
       const [image] = imageManifests(layout, digest);
       assert.ok(image);
-      for (const key of keys) assert.equal(readImageFile(layout, image, `${key}.txt`), values[key], `RUN saw build arg ${key} exactly`);
-      assert.equal(readImageFile(layout, image, 'secret.sum').trim(), createHash('sha256').update(secretValue).digest('hex'), 'the secret id with odd characters mounted the exact value');
-      assert.match(readImageFile(layout, image, 'ssh.txt'), new RegExp(sshKey.fingerprint.replace(/[+/]/g, '\\$&')), 'the key at an odd path was forwarded');
-      const config = readJson<{ config: { Labels: Record<string, string> } }>(blobPath(layout, (image as { config: { digest: string } }).config.digest));
+      for (const key of keys)
+        assert.equal(readImageFile(layout, image, `${key}.txt`), values[key], `RUN saw build arg ${key} exactly`);
+      assert.equal(
+        readImageFile(layout, image, 'secret.sum').trim(),
+        createHash('sha256').update(secretValue).digest('hex'),
+        'the secret id with odd characters mounted the exact value',
+      );
+      assert.match(
+        readImageFile(layout, image, 'ssh.txt'),
+        new RegExp(sshKey.fingerprint.replace(/[+/]/g, '\\$&')),
+        'the key at an odd path was forwarded',
+      );
+      const config = readJson<{ config: { Labels: Record<string, string> } }>(
+        blobPath(layout, (image as { config: { digest: string } }).config.digest),
+      );
       for (const key of keys) assert.equal(config.config.Labels[`l.${key}`], values[key], `label l.${key} exactly`);
       assert.equal(config.config.Labels['--output'], `type=local,dest=${trap}`);
       const annotations = (image as { annotations?: Record<string, string> }).annotations ?? {};
-      for (const key of keys) assert.equal(annotations[`org.example.${key.toLowerCase()}`], values[key], `annotation ${key} exactly`);
+      for (const key of keys)
+        assert.equal(annotations[`org.example.${key.toLowerCase()}`], values[key], `annotation ${key} exactly`);
       // Outputs exactly as configured: the registry tags and one layout, no local export anywhere.
       assert.deepEqual(pushed, [digest, digest]);
-      assert.deepEqual(layoutIndex(layout).map((entry) => entry.digest), [digest, digest], 'the layout names the image once per tag');
+      assert.deepEqual(
+        layoutIndex(layout).map((entry) => entry.digest),
+        [digest, digest],
+        'the layout names the image once per tag',
+      );
       assert.equal(existsSync(trap), false, 'no --output=type=local export happened');
       assert.equal(existsSync('/tmp/x'), false);
       assert.deepEqual(readdirSync(path.join(work, 'out')), ['lay,out "q"=x']);
@@ -85,11 +113,18 @@ describe('legal but nasty values through buildx and BuildKit', () => {
     const argsDir = path.join(work, 'args-dir');
     mkdirSync(argsDir, { recursive: true });
     writeFileSync(path.join(argsDir, 'BIG'), 'x'.repeat(200_000));
-    const run = await suite.step('execve-limit', { Dockerfile: `FROM ${suite.bed.busybox}\n` }, { image: 'e2e/limit', tags: ['1'], build_args_dir: argsDir });
+    const run = await suite.step(
+      'execve-limit',
+      { Dockerfile: `FROM ${suite.bed.busybox}\n` },
+      { image: 'e2e/limit', tags: ['1'], build_args_dir: argsDir },
+    );
     check(() => {
       assert.equal(run.exitCode, 2, run.stderr);
       assert.equal(run.results.ERROR_REASON, 'PARAMS_INVALID');
-      assert.match(run.results.ERROR_MESSAGE ?? '', /build_args_dir: file "BIG" holds 200000 bytes, over the 16384-character limit/);
+      assert.match(
+        run.results.ERROR_MESSAGE ?? '',
+        /build_args_dir: file "BIG" holds 200000 bytes, over the 16384-character limit/,
+      );
       assert.doesNotMatch(run.stderr, /BuildKit daemon .* answers/, 'refused before waiting for the daemon');
       assert.equal(readFileSync(path.join(argsDir, 'BIG'), 'utf8').length, 200_000);
     });

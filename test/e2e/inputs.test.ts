@@ -21,7 +21,12 @@ const { work, check } = suite;
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
 /** Runs the step on a context made of `files`, with params as PARAM_* env. */
-const build = (name: string, files: Record<string, string>, params: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => suite.step(name, files, params, { env });
+const build = (
+  name: string,
+  files: Record<string, string>,
+  params: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = {},
+) => suite.step(name, files, params, { env });
 
 /** Nothing the step leaves behind may contain `secret`: output, results, metadata, state dir. */
 function assertNowhere(run: CliRun & { dir: string }, secrets: string[]): void {
@@ -58,7 +63,14 @@ describe('secrets', () => {
           'RUN --mount=type=secret,id=token,required=true test -f /run/secrets/token && ! test -e /token-leak',
         ].join('\n'),
       },
-      { image: 'e2e/secrets', tags: ['1'], secrets: [{ key: 'token', value: multiLine }], secrets_dir: secretsDir, oci_layout: path.join(work, 'secrets', 'layout'), metadata_file: path.join(work, 'secrets', 'metadata.json') },
+      {
+        image: 'e2e/secrets',
+        tags: ['1'],
+        secrets: [{ key: 'token', value: multiLine }],
+        secrets_dir: secretsDir,
+        oci_layout: path.join(work, 'secrets', 'layout'),
+        metadata_file: path.join(work, 'secrets', 'metadata.json'),
+      },
     );
     check(() => {
       assert.equal(run.exitCode, 0, run.stderr);
@@ -75,7 +87,9 @@ describe('secrets', () => {
     const secretsDir = writeContext(path.join(work, 'secrets-fail-mount'), { fromdir: mounted });
     const run = await build(
       'secrets-fail',
-      { Dockerfile: `FROM ${suite.bed.busybox}\nRUN --mount=type=secret,id=token --mount=type=secret,id=fromdir cat /run/secrets/token /run/secrets/fromdir; exit 1\n` },
+      {
+        Dockerfile: `FROM ${suite.bed.busybox}\nRUN --mount=type=secret,id=token --mount=type=secret,id=fromdir cat /run/secrets/token /run/secrets/fromdir; exit 1\n`,
+      },
       { image: 'e2e/secrets-fail', tags: ['1'], secrets: [{ key: 'token', value }], secrets_dir: secretsDir },
     );
     check(() => {
@@ -92,8 +106,16 @@ describe('SSH', () => {
     const fromDir = makeSshKey(keys, 'dir');
     const fromFile = makeSshKey(keys, 'file');
     const fromEnv = makeSshKey(keys, 'env');
-    const sshDir = writeContext(path.join(work, 'ssh-mount'), { 'ssh-privatekey': readFileSync(fromDir.privateKeyPath, 'utf8'), known_hosts: 'example.com ssh-ed25519 AAAA\n' });
-    const sshImage = seedSshImage(suite.bed.tools, suite.bed.buildkitd.endpoint, suite.bed.registry.host, path.join(work, 'ssh-image'));
+    const sshDir = writeContext(path.join(work, 'ssh-mount'), {
+      'ssh-privatekey': readFileSync(fromDir.privateKeyPath, 'utf8'),
+      known_hosts: 'example.com ssh-ed25519 AAAA\n',
+    });
+    const sshImage = seedSshImage(
+      suite.bed.tools,
+      suite.bed.buildkitd.endpoint,
+      suite.bed.registry.host,
+      path.join(work, 'ssh-image'),
+    );
     const envKey = readFileSync(fromEnv.privateKeyPath, 'utf8');
     const run = await build(
       'ssh',
@@ -104,7 +126,13 @@ describe('SSH', () => {
           'RUN --mount=type=ssh,id=deploy ssh-add -l > /deploy.txt',
         ].join('\n'),
       },
-      { image: 'e2e/ssh', tags: ['1'], ssh_dir: sshDir, ssh_key_files: [{ key: 'deploy', value: fromFile.privateKeyPath }], ssh: [{ key: 'deploy', value: envKey }] },
+      {
+        image: 'e2e/ssh',
+        tags: ['1'],
+        ssh_dir: sshDir,
+        ssh_key_files: [{ key: 'deploy', value: fromFile.privateKeyPath }],
+        ssh: [{ key: 'deploy', value: envKey }],
+      },
     );
     check(() => {
       assert.equal(run.exitCode, 0, run.stderr);
@@ -130,13 +158,27 @@ describe('registry auth, push and OCI outputs', () => {
     const auth = await startAuthRegistry(suite.bed.tools, path.join(work, 'auth-registry'), 'ci', 'p@ss:w0rd');
     try {
       // 1. A base image pushed to the auth registry with a config.json dir (a Tekton docker-config workspace).
-      const base = await build('auth-base', { Dockerfile: 'FROM scratch\nCOPY base.txt /base.txt\n', 'base.txt': 'base layer\n' }, { image: `${auth.host}/team/base`, tags: ['1'], push: true, docker_config: auth.dockerConfigDir });
+      const base = await build(
+        'auth-base',
+        { Dockerfile: 'FROM scratch\nCOPY base.txt /base.txt\n', 'base.txt': 'base layer\n' },
+        { image: `${auth.host}/team/base`, tags: ['1'], push: true, docker_config: auth.dockerConfigDir },
+      );
       // 2. An image FROM that base, pulled and pushed with a .dockerconfigjson Secret dir.
-      const app = await build('auth-app', { Dockerfile: `FROM ${auth.host}/team/base:1\nCOPY app.txt /app.txt\n`, 'app.txt': 'app\n' }, { image: `${auth.host}/team/app`, tags: ['1', 'latest'], push: true, docker_config: auth.dockerconfigjsonDir });
+      const app = await build(
+        'auth-app',
+        { Dockerfile: `FROM ${auth.host}/team/base:1\nCOPY app.txt /app.txt\n`, 'app.txt': 'app\n' },
+        { image: `${auth.host}/team/app`, tags: ['1', 'latest'], push: true, docker_config: auth.dockerconfigjsonDir },
+      );
       // 3. No credentials at all.
-      const denied = await build('auth-denied', { Dockerfile: 'FROM scratch\nCOPY x /x\n', x: 'x' }, { image: `${auth.host}/team/denied`, tags: ['1'], push: true, retries: 0 });
+      const denied = await build(
+        'auth-denied',
+        { Dockerfile: 'FROM scratch\nCOPY x /x\n', x: 'x' },
+        { image: `${auth.host}/team/denied`, tags: ['1'], push: true, retries: 0 },
+      );
       const credentials = { user: auth.user, password: auth.password };
-      const registryDigests = await Promise.all(['1', 'latest'].map((tag) => manifestDigest(auth.host, 'team/app', tag, credentials)));
+      const registryDigests = await Promise.all(
+        ['1', 'latest'].map((tag) => manifestDigest(auth.host, 'team/app', tag, credentials)),
+      );
       check(() => {
         assert.equal(base.exitCode, 0, base.stderr);
         assert.equal(app.exitCode, 0, app.stderr);
@@ -153,7 +195,11 @@ describe('registry auth, push and OCI outputs', () => {
   test('push and an OCI tar from one build: the registry, the tar and IMAGE_DIGEST agree', async () => {
     const host = suite.bed.registry.host;
     const tarFile = path.join(work, 'both', 'out', 'image.tar');
-    const run = await build('both', { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'both outputs' }, { image: `${host}/team/both`, tags: ['v1', 'v2'], push: true, oci_layout: tarFile, oci_tar: true });
+    const run = await build(
+      'both',
+      { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'both outputs' },
+      { image: `${host}/team/both`, tags: ['v1', 'v2'], push: true, oci_layout: tarFile, oci_tar: true },
+    );
     const pushed = await Promise.all(['v1', 'v2'].map((tag) => manifestDigest(host, 'team/both', tag)));
     check(() => {
       assert.equal(run.exitCode, 0, run.stderr);
@@ -161,7 +207,10 @@ describe('registry auth, push and OCI outputs', () => {
       assert.ok(statSync(tarFile).isFile());
       const index = JSON.parse(execTar(tarFile, 'index.json')) as { manifests: Array<{ digest: string }> };
       assert.equal(index.manifests[0]?.digest, run.results.IMAGE_DIGEST);
-      assert.equal(run.results.IMAGES, `${host}/team/both:v1@${run.results.IMAGE_DIGEST},${host}/team/both:v2@${run.results.IMAGE_DIGEST}`);
+      assert.equal(
+        run.results.IMAGES,
+        `${host}/team/both:v1@${run.results.IMAGE_DIGEST},${host}/team/both:v2@${run.results.IMAGE_DIGEST}`,
+      );
     });
   });
 });
@@ -173,7 +222,12 @@ function execTar(file: string, member: string): string {
 describe('registry cache', () => {
   // Each RUN writes a random value: the same value in a later image proves the step was not run again.
   const dockerfile = (base: string) =>
-    [`FROM ${base}`, 'RUN sleep 2 && cat /proc/sys/kernel/random/uuid > /one', 'RUN sleep 2 && cat /proc/sys/kernel/random/uuid > /two', 'COPY app.txt /app.txt'].join('\n');
+    [
+      `FROM ${base}`,
+      'RUN sleep 2 && cat /proc/sys/kernel/random/uuid > /one',
+      'RUN sleep 2 && cat /proc/sys/kernel/random/uuid > /two',
+      'COPY app.txt /app.txt',
+    ].join('\n');
   const randomValues = (run: { stdout: string; results: Record<string, string> }) => {
     const layout = defaultLayout(run);
     const image = imageManifests(layout, run.results.IMAGE_DIGEST!)[0]!;
@@ -188,17 +242,25 @@ describe('registry cache', () => {
     // A fresh daemon with empty state: only the registry cache can make steps cached.
     const fresh = await startBuildkitd(suite.bed.tools, { dir: path.join(work, 'cache-daemon') });
     try {
-      const second = await build('cache-2', { Dockerfile: dockerfile(suite.bed.busybox), 'app.txt': 'v2' }, params, { PARAM_ENDPOINT: fresh.endpoint });
+      const second = await build('cache-2', { Dockerfile: dockerfile(suite.bed.busybox), 'app.txt': 'v2' }, params, {
+        PARAM_ENDPOINT: fresh.endpoint,
+      });
       check(() => {
         assert.equal(first.exitCode, 0, first.stderr);
         assert.ok(exported, 'the cache was exported to <cache_repo>:buildcache, the default key');
         assert.equal(second.exitCode, 0, second.stderr);
         assert.match(second.stderr, /importing cache manifest from 127\.0\.0\.1:\d+\/team\/cache:buildcache/);
         assert.deepEqual(randomValues(second), randomValues(first), 'both RUN layers came from the registry cache');
-        assert.match(second.stderr, /#\d+ \[2\/4\] RUN sleep 2 && cat \/proc\/sys\/kernel\/random\/uuid > \/one\n#\d+ CACHED/);
+        assert.match(
+          second.stderr,
+          /#\d+ \[2\/4\] RUN sleep 2 && cat \/proc\/sys\/kernel\/random\/uuid > \/one\n#\d+ CACHED/,
+        );
         const summary = JSON.parse(second.stdout) as { steps: number; cachedSteps: number };
         assert.equal(summary.steps, 4, 'FROM, two RUNs and COPY');
-        assert.ok(summary.cachedSteps >= 1, `the summary counts the steps BuildKit reports CACHED (${summary.cachedSteps})`);
+        assert.ok(
+          summary.cachedSteps >= 1,
+          `the summary counts the steps BuildKit reports CACHED (${summary.cachedSteps})`,
+        );
       });
     } finally {
       await fresh.stop();
@@ -243,10 +305,18 @@ describe('platforms, labels, annotations, attestations', () => {
       },
     );
     check(() => assert.equal(run.exitCode, 0, run.stderr));
-    type Index = { mediaType: string; annotations?: Record<string, string>; manifests: Array<{ digest: string; platform?: { architecture: string }; annotations?: Record<string, string> }> };
+    type Index = {
+      mediaType: string;
+      annotations?: Record<string, string>;
+      manifests: Array<{ digest: string; platform?: { architecture: string }; annotations?: Record<string, string> }>;
+    };
     const index = await manifest<Index>(host, 'team/multi', run.results.IMAGE_DIGEST!);
-    const images = index.manifests.filter((entry) => entry.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest');
-    const attestations = index.manifests.filter((entry) => entry.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest');
+    const images = index.manifests.filter(
+      (entry) => entry.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest',
+    );
+    const attestations = index.manifests.filter(
+      (entry) => entry.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest',
+    );
     const configs = await Promise.all(
       images.map(async (entry) => {
         const image = await manifest<{ config: { digest: string } }>(host, 'team/multi', entry.digest);
@@ -259,8 +329,12 @@ describe('platforms, labels, annotations, attestations', () => {
       assert.deepEqual(images.map((entry) => entry.platform?.architecture).sort(), ['amd64', 'arm64']);
       assert.equal(attestations.length, 2, 'one provenance attestation per platform');
       assert.equal(index.annotations?.['org.opencontainers.image.title'], 'multi-app');
-      for (const config of configs) assert.equal(config.config.Labels['org.opencontainers.image.source'], 'https://git.example.com/app');
-      assert.deepEqual(configs.map((config) => config.config.Labels['built.for']).sort(), ['linux/amd64', 'linux/arm64']);
+      for (const config of configs)
+        assert.equal(config.config.Labels['org.opencontainers.image.source'], 'https://git.example.com/app');
+      assert.deepEqual(configs.map((config) => config.config.Labels['built.for']).sort(), [
+        'linux/amd64',
+        'linux/arm64',
+      ]);
     });
   });
 
@@ -272,18 +346,48 @@ describe('platforms, labels, annotations, attestations', () => {
       'n=$(find "$BUILDKIT_SCAN_SOURCE" -type f | wc -l)',
       'printf \'{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/Document","subject":[],"predicate":{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"bed-scanner","files":%s}}\' "$n" > "$BUILDKIT_SCAN_DESTINATION/$(basename "$BUILDKIT_SCAN_SOURCE").spdx.json"',
     ].join('\n');
-    const scanner = await build('sbom-scanner', { Dockerfile: `FROM ${suite.bed.busybox}\nCOPY scan.sh /scan.sh\nENTRYPOINT ["/bin/sh", "/scan.sh"]\n`, 'scan.sh': script }, { image: `${host}/bed/scanner`, tags: ['1'], push: true, provenance: 'none' });
+    const scanner = await build(
+      'sbom-scanner',
+      {
+        Dockerfile: `FROM ${suite.bed.busybox}\nCOPY scan.sh /scan.sh\nENTRYPOINT ["/bin/sh", "/scan.sh"]\n`,
+        'scan.sh': script,
+      },
+      { image: `${host}/bed/scanner`, tags: ['1'], push: true, provenance: 'none' },
+    );
     check(() => assert.equal(scanner.exitCode, 0, scanner.stderr));
-    const run = await build('sbom', { Dockerfile: 'FROM scratch\nCOPY a b /\n', a: 'a', b: 'b' }, { image: `${host}/team/sbom`, tags: ['1'], push: true, sbom: true, sbom_generator: `${host}/bed/scanner:1` });
+    const run = await build(
+      'sbom',
+      { Dockerfile: 'FROM scratch\nCOPY a b /\n', a: 'a', b: 'b' },
+      { image: `${host}/team/sbom`, tags: ['1'], push: true, sbom: true, sbom_generator: `${host}/bed/scanner:1` },
+    );
     check(() => assert.equal(run.exitCode, 0, run.stderr));
     type Index = { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
     const index = await manifest<Index>(host, 'team/sbom', run.results.IMAGE_DIGEST!);
-    const attestation = index.manifests.find((entry) => entry.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest');
-    const layers = attestation ? (await manifest<{ layers: Array<{ digest: string; annotations?: Record<string, string> }> }>(host, 'team/sbom', attestation.digest)).layers : [];
-    const spdx = layers.find((layer) => layer.annotations?.['in-toto.io/predicate-type'] === 'https://spdx.dev/Document');
-    const statement = spdx ? ((await (await fetch(`http://${host}/v2/team/sbom/blobs/${spdx.digest}`)).json()) as { predicate: { name: string; files: number } }) : undefined;
+    const attestation = index.manifests.find(
+      (entry) => entry.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest',
+    );
+    const layers = attestation
+      ? (
+          await manifest<{ layers: Array<{ digest: string; annotations?: Record<string, string> }> }>(
+            host,
+            'team/sbom',
+            attestation.digest,
+          )
+        ).layers
+      : [];
+    const spdx = layers.find(
+      (layer) => layer.annotations?.['in-toto.io/predicate-type'] === 'https://spdx.dev/Document',
+    );
+    const statement = spdx
+      ? ((await (await fetch(`http://${host}/v2/team/sbom/blobs/${spdx.digest}`)).json()) as {
+          predicate: { name: string; files: number };
+        })
+      : undefined;
     check(() => {
-      assert.ok(spdx, `an SPDX layer in the attestation manifest (${JSON.stringify(layers.map((layer) => layer.annotations))})`);
+      assert.ok(
+        spdx,
+        `an SPDX layer in the attestation manifest (${JSON.stringify(layers.map((layer) => layer.annotations))})`,
+      );
       assert.equal(statement?.predicate.name, 'bed-scanner');
       assert.equal(statement?.predicate.files, 2);
     });
@@ -301,8 +405,20 @@ describe('a shared BuildKit fleet over TCP with mutual TLS', () => {
     });
     try {
       const files = { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'fleet' };
-      const good = await build('tls-good', files, { image: 'e2e/fleet', tags: ['1'], endpoint: address, tls_dir: tls.client.dir, tls_server_name: tls.servername });
-      const wrong = await build('tls-wrong', files, { image: 'e2e/fleet', tags: ['1'], endpoint: address, tls_dir: tls.wrongCa.dir, daemon_timeout: 60 });
+      const good = await build('tls-good', files, {
+        image: 'e2e/fleet',
+        tags: ['1'],
+        endpoint: address,
+        tls_dir: tls.client.dir,
+        tls_server_name: tls.servername,
+      });
+      const wrong = await build('tls-wrong', files, {
+        image: 'e2e/fleet',
+        tags: ['1'],
+        endpoint: address,
+        tls_dir: tls.wrongCa.dir,
+        daemon_timeout: 60,
+      });
       check(() => {
         assert.equal(good.exitCode, 0, good.stderr);
         assert.equal(good.results.IMAGE_DIGEST, layoutIndex(defaultLayout(good))[0]?.digest);
@@ -319,12 +435,20 @@ describe('a shared BuildKit fleet over TCP with mutual TLS', () => {
 
 describe('reproducible digests', () => {
   test('source_date_epoch: the same context on two wiped daemons gives the same IMAGE_DIGEST', async () => {
-    const files = { Dockerfile: `FROM ${suite.bed.busybox}\nRUN echo built > /built.txt\nCOPY app.txt /app.txt\n`, 'app.txt': 'same' };
+    const files = {
+      Dockerfile: `FROM ${suite.bed.busybox}\nRUN echo built > /built.txt\nCOPY app.txt /app.txt\n`,
+      'app.txt': 'same',
+    };
     const digests: string[] = [];
     for (const round of [1, 2]) {
       const daemon = await startBuildkitd(suite.bed.tools, { dir: path.join(work, `repro-daemon-${round}`) });
       try {
-        const run = await build(`repro-${round}`, files, { image: 'e2e/repro', tags: ['1'], source_date_epoch: 1700000000}, { PARAM_ENDPOINT: daemon.endpoint });
+        const run = await build(
+          `repro-${round}`,
+          files,
+          { image: 'e2e/repro', tags: ['1'], source_date_epoch: 1700000000 },
+          { PARAM_ENDPOINT: daemon.endpoint },
+        );
         check(() => assert.equal(run.exitCode, 0, run.stderr));
         digests.push(run.results.IMAGE_DIGEST!);
       } finally {

@@ -29,8 +29,13 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 /** Every form a secret could take in text: itself, its lines, base64 and JSON-escaped. */
 function forms(secret: string): string[] {
-  const lines = secret.split('\n').map((line) => line.trim()).filter((line) => line.length >= 16 && !/^-----(BEGIN|END) /.test(line));
-  return [...new Set([secret.trim(), ...lines, Buffer.from(secret).toString('base64'), JSON.stringify(secret).slice(1, -1)])].filter((form) => form.length >= 16);
+  const lines = secret
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length >= 16 && !/^-----(BEGIN|END) /.test(line));
+  return [
+    ...new Set([secret.trim(), ...lines, Buffer.from(secret).toString('base64'), JSON.stringify(secret).slice(1, -1)]),
+  ].filter((form) => form.length >= 16);
 }
 
 /** /proc/<pid>/<file>, or '' when the process is gone or not ours to read. */
@@ -53,15 +58,24 @@ function startSampler() {
   const sample = () => {
     samples++;
     const pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-    const parent = new Map(pids.map((pid) => [pid, procFile(pid, 'stat').replace(/^.*\) /s, '').split(' ')[1] ?? '']));
+    const parent = new Map(
+      pids.map((pid) => [
+        pid,
+        procFile(pid, 'stat')
+          .replace(/^.*\) /s, '')
+          .split(' ')[1] ?? '',
+      ]),
+    );
     const descends = (pid: string) => {
-      for (let at = parent.get(pid), hops = 0; at && hops < 64; at = parent.get(at), hops++) if (at === String(root)) return true;
+      for (let at = parent.get(pid), hops = 0; at && hops < 64; at = parent.get(at), hops++)
+        if (at === String(root)) return true;
       return false;
     };
     for (const pid of pids) {
       const cmdline = procFile(pid, 'cmdline');
       if (cmdline) seen.set(`cmdline ${pid} ${cmdline.slice(0, 60)}`, cmdline);
-      if (root !== undefined && descends(pid)) seen.set(`environ ${pid} (${cmdline.slice(0, 60)})`, procFile(pid, 'environ'));
+      if (root !== undefined && descends(pid))
+        seen.set(`environ ${pid} (${cmdline.slice(0, 60)})`, procFile(pid, 'environ'));
     }
   };
   const timer = setInterval(sample, 50);
@@ -126,7 +140,9 @@ describe('leak scan', () => {
     const dirKey = makeSshKey(keys, 'dir');
     const fileKey = makeSshKey(keys, 'file');
     const envKeyText = readFileSync(envKey.privateKeyPath, 'utf8');
-    const sshDir = writeContext(path.join(inputs, 'ssh-auth'), { 'ssh-privatekey': readFileSync(dirKey.privateKeyPath, 'utf8') });
+    const sshDir = writeContext(path.join(inputs, 'ssh-auth'), {
+      'ssh-privatekey': readFileSync(dirKey.privateKeyPath, 'utf8'),
+    });
     // 3. Registry credentials for an htpasswd registry.
     const user = `u${randomBytes(4).toString('hex')}`;
     const password = unique('registry-password');
@@ -139,7 +155,12 @@ describe('leak scan', () => {
       tcpAddress: address,
       tls: daemonTls(tls),
     });
-    const sshImage = seedSshImage(suite.bed.tools, suite.bed.buildkitd.endpoint, suite.bed.registry.host, path.join(work, 'ssh-image'));
+    const sshImage = seedSshImage(
+      suite.bed.tools,
+      suite.bed.buildkitd.endpoint,
+      suite.bed.registry.host,
+      path.join(work, 'ssh-image'),
+    );
     const secrets: Array<[string, string]> = [
       ['secrets (env JSON)', envSecret],
       ['secrets_dir file', fileSecret],
@@ -183,7 +204,12 @@ describe('leak scan', () => {
           },
           {
             // The inline secrets come as one JSON document, as a pipeline passes them from a Secret.
-            env: { BUILDKIT_STEP_PARAMS: JSON.stringify({ secrets: [{ key: 'envsecret', value: envSecret }], ssh: [{ key: 'deploy', value: envKeyText }] }) },
+            env: {
+              BUILDKIT_STEP_PARAMS: JSON.stringify({
+                secrets: [{ key: 'envsecret', value: envSecret }],
+                ssh: [{ key: 'deploy', value: envKeyText }],
+              }),
+            },
             onStderr: (_, child) => sampler.setRoot(child.pid),
           },
         );
@@ -204,13 +230,30 @@ describe('leak scan', () => {
       assert.equal(pushed, run.results.IMAGE_DIGEST, 'the authenticated push reached the registry');
       const layout = path.join(work, 'leak', 'out', 'layout');
       const image = imageManifests(layout, run.results.IMAGE_DIGEST!)[0]!;
-      assert.deepEqual(readImageFile(layout, image, 'secrets.sum').trim().split('\n'), [sha256(envSecret), sha256(fileSecret), sha256(multiLine)]);
-      assert.ok(readImageFile(layout, image, 'default.txt').includes(dirKey.fingerprint), 'the ssh_dir key is the default id');
+      assert.deepEqual(readImageFile(layout, image, 'secrets.sum').trim().split('\n'), [
+        sha256(envSecret),
+        sha256(fileSecret),
+        sha256(multiLine),
+      ]);
+      assert.ok(
+        readImageFile(layout, image, 'default.txt').includes(dirKey.fingerprint),
+        'the ssh_dir key is the default id',
+      );
       const deploy = readImageFile(layout, image, 'deploy.txt');
       assert.ok(deploy.includes(envKey.fingerprint) && deploy.includes(fileKey.fingerprint), deploy);
-      assert.match(run.stderr, new RegExp(`BuildKit daemon at ${address.replaceAll('.', '\\.')} answers`), 'built on the mTLS daemon');
-      assert.ok([...sampled.values()].some((text) => /buildx? .*build .*--builder buildkit-step/.test(text)), 'the sampler saw buildx build running');
-      assert.ok([...sampled].some(([where, text]) => where.startsWith('environ') && text.includes('BUILDX_CONFIG=')), "the sampler read buildx's environment");
+      assert.match(
+        run.stderr,
+        new RegExp(`BuildKit daemon at ${address.replaceAll('.', '\\.')} answers`),
+        'built on the mTLS daemon',
+      );
+      assert.ok(
+        [...sampled.values()].some((text) => /buildx? .*build .*--builder buildkit-step/.test(text)),
+        'the sampler saw buildx build running',
+      );
+      assert.ok(
+        [...sampled].some(([where, text]) => where.startsWith('environ') && text.includes('BUILDX_CONFIG=')),
+        "the sampler read buildx's environment",
+      );
     });
 
     // Where the values must not be.
@@ -223,24 +266,48 @@ describe('leak scan', () => {
       ...filesUnder(run.dir),
       ...filesUnder(path.join(work, 'leak', 'out')),
       // And anything written to the machine's temp dir meanwhile, outside the inputs and the daemons' own state.
-      ...filesUnder(os.tmpdir(), [inputs, path.join(work, 'auth-registry'), path.join(work, 'tls-daemon'), path.join(work, 'ssh-image'), suite.bed.dir], started),
+      ...filesUnder(
+        os.tmpdir(),
+        [
+          inputs,
+          path.join(work, 'auth-registry'),
+          path.join(work, 'tls-daemon'),
+          path.join(work, 'ssh-image'),
+          suite.bed.dir,
+        ],
+        started,
+      ),
     ];
     const leaks: string[] = [];
     for (const [route, secret] of secrets) {
       for (const form of forms(secret)) {
-        for (const [where, text] of places) if (text.includes(form)) leaks.push(`${route} (${form.slice(0, 12)}...) in ${where}`);
+        for (const [where, text] of places)
+          if (text.includes(form)) leaks.push(`${route} (${form.slice(0, 12)}...) in ${where}`);
       }
     }
     check(() => {
       assert.deepEqual(leaks, []);
       const state = path.join(run.dir, 'state');
-      assert.deepEqual(existsSync(state) ? readdirSync(state).filter((name) => name.startsWith('private-')) : [], [], 'the private dir is gone');
+      assert.deepEqual(
+        existsSync(state) ? readdirSync(state).filter((name) => name.startsWith('private-')) : [],
+        [],
+        'the private dir is gone',
+      );
       const scanned = places.map(([where]) => where);
-      for (const part of [path.join('state', 'buildx'), path.join('tmp', 'metadata.json'), path.join('out', 'layout', 'index.json')]) {
-        assert.ok(scanned.some((where) => where.includes(part)), `the scan covered ${part}`);
+      for (const part of [
+        path.join('state', 'buildx'),
+        path.join('tmp', 'metadata.json'),
+        path.join('out', 'layout', 'index.json'),
+      ]) {
+        assert.ok(
+          scanned.some((where) => where.includes(part)),
+          `the scan covered ${part}`,
+        );
       }
     });
-    process.stderr.write(`leak scan: ${secrets.length} secrets in ${secrets.reduce((sum, [, secret]) => sum + forms(secret).length, 0)} forms over ${places.length} places (${sampled.size} process samples), ${Date.now() - started} ms\n`);
+    process.stderr.write(
+      `leak scan: ${secrets.length} secrets in ${secrets.reduce((sum, [, secret]) => sum + forms(secret).length, 0)} forms over ${places.length} places (${sampled.size} process samples), ${Date.now() - started} ms\n`,
+    );
   });
 
   test('a credential helper serves the registry password: the push works and the password appears nowhere; a failing helper is REGISTRY_AUTH without its output', async () => {
@@ -251,7 +318,10 @@ describe('leak scan', () => {
     const helperOutput = unique('helper-output');
     // A registry that is not on loopback, behind htpasswd, pushed to by the bed's daemon (no daemon config: the step marks the push plain HTTP).
     const netns = createNetns(1);
-    const auth = await startAuthRegistry(suite.bed.tools, path.join(work, 'helper-registry'), user, password, { listen: { address: netns.addresses[0]!, port: 5000 }, wrap: netns.exec });
+    const auth = await startAuthRegistry(suite.bed.tools, path.join(work, 'helper-registry'), user, password, {
+      listen: { address: netns.addresses[0]!, port: 5000 },
+      wrap: netns.exec,
+    });
     try {
       // The docker credential-helper protocol: `get`, the server URL on stdin, {"Username","Secret"} on stdout.
       const bin = writeContext(path.join(inputs, 'bin'), {
@@ -260,22 +330,49 @@ describe('leak scan', () => {
         // stderr is the helper's diagnostics, which buildx passes through as docker does.
         'docker-credential-bedfail': `#!/bin/sh\necho '${helperOutput}'\necho 'bedfail: no credentials for this registry' >&2\nexit 1\n`,
       });
-      for (const name of ['docker-credential-bedhelper', 'docker-credential-bedfail']) spawnSync('chmod', ['755', path.join(bin, name)]);
-      const config = (helper: string) => writeContext(path.join(inputs, helper), { 'config.json': JSON.stringify({ credHelpers: { [auth.host]: helper } }) });
+      for (const name of ['docker-credential-bedhelper', 'docker-credential-bedfail'])
+        spawnSync('chmod', ['755', path.join(bin, name)]);
+      const config = (helper: string) =>
+        writeContext(path.join(inputs, helper), {
+          'config.json': JSON.stringify({ credHelpers: { [auth.host]: helper } }),
+        });
       const files = { Dockerfile: 'FROM scratch\nCOPY hello.txt /\n', 'hello.txt': 'hello\n' };
-      const params = (helper: string) => ({ image: `${auth.host}/team/helper`, tags: [helper], push: true, retries: 0, registry_http: [auth.host], docker_config: config(helper) });
+      const params = (helper: string) => ({
+        image: `${auth.host}/team/helper`,
+        tags: [helper],
+        push: true,
+        retries: 0,
+        registry_http: [auth.host],
+        docker_config: config(helper),
+      });
       const env = { PATH: `${bin}:${process.env.PATH}` };
       const run = await suite.step('helper', files, params('bedhelper'), { env });
       const failing = await suite.step('helper-fails', files, params('bedfail'), { env });
       const calls = readFileSync(path.join(inputs, 'calls.log'), 'utf8');
       check(() => {
         assert.equal(run.exitCode, 0, run.stderr);
-        assert.equal(storedTagDigest(path.join(work, 'helper-registry', 'registry'), 'team/helper', 'bedhelper'), run.results.IMAGE_DIGEST, 'the push authenticated with the helper');
-        assert.match(calls, new RegExp(`^get ${auth.host.replaceAll('.', '\\.')}`, 'm'), `buildx asked the helper for ${auth.host}: ${calls}`);
+        assert.equal(
+          storedTagDigest(path.join(work, 'helper-registry', 'registry'), 'team/helper', 'bedhelper'),
+          run.results.IMAGE_DIGEST,
+          'the push authenticated with the helper',
+        );
+        assert.match(
+          calls,
+          new RegExp(`^get ${auth.host.replaceAll('.', '\\.')}`, 'm'),
+          `buildx asked the helper for ${auth.host}: ${calls}`,
+        );
         assert.equal(failing.exitCode, 12, failing.stderr);
         assert.equal(failing.results.ERROR_REASON, 'REGISTRY_AUTH');
-        assert.ok(failing.results.ERROR_MESSAGE?.includes(`docker-credential-bedfail (credHelpers in docker_config) failed for ${auth.host}`), failing.results.ERROR_MESSAGE);
-        assert.ok(failing.stderr.includes('bedfail: no credentials for this registry'), "the helper's diagnostics are shown");
+        assert.ok(
+          failing.results.ERROR_MESSAGE?.includes(
+            `docker-credential-bedfail (credHelpers in docker_config) failed for ${auth.host}`,
+          ),
+          failing.results.ERROR_MESSAGE,
+        );
+        assert.ok(
+          failing.stderr.includes('bedfail: no credentials for this registry'),
+          "the helper's diagnostics are shown",
+        );
       });
       const places: Array<[string, string]> = [run, failing].flatMap((step) => [
         [`${step.dir} stdout`, step.stdout] as [string, string],
@@ -289,9 +386,15 @@ describe('leak scan', () => {
         ['helper auth (base64 user:password)', Buffer.from(`${user}:${password}`).toString('base64')],
         ['failing helper output', helperOutput],
       ];
-      const leaks = secrets.flatMap(([route, secret]) => forms(secret).flatMap((form) => places.filter(([, text]) => text.includes(form)).map(([where]) => `${route} in ${where}`)));
+      const leaks = secrets.flatMap(([route, secret]) =>
+        forms(secret).flatMap((form) =>
+          places.filter(([, text]) => text.includes(form)).map(([where]) => `${route} in ${where}`),
+        ),
+      );
       check(() => assert.deepEqual(leaks, []));
-      process.stderr.write(`helper leak scan: ${secrets.length} secrets over ${places.length} places, ${Date.now() - started} ms\n`);
+      process.stderr.write(
+        `helper leak scan: ${secrets.length} secrets over ${places.length} places, ${Date.now() - started} ms\n`,
+      );
     } finally {
       await auth.stop();
       netns.remove();

@@ -82,16 +82,25 @@ describe('a fleet: 8 steps at once on one shared buildkitd over TCP with mutual 
     ...(await fleetParams(path.join(work, name))),
   });
 
-  test('all succeed with their own image and digest; no step sees another one\'s secret or builder', async (t) => {
+  test("all succeed with their own image and digest; no step sees another one's secret or builder", async (t) => {
     // The first build pulls the base image into the daemon; the one timed alone comes after it.
     const solos: StepRun[] = [];
-    for (const name of ['load-warm', 'load-solo']) solos.push(await suite.step(name, { Dockerfile: dockerfile(name) }, await stepParams(name, `tok-${name}-${randomBytes(16).toString('hex')}`)));
+    for (const name of ['load-warm', 'load-solo'])
+      solos.push(
+        await suite.step(
+          name,
+          { Dockerfile: dockerfile(name) },
+          await stepParams(name, `tok-${name}-${randomBytes(16).toString('hex')}`),
+        ),
+      );
     const solo = solos[1]!;
     check(() => solos.forEach((run) => assert.equal(run.exitCode, 0, run.stderr)));
 
     const params = await Promise.all(secrets.map((secret, i) => stepParams(`load${i}`, secret)));
     const started = Date.now();
-    const runs: StepRun[] = await Promise.all(params.map((p, i) => suite.step(`load${i}`, { Dockerfile: dockerfile(`load${i}`) }, p)));
+    const runs: StepRun[] = await Promise.all(
+      params.map((p, i) => suite.step(`load${i}`, { Dockerfile: dockerfile(`load${i}`) }, p)),
+    );
     const parallelMs = Date.now() - started;
 
     const digests = runs.map((run) => run.results.IMAGE_DIGEST);
@@ -104,20 +113,33 @@ describe('a fleet: 8 steps at once on one shared buildkitd over TCP with mutual 
         assert.equal(run.exitCode, 0, `${name}: ${run.stderr}`);
         assert.match(run.results.IMAGE_DIGEST ?? '', /^sha256:[a-f0-9]{64}$/);
         assert.equal(pushed, run.results.IMAGE_DIGEST, `${name}: the registry has IMAGE_DIGEST for its tag`);
-        assert.deepEqual(layoutIndex(layout).map((entry) => entry.digest), [run.results.IMAGE_DIGEST], `${name}: the OCI layout holds IMAGE_DIGEST`);
+        assert.deepEqual(
+          layoutIndex(layout).map((entry) => entry.digest),
+          [run.results.IMAGE_DIGEST],
+          `${name}: the OCI layout holds IMAGE_DIGEST`,
+        );
         assert.equal(run.results.IMAGE_URL, `${suite.bed.registry.host}/${name}:1`);
 
         // The image: its own name, its own secret's hash, only its own secret mounted.
         const [image] = imageManifests(layout, run.results.IMAGE_DIGEST!);
         assert.ok(image, `${name}: an image manifest in the layout`);
         assert.equal(readImageFile(layout, image, '/id'), `${name} ${nonce}\n`);
-        assert.equal(readImageFile(layout, image, '/secret.sum'), `${sha256(secrets[i]!)}\n`, `${name}: the RUN saw its own secret`);
+        assert.equal(
+          readImageFile(layout, image, '/secret.sum'),
+          `${sha256(secrets[i]!)}\n`,
+          `${name}: the RUN saw its own secret`,
+        );
         assert.equal(readImageFile(layout, image, '/secrets.list'), 'token\n');
-        assert.doesNotMatch(readImageFile(layout, image, '/after.list'), /token/, `${name}: no secret mounted in a RUN without the mount`);
+        assert.doesNotMatch(
+          readImageFile(layout, image, '/after.list'),
+          /token/,
+          `${name}: no secret mounted in a RUN without the mount`,
+        );
         // No secret value (its own or another's) in any layer of the image.
         for (const layer of image.layers ?? []) {
           const content = gunzipSync(readFileSync(blobPath(layout, layer.digest)));
-          for (const secret of secrets) assert.ok(!content.includes(secret), `${name}: a secret value is in layer ${layer.digest}`);
+          for (const secret of secrets)
+            assert.ok(!content.includes(secret), `${name}: a secret value is in layer ${layer.digest}`);
         }
 
         // Nothing the step printed or left (results, metadata, buildx state, TMPDIR) holds any
@@ -126,27 +148,48 @@ describe('a fleet: 8 steps at once on one shared buildkitd over TCP with mutual 
           ['stdout', run.stdout],
           ['stderr', run.stderr],
           ...Object.entries(run.results).map(([key, value]): [string, string] => [`result ${key}`, value]),
-          ...filesUnder(run.dir, ['layout', 'src']).map((file): [string, Buffer] => [path.relative(run.dir, file), readFileSync(file)]),
+          ...filesUnder(run.dir, ['layout', 'src']).map((file): [string, Buffer] => [
+            path.relative(run.dir, file),
+            readFileSync(file),
+          ]),
         ];
         for (const [where, text] of places) {
           for (const secret of secrets) assert.ok(!text.includes(secret), `${name}: a secret value is in ${where}`);
         }
         const state = filesUnder(path.join(run.dir, 'state', 'buildx'));
         const instances = state.filter((file) => path.basename(path.dirname(file)) === 'instances');
-        assert.deepEqual(instances.map((file) => path.basename(file)), ['buildkit-step'], `${name}: one buildx builder in its own state dir`);
+        assert.deepEqual(
+          instances.map((file) => path.basename(file)),
+          ['buildkit-step'],
+          `${name}: one buildx builder in its own state dir`,
+        );
         const instance = instances[0]!;
-        const builder = JSON.parse(readFileSync(instance, 'utf8')) as { Name: string; Nodes: Array<{ Endpoint: string; DriverOpts?: Record<string, string> }> };
+        const builder = JSON.parse(readFileSync(instance, 'utf8')) as {
+          Name: string;
+          Nodes: Array<{ Endpoint: string; DriverOpts?: Record<string, string> }>;
+        };
         assert.equal(builder.Name, 'buildkit-step');
-        assert.deepEqual(builder.Nodes.map((node) => node.Endpoint), [endpoint]);
-        for (const file of ['cacert', 'cert', 'key']) assert.equal(path.dirname(builder.Nodes[0]?.DriverOpts?.[file] ?? ''), path.join(run.dir, 'tls'), `${name}: ${file}`);
+        assert.deepEqual(
+          builder.Nodes.map((node) => node.Endpoint),
+          [endpoint],
+        );
+        for (const file of ['cacert', 'cert', 'key'])
+          assert.equal(
+            path.dirname(builder.Nodes[0]?.DriverOpts?.[file] ?? ''),
+            path.join(run.dir, 'tls'),
+            `${name}: ${file}`,
+          );
         for (const file of state) {
           const text = readFileSync(file, 'utf8');
-          for (const other of runs.filter((_, j) => j !== i)) assert.ok(!text.includes(other.dir), `${name}: ${path.relative(run.dir, file)} names ${other.dir}`);
+          for (const other of runs.filter((_, j) => j !== i))
+            assert.ok(!text.includes(other.dir), `${name}: ${path.relative(run.dir, file)} names ${other.dir}`);
         }
       });
     }
     check(() => assert.equal(new Set(digests).size, COUNT, `8 distinct digests: ${digests.join(' ')}`));
-    t.diagnostic(`one step alone: ${solo.ms} ms; ${COUNT} steps at once: ${parallelMs} ms wall (${(parallelMs / solo.ms).toFixed(2)}x one alone); per step ${runs.map((run) => run.ms).join(', ')} ms`);
+    t.diagnostic(
+      `one step alone: ${solo.ms} ms; ${COUNT} steps at once: ${parallelMs} ms wall (${(parallelMs / solo.ms).toFixed(2)}x one alone); per step ${runs.map((run) => run.ms).join(', ')} ms`,
+    );
   });
 });
 
@@ -179,12 +222,21 @@ const OWN_LINE = Buffer.from('buildkit-step');
  * it (a bare line that `text` ends with).
  */
 function logCounter(payload: string, secret: string): { take: (chunk: Buffer) => void; done: () => LogCount } {
-  const count = { bytes: 0, passedBytes: 0, payloadEnds: 0, zBytes: 0, longLineEnds: 0, maskedLines: 0, secretSeen: false };
+  const count = {
+    bytes: 0,
+    passedBytes: 0,
+    payloadEnds: 0,
+    zBytes: 0,
+    longLineEnds: 0,
+    maskedLines: 0,
+    secretSeen: false,
+  };
   const hash = createHash('sha256');
   const ends = { payload: Buffer.from(payload), long: Buffer.from(LONG_END), masked: Buffer.from('secret: ***') };
   const keep = Math.max(...Object.values(ends).map((end) => end.length));
   const endsHere = (end: Buffer, last: Buffer, length: number, bare: boolean) =>
-    last.subarray(-end.length).equals(end) || (bare && length > 0 && length <= end.length && end.subarray(-length).equals(last.subarray(-length)));
+    last.subarray(-end.length).equals(end) ||
+    (bare && length > 0 && length <= end.length && end.subarray(-length).equals(last.subarray(-length)));
   let last = Buffer.alloc(0); // the current line's last bytes
   let length = 0;
   let bare = true; // the current line does not start with `#`
@@ -282,20 +334,37 @@ function peak(pid: number): { kib: number; comm: string } {
 function descendants(pid: number): number[] {
   let children: number[] = [];
   try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     // gone already
   }
   return children.flatMap((child) => [child, ...descendants(child)]);
 }
 
-type Streamed = { exitCode: number | null; log: LogCount; results: Record<string, string>; ms: number; stepPeakMiB: number; buildxPeakMiB: number };
+type Streamed = {
+  exitCode: number | null;
+  log: LogCount;
+  results: Record<string, string>;
+  ms: number;
+  stepPeakMiB: number;
+  buildxPeakMiB: number;
+};
 
 /**
  * Runs the step like `suite.step` but counts its stderr as it streams instead of keeping it, and
  * polls the peak memory of the step's node process and of the buildx processes under it.
  */
-async function streamStep(name: string, files: Record<string, string>, params: Record<string, unknown>, counter: ReturnType<typeof logCounter>, buildx: string): Promise<Streamed> {
+async function streamStep(
+  name: string,
+  files: Record<string, string>,
+  params: Record<string, unknown>,
+  counter: ReturnType<typeof logCounter>,
+  buildx: string,
+): Promise<Streamed> {
   const dir = path.join(work, name);
   const tmp = path.join(dir, 'tmp');
   mkdirSync(tmp, { recursive: true });
@@ -308,7 +377,8 @@ async function streamStep(name: string, files: Record<string, string>, params: R
     BUILDKIT_STEP_RESULTS_DIR: path.join(dir, 'results'),
     PARAM_CONTEXT: writeContext(path.join(dir, 'src'), files),
   };
-  for (const [key, value] of Object.entries(params)) env[`PARAM_${key.toUpperCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
+  for (const [key, value] of Object.entries(params))
+    env[`PARAM_${key.toUpperCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
   const started = Date.now();
   const child = spawn(process.execPath, [CLI], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stepPeak = 0;
@@ -328,7 +398,14 @@ async function streamStep(name: string, files: Record<string, string>, params: R
     child.on('close', resolve);
   });
   clearInterval(timer);
-  return { exitCode, log: counter.done(), results: readResults(path.join(dir, 'results')), ms: Date.now() - started, stepPeakMiB: stepPeak / 1024, buildxPeakMiB: buildxPeak / 1024 };
+  return {
+    exitCode,
+    log: counter.done(),
+    results: readResults(path.join(dir, 'results')),
+    ms: Date.now() - started,
+    stepPeakMiB: stepPeak / 1024,
+    buildxPeakMiB: buildxPeak / 1024,
+  };
 }
 
 describe('a long build log', () => {
@@ -344,25 +421,54 @@ describe('a long build log', () => {
       // `yes` ends by SIGPIPE once `head` has its lines; the RUN's status is that of its last command.
       `RUN --mount=type=secret,id=token yes '${PAYLOAD}' | head -n ${lines}; head -c ${longLine} /dev/zero | tr '\\0' '\\132'; echo '${LONG_END}'${showSecret ? '; echo "secret: $(cat /run/secrets/token)"' : ''}`,
     ].join('\n');
-  const params = async (name: string) => ({ image: `example.com/load/${name}`, tags: ['1'], secrets: [{ key: 'token', value: secret }], oci_layout: path.join(work, name, 'layout'), ...(await fleetParams(path.join(work, name))) });
+  const params = async (name: string) => ({
+    image: `example.com/load/${name}`,
+    tags: ['1'],
+    secrets: [{ key: 'token', value: secret }],
+    oci_layout: path.join(work, name, 'layout'),
+    ...(await fleetParams(path.join(work, name))),
+  });
 
   test(`${(LINES * 100) / 1e6} MB of lines and a ${LONG_LINE / 1e6} MB line pass through whole and masked; the step's memory does not grow with the log`, async (t) => {
     const tee = teeBuildx(path.join(work, 'tee-buildx'));
     // The small log shows the secret (masked); the big one does not, so what the step printed
     // can be compared byte for byte with what buildx printed. Masking runs on every line of both.
-    const small = await streamStep('log-small', { Dockerfile: dockerfile(10, 1000, true) }, await params('log-small'), logCounter(PAYLOAD, secret), suite.bed.tools.buildx);
-    const big = await streamStep('log-big', { Dockerfile: dockerfile(LINES, LONG_LINE, false) }, await params('log-big'), logCounter(PAYLOAD, secret), tee.bin);
+    const small = await streamStep(
+      'log-small',
+      { Dockerfile: dockerfile(10, 1000, true) },
+      await params('log-small'),
+      logCounter(PAYLOAD, secret),
+      suite.bed.tools.buildx,
+    );
+    const big = await streamStep(
+      'log-big',
+      { Dockerfile: dockerfile(LINES, LONG_LINE, false) },
+      await params('log-big'),
+      logCounter(PAYLOAD, secret),
+      tee.bin,
+    );
     const printedMB = (LINES * (PAYLOAD.length + 1) + LONG_LINE + LONG_END.length + 1) / 1e6;
     check(() => {
       assert.equal(small.exitCode, 0, `small log: exit ${small.exitCode}, results ${JSON.stringify(small.results)}`);
       assert.equal(big.exitCode, 0, `big log: exit ${big.exitCode}, results ${JSON.stringify(big.results)}`);
       assert.match(big.results.IMAGE_DIGEST ?? '', /^sha256:[a-f0-9]{64}$/);
-      assert.deepEqual([small.log.payloadEnds, small.log.zBytes, small.log.longLineEnds, small.log.maskedLines], [10, 1000, 1, 1], JSON.stringify(small.log));
+      assert.deepEqual(
+        [small.log.payloadEnds, small.log.zBytes, small.log.longLineEnds, small.log.maskedLines],
+        [10, 1000, 1, 1],
+        JSON.stringify(small.log),
+      );
       assert.equal(small.log.secretSeen, false, 'the secret value never shows');
       assert.equal(big.log.payloadEnds, LINES, 'every printed line came through');
       assert.equal(big.log.longLineEnds, 1, 'the long line came through to its end');
-      assert.ok(big.log.zBytes >= LONG_LINE, `all of the long line came through (${big.log.zBytes} of ${LONG_LINE} bytes)`);
-      assert.deepEqual({ sha256: big.log.passedSha256, bytes: big.log.passedBytes }, tee.printed(), 'the step printed exactly what buildx printed');
+      assert.ok(
+        big.log.zBytes >= LONG_LINE,
+        `all of the long line came through (${big.log.zBytes} of ${LONG_LINE} bytes)`,
+      );
+      assert.deepEqual(
+        { sha256: big.log.passedSha256, bytes: big.log.passedBytes },
+        tee.printed(),
+        'the step printed exactly what buildx printed',
+      );
       assert.ok(
         big.stepPeakMiB - small.stepPeakMiB < 64,
         `the step's peak RSS grew from ${small.stepPeakMiB.toFixed(1)} MiB (small log) to ${big.stepPeakMiB.toFixed(1)} MiB with ${printedMB} MB of log`,
@@ -371,7 +477,11 @@ describe('a long build log', () => {
     t.diagnostic(
       `log printed by the RUN: ${printedMB.toFixed(1)} MB (${LINES} lines + one ${LONG_LINE / 1e6} MB line); through the step's stderr: ${(big.log.bytes / 1e6).toFixed(1)} MB in ${big.ms} ms = ${(big.log.bytes / 1e6 / (big.ms / 1000)).toFixed(1)} MB/s (small log: ${small.ms} ms)`,
     );
-    t.diagnostic(`step (node) peak RSS: small log ${small.stepPeakMiB.toFixed(1)} MiB, big log ${big.stepPeakMiB.toFixed(1)} MiB; buildx peak RSS: small ${small.buildxPeakMiB.toFixed(1)} MiB, big ${big.buildxPeakMiB.toFixed(1)} MiB`);
-    t.diagnostic(`buildkitd peak RSS so far (it holds a RUN's log that its client has not read yet): ${(peak((await fleetDaemon()).pid).kib / 1024).toFixed(1)} MiB`);
+    t.diagnostic(
+      `step (node) peak RSS: small log ${small.stepPeakMiB.toFixed(1)} MiB, big log ${big.stepPeakMiB.toFixed(1)} MiB; buildx peak RSS: small ${small.buildxPeakMiB.toFixed(1)} MiB, big ${big.buildxPeakMiB.toFixed(1)} MiB`,
+    );
+    t.diagnostic(
+      `buildkitd peak RSS so far (it holds a RUN's log that its client has not read yet): ${(peak((await fleetDaemon()).pid).kib / 1024).toFixed(1)} MiB`,
+    );
   });
 });

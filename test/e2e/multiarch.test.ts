@@ -20,7 +20,13 @@ describe('a node per platform (platform_endpoints)', () => {
     for (const platform of PLATFORMS) {
       // --oci-worker-platform: the daemon declares this platform only (arm64 here without emulation,
       // so the Dockerfile has no RUN).
-      nodes.set(platform, await startBuildkitd(suite.bed.tools, { dir: path.join(work, platform.replace('/', '-')), args: ['--oci-worker-platform', platform] }));
+      nodes.set(
+        platform,
+        await startBuildkitd(suite.bed.tools, {
+          dir: path.join(work, platform.replace('/', '-')),
+          args: ['--oci-worker-platform', platform],
+        }),
+      );
     }
   });
   after(async () => {
@@ -29,7 +35,11 @@ describe('a node per platform (platform_endpoints)', () => {
 
   /** The platforms of the builds in a daemon's own history (buildctl debug histories). */
   const builtPlatforms = (node: Buildkitd): string[] => {
-    const out = execFileSync(suite.bed.tools.buildctl, ['--addr', node.endpoint, 'debug', 'histories', '--format', '{{json .}}'], { encoding: 'utf8' });
+    const out = execFileSync(
+      suite.bed.tools.buildctl,
+      ['--addr', node.endpoint, 'debug', 'histories', '--format', '{{json .}}'],
+      { encoding: 'utf8' },
+    );
     return out
       .split('\n')
       .filter((line) => line.trim() !== '')
@@ -39,22 +49,40 @@ describe('a node per platform (platform_endpoints)', () => {
 
   test('each platform builds on its own daemon; the result is one index with both manifests', async () => {
     const host = suite.bed.registry.host;
-    const run = await suite.step('multiarch', { Dockerfile: 'FROM scratch\nCOPY hello.txt /hello.txt\n', 'hello.txt': 'native\n' }, {
-      image: `${host}/team/multiarch`,
-      tags: ['1'],
-      push: true,
-      provenance: 'none',
-      platform_endpoints: Object.fromEntries(PLATFORMS.map((platform) => [platform, nodes.get(platform)!.endpoint])),
-    }, { env: { PARAM_ENDPOINT: '' } });
-    const index = run.exitCode === 0 ? await manifest<{ manifests?: Array<{ platform?: { architecture: string } }> }>(host, 'team/multiarch', '1') : undefined;
+    const run = await suite.step(
+      'multiarch',
+      { Dockerfile: 'FROM scratch\nCOPY hello.txt /hello.txt\n', 'hello.txt': 'native\n' },
+      {
+        image: `${host}/team/multiarch`,
+        tags: ['1'],
+        push: true,
+        provenance: 'none',
+        platform_endpoints: Object.fromEntries(PLATFORMS.map((platform) => [platform, nodes.get(platform)!.endpoint])),
+      },
+      { env: { PARAM_ENDPOINT: '' } },
+    );
+    const index =
+      run.exitCode === 0
+        ? await manifest<{ manifests?: Array<{ platform?: { architecture: string } }> }>(host, 'team/multiarch', '1')
+        : undefined;
     check(() => {
       assert.equal(run.exitCode, 0, run.stderr);
-      assert.deepEqual(index?.manifests?.map((entry) => entry.platform?.architecture).sort(), ['amd64', 'arm64'], 'one index, a manifest per platform');
+      assert.deepEqual(
+        index?.manifests?.map((entry) => entry.platform?.architecture).sort(),
+        ['amd64', 'arm64'],
+        'one index, a manifest per platform',
+      );
       assert.equal(run.results.IMAGE_DIGEST?.startsWith('sha256:'), true);
       const amd64 = new Set(builtPlatforms(nodes.get('linux/amd64')!));
       const arm64 = new Set(builtPlatforms(nodes.get('linux/arm64')!));
-      assert.ok(amd64.has('linux/amd64') && !amd64.has('linux/arm64'), `the amd64 daemon built only amd64: ${[...amd64].join(', ')}`);
-      assert.ok(arm64.has('linux/arm64') && !arm64.has('linux/amd64'), `the arm64 daemon built only arm64: ${[...arm64].join(', ')}`);
+      assert.ok(
+        amd64.has('linux/amd64') && !amd64.has('linux/arm64'),
+        `the amd64 daemon built only amd64: ${[...amd64].join(', ')}`,
+      );
+      assert.ok(
+        arm64.has('linux/arm64') && !arm64.has('linux/amd64'),
+        `the arm64 daemon built only arm64: ${[...arm64].join(', ')}`,
+      );
     });
   });
 });

@@ -21,8 +21,18 @@ describe('results', () => {
   test('a push: every result exact, in the results dir and at per-result paths (StepAction style), no trailing newline', async () => {
     const host = suite.bed.registry.host;
     const stepResults = path.join(work, 'push', 'step-results');
-    const resultPaths = Object.fromEntries(['IMAGE_DIGEST', 'IMAGE_URL', 'IMAGE_REF', 'IMAGES', 'ARTIFACT_OUTPUTS'].map((name) => [name, path.join(stepResults, name)]));
-    const run = await step('push', scratch, { image: `${host}/team/results`, tags: ['v1', 'latest'], push: true, result_paths: resultPaths });
+    const resultPaths = Object.fromEntries(
+      ['IMAGE_DIGEST', 'IMAGE_URL', 'IMAGE_REF', 'IMAGES', 'ARTIFACT_OUTPUTS'].map((name) => [
+        name,
+        path.join(stepResults, name),
+      ]),
+    );
+    const run = await step('push', scratch, {
+      image: `${host}/team/results`,
+      tags: ['v1', 'latest'],
+      push: true,
+      result_paths: resultPaths,
+    });
     const pushed = await Promise.all(['v1', 'latest'].map((tag) => manifestDigest(host, 'team/results', tag)));
     const written: Record<string, string> = { ...run.results };
     check(() => {
@@ -37,7 +47,11 @@ describe('results', () => {
         ARTIFACT_OUTPUTS: JSON.stringify({ uri: `${host}/team/results`, digest, isBuildArtifact: 'true' }),
       });
       for (const [name, file] of Object.entries(resultPaths)) assert.equal(readFileSync(file, 'utf8'), written[name]);
-      assert.deepEqual(readdirSync(path.join(run.dir, 'results')).filter((name) => name.startsWith('.')), [], 'no temp files left');
+      assert.deepEqual(
+        readdirSync(path.join(run.dir, 'results')).filter((name) => name.startsWith('.')),
+        [],
+        'no temp files left',
+      );
       assert.equal(run.summary.status, 'succeeded');
       assert.equal(run.summary.digest, digest);
       assert.equal(run.summary.attempts, 1);
@@ -48,8 +62,15 @@ describe('results', () => {
   });
 
   test('the size guard: results over results_max_bytes fail with RESULTS_TOO_LARGE before the build: nothing pushed, no image result', async () => {
-    const run = await step('too-large', scratch, { image: `${suite.bed.registry.host}/team/large`, tags: ['v1', 'v2', 'v3'], push: true, results_max_bytes: 400 });
-    const pushed = await Promise.all(['v1', 'v2', 'v3'].map((tag) => manifestDigest(suite.bed.registry.host, 'team/large', tag)));
+    const run = await step('too-large', scratch, {
+      image: `${suite.bed.registry.host}/team/large`,
+      tags: ['v1', 'v2', 'v3'],
+      push: true,
+      results_max_bytes: 400,
+    });
+    const pushed = await Promise.all(
+      ['v1', 'v2', 'v3'].map((tag) => manifestDigest(suite.bed.registry.host, 'team/large', tag)),
+    );
     check(() => {
       assert.deepEqual(pushed, [undefined, undefined, undefined], 'no tag reached the registry');
       assert.doesNotMatch(run.stderr, /BuildKit daemon .* answers/, 'refused before waiting for the daemon');
@@ -70,7 +91,12 @@ describe('retries', () => {
     // makes the first buildx attempt fail for certain and the second one pass.
     const proxy = await startFlakyProxy(suite.bed.registry.host, { failFirst: 8, match: isManifestPut('1') });
     try {
-      const run = await step('retry', scratch, { image: `${proxy.host}/team/flaky`, tags: ['1'], push: true, retries: 2 });
+      const run = await step('retry', scratch, {
+        image: `${proxy.host}/team/flaky`,
+        tags: ['1'],
+        push: true,
+        retries: 2,
+      });
       const pushed = await manifestDigest(suite.bed.registry.host, 'team/flaky', '1');
       check(() => {
         assert.equal(run.exitCode, 0, run.stderr);
@@ -85,7 +111,11 @@ describe('retries', () => {
   });
 
   test('a failing RUN is tried exactly once', async () => {
-    const run = await step('no-retry', { Dockerfile: `FROM ${suite.bed.busybox}\nRUN echo "HTTP 503 Service Unavailable" && exit 7\n` }, { image: 'e2e/no-retry', tags: ['1'], retries: 5 });
+    const run = await step(
+      'no-retry',
+      { Dockerfile: `FROM ${suite.bed.busybox}\nRUN echo "HTTP 503 Service Unavailable" && exit 7\n` },
+      { image: 'e2e/no-retry', tags: ['1'], retries: 5 },
+    );
     check(() => {
       assert.equal(run.exitCode, 20, run.stderr);
       assert.equal(run.results.ERROR_REASON, 'BUILD_FAILED');
@@ -99,7 +129,12 @@ describe('retries', () => {
 
 describe('failures', () => {
   test('buildx missing: BUILDX_MISSING', async () => {
-    const run = await step('no-buildx', scratch, { image: 'e2e/x', tags: ['1'] }, { env: { BUILDKIT_STEP_BUILDX: path.join(work, 'no', 'buildx') } });
+    const run = await step(
+      'no-buildx',
+      scratch,
+      { image: 'e2e/x', tags: ['1'] },
+      { env: { BUILDKIT_STEP_BUILDX: path.join(work, 'no', 'buildx') } },
+    );
     check(() => {
       assert.equal(run.exitCode, ERROR_CODES.BUILDX_MISSING.exit, run.stderr);
       assert.equal(run.results.ERROR_REASON, 'BUILDX_MISSING');
@@ -134,8 +169,14 @@ describe('failures', () => {
 
 describe('failures before the build', () => {
   test('invalid params: ERROR_REASON still reaches the per-result paths (a StepAction has no other results)', async () => {
-    const paths = { ERROR_REASON: path.join(work, 'early', 'step', 'ERROR_REASON'), ERROR_MESSAGE: path.join(work, 'early', 'step', 'ERROR_MESSAGE') };
-    const run = await runCli({ resultsDir: path.join(work, 'early', 'scratch'), env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '[latest', PARAM_RESULT_PATHS: JSON.stringify(paths) } });
+    const paths = {
+      ERROR_REASON: path.join(work, 'early', 'step', 'ERROR_REASON'),
+      ERROR_MESSAGE: path.join(work, 'early', 'step', 'ERROR_MESSAGE'),
+    };
+    const run = await runCli({
+      resultsDir: path.join(work, 'early', 'scratch'),
+      env: { PARAM_IMAGE: 'a/b', PARAM_TAGS: '[latest', PARAM_RESULT_PATHS: JSON.stringify(paths) },
+    });
     check(() => {
       assert.equal(run.exitCode, 2, run.stderr);
       assert.equal(readFileSync(paths.ERROR_REASON, 'utf8'), 'PARAMS_INVALID');
@@ -145,7 +186,18 @@ describe('failures before the build', () => {
 
   test('an OCI layout under a path that cannot be a directory: OUTPUT_UNWRITABLE before any daemon wait or build', async () => {
     const fake = fakeBuildx(path.join(work, 'unwritable-bin'));
-    const run = await step('unwritable', scratch, { image: 'e2e/x', tags: ['1'], oci_layout: '/dev/null/layout', endpoint: 'unix:///nonexistent/buildkitd.sock', daemon_timeout: 60 }, { env: { BUILDKIT_STEP_BUILDX: fake.bin } });
+    const run = await step(
+      'unwritable',
+      scratch,
+      {
+        image: 'e2e/x',
+        tags: ['1'],
+        oci_layout: '/dev/null/layout',
+        endpoint: 'unix:///nonexistent/buildkitd.sock',
+        daemon_timeout: 60,
+      },
+      { env: { BUILDKIT_STEP_BUILDX: fake.bin } },
+    );
     check(() => {
       assert.equal(run.exitCode, 25, run.stderr);
       assert.equal(run.results.ERROR_REASON, 'OUTPUT_UNWRITABLE');
@@ -157,14 +209,19 @@ describe('failures before the build', () => {
 
   test('SIGTERM while waiting for the daemon: INTERRUPTED at once, not at the end of daemon_timeout', async () => {
     let signalled = false;
-    const run = await step('interrupt-wait', scratch, { image: 'e2e/x', tags: ['1'], endpoint: `unix://${work}/never/buildkitd.sock`, daemon_timeout: 120 }, {
-      onStderr: (stderr, child) => {
-        if (!signalled && stderr.includes('waiting for BuildKit daemon')) {
-          signalled = true;
-          child.kill('SIGTERM');
-        }
+    const run = await step(
+      'interrupt-wait',
+      scratch,
+      { image: 'e2e/x', tags: ['1'], endpoint: `unix://${work}/never/buildkitd.sock`, daemon_timeout: 120 },
+      {
+        onStderr: (stderr, child) => {
+          if (!signalled && stderr.includes('waiting for BuildKit daemon')) {
+            signalled = true;
+            child.kill('SIGTERM');
+          }
+        },
       },
-    });
+    );
     check(() => {
       assert.equal(run.exitCode, 130, run.stderr);
       assert.equal(run.results.ERROR_REASON, 'INTERRUPTED');
@@ -174,12 +231,31 @@ describe('failures before the build', () => {
 });
 
 describe('commands', () => {
-  const params = { BUILDKIT_STEP_PARAMS: JSON.stringify({ image: 'r.example.com/a/b', tags: ['1'], secrets: [{ key: 'tok', value: 'print-argv-secret' }] }) };
+  const params = {
+    BUILDKIT_STEP_PARAMS: JSON.stringify({
+      image: 'r.example.com/a/b',
+      tags: ['1'],
+      secrets: [{ key: 'tok', value: 'print-argv-secret' }],
+    }),
+  };
 
   test('validate: exit 0 with resolved params (secrets hidden); the params code on bad input', async () => {
-    const quoted = { BUILDKIT_STEP_PARAMS: JSON.stringify({ image: 'r.example.com/a/b', tags: ['1'], secrets: [{ key: 'tok', value: 'print-argv-secret' }, { key: 'q', value: 'with "quotes" and \\ backslash' }] }) };
+    const quoted = {
+      BUILDKIT_STEP_PARAMS: JSON.stringify({
+        image: 'r.example.com/a/b',
+        tags: ['1'],
+        secrets: [
+          { key: 'tok', value: 'print-argv-secret' },
+          { key: 'q', value: 'with "quotes" and \\ backslash' },
+        ],
+      }),
+    };
     const ok = await runCli({ args: ['validate'], resultsDir: path.join(work, 'validate'), env: quoted });
-    const bad = await runCli({ args: ['validate'], resultsDir: path.join(work, 'validate-bad'), env: { PARAM_TAGS: '[]' } });
+    const bad = await runCli({
+      args: ['validate'],
+      resultsDir: path.join(work, 'validate-bad'),
+      env: { PARAM_TAGS: '[]' },
+    });
     check(() => {
       assert.equal(ok.exitCode, 0, ok.stderr);
       const out = JSON.parse(ok.stdout) as { valid: boolean; params: { tags: string[]; daemon_timeout: number } };
@@ -195,7 +271,12 @@ describe('commands', () => {
 
   test('print-argv: the exact argv the build runs, without running or writing anything', async () => {
     const fake = fakeBuildx(path.join(work, 'argv-bin'));
-    const env = { ...params, BUILDKIT_STEP_BUILDX: fake.bin, PARAM_ENDPOINT: suite.bed.buildkitd.endpoint, BUILDKIT_STEP_STATE_DIR: path.join(work, 'argv-state') };
+    const env = {
+      ...params,
+      BUILDKIT_STEP_BUILDX: fake.bin,
+      PARAM_ENDPOINT: suite.bed.buildkitd.endpoint,
+      BUILDKIT_STEP_STATE_DIR: path.join(work, 'argv-state'),
+    };
     const printed = await runCli({ args: ['print-argv'], resultsDir: path.join(work, 'argv-results'), env });
     check(() => {
       assert.equal(printed.exitCode, 0, printed.stderr);
@@ -206,10 +287,16 @@ describe('commands', () => {
     const plan = JSON.parse(printed.stdout) as { create: string[]; build: string[] };
     // The real run with the recording buildx: same argv but for the random private dir name.
     await runCli({ resultsDir: path.join(work, 'argv-results-2'), env });
-    const recorded = readFileSync(path.join(work, 'argv-bin', 'ran'), 'utf8').trim().split('\n');
+    const recorded = readFileSync(path.join(work, 'argv-bin', 'ran'), 'utf8')
+      .trim()
+      .split('\n');
     const normalize = (line: string) => line.replace(/private-[A-Za-z0-9]{6}/g, 'private-*');
     check(() => {
-      assert.doesNotMatch(fake.env(), /^(PARAM_|BUILDKIT_STEP_PARAMS=)/m, 'buildx does not inherit the params (they may hold secrets)');
+      assert.doesNotMatch(
+        fake.env(),
+        /^(PARAM_|BUILDKIT_STEP_PARAMS=)/m,
+        'buildx does not inherit the params (they may hold secrets)',
+      );
       assert.ok(!fake.env().includes('print-argv-secret'));
       assert.equal(normalize(recorded[0]!), normalize(plan.create.join(' ')));
       assert.equal(normalize(recorded[1]!), normalize(plan.build.join(' ')));
@@ -222,11 +309,17 @@ describe('commands', () => {
     const help = await runCli({ args: ['--help'], resultsDir: path.join(work, 'help') });
     check(() => {
       assert.equal(schema.exitCode, 0);
-      assert.deepEqual(JSON.parse(schema.stdout), JSON.parse(readFileSync(path.join(REPO, 'schemas', 'params.schema.json'), 'utf8')));
+      assert.deepEqual(
+        JSON.parse(schema.stdout),
+        JSON.parse(readFileSync(path.join(REPO, 'schemas', 'params.schema.json'), 'utf8')),
+      );
       assert.equal(help.exitCode, 0);
       for (const key of paramKeys(paramsSchema())) {
         assert.ok(help.stdout.includes(`--${key.replaceAll('_', '-')}`), `--help lists --${key}`);
-        assert.ok(help.stdout.replace(/\s+/g, ' ').includes(`PARAM_${key.toUpperCase()}`), `--help lists PARAM_${key.toUpperCase()}`);
+        assert.ok(
+          help.stdout.replace(/\s+/g, ' ').includes(`PARAM_${key.toUpperCase()}`),
+          `--help lists PARAM_${key.toUpperCase()}`,
+        );
       }
       for (const command of ['build', 'validate', 'print-argv', 'schema']) assert.ok(help.stdout.includes(command));
     });

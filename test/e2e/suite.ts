@@ -18,7 +18,12 @@ export type BedSuite = {
    * Runs the step on a context made of `files`, with `params` as PARAM_* env, its own TMPDIR,
    * state and results dirs under `work/name`; `summary` is its stdout JSON line.
    */
-  step: (name: string, files: Record<string, string>, params: Record<string, unknown>, options?: Partial<CliOptions>) => Promise<StepRun>;
+  step: (
+    name: string,
+    files: Record<string, string>,
+    params: Record<string, unknown>,
+    options?: Partial<CliOptions>,
+  ) => Promise<StepRun>;
 };
 
 export function bedSuite(name: string): BedSuite {
@@ -27,7 +32,9 @@ export function bedSuite(name: string): BedSuite {
   const work = tempDir(`e2e-${name}`);
   before(async () => {
     bed = await startBed();
-    process.stderr.write(`bed: buildkitd ${bed.buildkitd.endpoint} (${bed.buildkitd.snapshotter}), registry ${bed.registry.host}\n`);
+    process.stderr.write(
+      `bed: buildkitd ${bed.buildkitd.endpoint} (${bed.buildkitd.snapshotter}), registry ${bed.registry.host}\n`,
+    );
   });
   after(async () => {
     await bed?.stop(failed);
@@ -39,7 +46,12 @@ export function bedSuite(name: string): BedSuite {
       return bed;
     },
     work,
-    env: (extra = {}) => ({ BUILDKIT_STEP_BUILDX: suite.bed.tools.buildx, PARAM_ENDPOINT: suite.bed.buildkitd.endpoint, PARAM_DAEMON_TIMEOUT: '30', ...extra }),
+    env: (extra = {}) => ({
+      BUILDKIT_STEP_BUILDX: suite.bed.tools.buildx,
+      PARAM_ENDPOINT: suite.bed.buildkitd.endpoint,
+      PARAM_DAEMON_TIMEOUT: '30',
+      ...extra,
+    }),
     check: (assertions) => {
       try {
         return assertions();
@@ -52,10 +64,23 @@ export function bedSuite(name: string): BedSuite {
       const dir = path.join(work, name);
       const tmp = path.join(dir, 'tmp');
       mkdirSync(tmp, { recursive: true });
-      const env: NodeJS.ProcessEnv = { PARAM_CONTEXT: writeContext(path.join(dir, 'src'), files), TMPDIR: tmp, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state') };
-      for (const [key, value] of Object.entries(params)) env[`PARAM_${key.toUpperCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
-      const run = await runCli({ resultsDir: path.join(dir, 'results'), ...options, env: suite.env({ ...env, ...options.env }) });
-      return { ...run, dir, summary: JSON.parse(run.stdout.trim().split('\n').pop() || '{}') as Record<string, unknown> };
+      const env: NodeJS.ProcessEnv = {
+        PARAM_CONTEXT: writeContext(path.join(dir, 'src'), files),
+        TMPDIR: tmp,
+        BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state'),
+      };
+      for (const [key, value] of Object.entries(params))
+        env[`PARAM_${key.toUpperCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
+      const run = await runCli({
+        resultsDir: path.join(dir, 'results'),
+        ...options,
+        env: suite.env({ ...env, ...options.env }),
+      });
+      return {
+        ...run,
+        dir,
+        summary: JSON.parse(run.stdout.trim().split('\n').pop() || '{}') as Record<string, unknown>,
+      };
     },
   };
   return suite;

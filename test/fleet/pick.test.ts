@@ -13,7 +13,11 @@ const up: ProbeResult = { ok: true, workers: 1 } as ProbeResult;
 const refused = { ok: false, transient: true, reason: 'connect ECONNREFUSED', code: 'ECONNREFUSED' } as ProbeResult;
 const badTls = { ok: false, transient: false, reason: 'certificate signed by unknown authority' } as ProbeResult;
 
-function run(answers: Record<string, ProbeResult> | ((endpoint: string, call: number) => ProbeResult), tls?: TlsMaterial, timeoutMs = 150) {
+function run(
+  answers: Record<string, ProbeResult> | ((endpoint: string, call: number) => ProbeResult),
+  tls?: TlsMaterial,
+  timeoutMs = 150,
+) {
   const lines: string[] = [];
   const probed: string[] = [];
   const picked = pickEndpoint({
@@ -39,13 +43,23 @@ describe('pickEndpoint', () => {
     assert.deepEqual(lines, []);
   });
 
-  test('the first choice is down: the next in the key\'s order builds, and the log says so', async () => {
+  test("the first choice is down: the next in the key's order builds, and the log says so", async () => {
     const { picked, lines } = run({ [order[1]!]: up, [order[2]!]: up });
     const result = await picked;
     assert.equal(result.endpoint, order[1]);
     assert.equal(result.rank, 1);
-    assert.deepEqual(result.skipped.map((entry) => entry.endpoint), [order[0]]);
-    assert.ok(lines.some((line) => line.startsWith(`fleet: ${order[0]} (choice 1 for ${key}) did not answer within 0.06 s; moving on to ${order[1]}`)), lines.join('\n'));
+    assert.deepEqual(
+      result.skipped.map((entry) => entry.endpoint),
+      [order[0]],
+    );
+    assert.ok(
+      lines.some((line) =>
+        line.startsWith(
+          `fleet: ${order[0]} (choice 1 for ${key}) did not answer within 0.06 s; moving on to ${order[1]}`,
+        ),
+      ),
+      lines.join('\n'),
+    );
     assert.ok(lines.some((line) => line.startsWith(`fleet: building on ${order[1]}, choice 2`)));
   });
 
@@ -58,15 +72,32 @@ describe('pickEndpoint', () => {
 
   test('a fleet coming back: after a pass with no answer it goes round again, within the overall timeout', async () => {
     const started = Date.now();
-    const { picked, lines } = run((endpoint) => (endpoint === order[2] && Date.now() - started > 250 ? up : refused), undefined, 5000);
+    const { picked, lines } = run(
+      (endpoint) => (endpoint === order[2] && Date.now() - started > 250 ? up : refused),
+      undefined,
+      5000,
+    );
     const result = await picked;
     assert.equal(result.endpoint, order[2]);
-    assert.deepEqual(result.skipped.map((entry) => entry.endpoint), [order[0], order[1]], 'each replica passed over once in the summary');
-    assert.ok(lines.some((line) => line.includes(`; moving on to ${order[0]}`)), 'from the last choice back to the first');
+    assert.deepEqual(
+      result.skipped.map((entry) => entry.endpoint),
+      [order[0], order[1]],
+      'each replica passed over once in the summary',
+    );
+    assert.ok(
+      lines.some((line) => line.includes(`; moving on to ${order[0]}`)),
+      'from the last choice back to the first',
+    );
   });
 
   test('none answers: DAEMON_UNREACHABLE naming every replica', async () => {
     const { picked } = run({});
-    await assert.rejects(picked, (error: unknown) => error instanceof StepError && error.code === 'DAEMON_UNREACHABLE' && fleet.every((endpoint) => error.message.includes(endpoint)));
+    await assert.rejects(
+      picked,
+      (error: unknown) =>
+        error instanceof StepError &&
+        error.code === 'DAEMON_UNREACHABLE' &&
+        fleet.every((endpoint) => error.message.includes(endpoint)),
+    );
   });
 });

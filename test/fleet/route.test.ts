@@ -12,8 +12,15 @@ describe('rankEndpoints', () => {
   test('a fixed key always gets the same order (pinned, so a change of the hash is a visible break)', () => {
     const order = rankEndpoints(fleet, 'registry.example.com/team/app');
     assert.deepEqual(rankEndpoints(fleet, 'registry.example.com/team/app'), order);
-    assert.deepEqual(rankEndpoints([...fleet].reverse(), 'registry.example.com/team/app'), order, 'the list order does not matter');
-    assert.deepEqual(order.map((endpoint) => fleet.indexOf(endpoint)), PINNED);
+    assert.deepEqual(
+      rankEndpoints([...fleet].reverse(), 'registry.example.com/team/app'),
+      order,
+      'the list order does not matter',
+    );
+    assert.deepEqual(
+      order.map((endpoint) => fleet.indexOf(endpoint)),
+      PINNED,
+    );
   });
 
   test('every endpoint once, duplicates dropped', () => {
@@ -39,7 +46,11 @@ describe('rankEndpoints', () => {
     for (const key of keys) {
       const before = rankEndpoints(fleet, key);
       const after = rankEndpoints(rest, key);
-      assert.deepEqual(after, before.filter((endpoint) => endpoint !== gone), key);
+      assert.deepEqual(
+        after,
+        before.filter((endpoint) => endpoint !== gone),
+        key,
+      );
     }
   });
 

@@ -6,7 +6,17 @@
 // /usr/local/bin, npm in /usr/local/lib/node_modules/npm with npm/npx links, the `node` user and
 // group with uid/gid 1000 and home /home/node, the same PATH.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { REPO } from '../helpers.js';
 import { tail } from '../bed/process.js';
@@ -48,13 +58,33 @@ export function placeFile(from: string, to: string): void {
 }
 
 /** Builds the Node base stand-in with the bed's buildkitd and pushes it as `<registry>/bed/node:<version>-bookworm-slim`. */
-export async function pushNodeBase(tools: Tools, endpoint: string, registryHost: string, files: BaseFiles, dir: string, logFile: string): Promise<string> {
+export async function pushNodeBase(
+  tools: Tools,
+  endpoint: string,
+  registryHost: string,
+  files: BaseFiles,
+  dir: string,
+  logFile: string,
+): Promise<string> {
   const ref = `${registryHost}/bed/node:${files.nodeVersion}-bookworm-slim`;
   const root = path.join(dir, 'node-root');
   mkdirSync(path.join(root, 'usr', 'local', 'bin'), { recursive: true });
   mkdirSync(path.join(root, 'usr', 'local', 'lib', 'node_modules', 'npm'), { recursive: true });
-  execFileSync('tar', ['-xzf', files.nodeTgz, '-C', path.join(root, 'usr', 'local'), '--strip-components=1', 'package/bin/node']);
-  execFileSync('tar', ['-xzf', files.npmTgz, '-C', path.join(root, 'usr', 'local', 'lib', 'node_modules', 'npm'), '--strip-components=1']);
+  execFileSync('tar', [
+    '-xzf',
+    files.nodeTgz,
+    '-C',
+    path.join(root, 'usr', 'local'),
+    '--strip-components=1',
+    'package/bin/node',
+  ]);
+  execFileSync('tar', [
+    '-xzf',
+    files.npmTgz,
+    '-C',
+    path.join(root, 'usr', 'local', 'lib', 'node_modules', 'npm'),
+    '--strip-components=1',
+  ]);
   symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr', 'local', 'bin', 'npm'));
   symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', path.join(root, 'usr', 'local', 'bin', 'npx'));
   placeFile(files.rootfsTar, path.join(dir, 'rootfs.tar'));
@@ -86,7 +116,10 @@ export function dockerfileArg(name: string): string {
 export function hostCaCerts(): string | undefined {
   let cafile = '';
   try {
-    cafile = execFileSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    cafile = execFileSync('npm', ['config', 'get', 'cafile'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     // npm without a config: nothing to pass on
   }

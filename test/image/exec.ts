@@ -4,9 +4,19 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { tail } from '../bed/process.js';
 
-export type ExecOptions = { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; onTimeout?: () => void };
+export type ExecOptions = {
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
+  onTimeout?: () => void;
+};
 
-export function exec(file: string, args: readonly string[], options: ExecOptions): Promise<{ exitCode: number | null; ms: number }> {
+export function exec(
+  file: string,
+  args: readonly string[],
+  options: ExecOptions,
+): Promise<{ exitCode: number | null; ms: number }> {
   const started = Date.now();
   const fd = openSync(options.logFile, 'a');
   const child = spawn(file, args, { stdio: ['ignore', fd, fd], env: options.env ?? process.env, cwd: options.cwd });
@@ -26,7 +36,10 @@ export function exec(file: string, args: readonly string[], options: ExecOptions
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (timedOut) reject(new Error(`${describe(file, args)} timed out after ${options.timeoutMs} ms:\n${tail(options.logFile, 40)}`));
+      if (timedOut)
+        reject(
+          new Error(`${describe(file, args)} timed out after ${options.timeoutMs} ms:\n${tail(options.logFile, 40)}`),
+        );
       else resolve({ exitCode: signal ? null : code, ms: Date.now() - started });
     });
   });
@@ -35,7 +48,10 @@ export function exec(file: string, args: readonly string[], options: ExecOptions
 /** Like `exec`, but anything but exit 0 is an error. */
 export async function execOk(file: string, args: readonly string[], options: ExecOptions): Promise<number> {
   const { exitCode, ms } = await exec(file, args, options);
-  if (exitCode !== 0) throw new Error(`${describe(file, args)} failed (exit ${exitCode}); log ${options.logFile}:\n${tail(options.logFile, 40)}`);
+  if (exitCode !== 0)
+    throw new Error(
+      `${describe(file, args)} failed (exit ${exitCode}); log ${options.logFile}:\n${tail(options.logFile, 40)}`,
+    );
   return ms;
 }
 

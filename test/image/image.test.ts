@@ -15,7 +15,15 @@ import type { Buildkitd } from '../bed/buildkitd.js';
 import { REPO, readResults, writeContext } from '../helpers.js';
 import { dockerfileArg, fetchBaseFiles, hostCaCerts, placeFile, pushNodeBase, type BaseFiles } from './bases.js';
 import { execOk } from './exec.js';
-import { imageSize, mib, readConfig, resolveUser, unpackImage, type ImageConfig, type ImageManifest } from './layout.js';
+import {
+  imageSize,
+  mib,
+  readConfig,
+  resolveUser,
+  unpackImage,
+  type ImageConfig,
+  type ImageManifest,
+} from './layout.js';
 import { runBundle, startSocketBuildkitd, writeBundle } from './runc.js';
 
 const work = tempDir('image');
@@ -27,7 +35,9 @@ const log = (name: string): string => path.join(logs, `${name}.log`);
 const say = (line: string): void => void process.stderr.write(`image: ${line}\n`);
 
 const pinnedVersion = (name: string): string => {
-  const match = new RegExp(`^${name}=(\\S+)\\s*$`, 'm').exec(readFileSync(path.join(REPO, 'scripts', 'versions.env'), 'utf8'));
+  const match = new RegExp(`^${name}=(\\S+)\\s*$`, 'm').exec(
+    readFileSync(path.join(REPO, 'scripts', 'versions.env'), 'utf8'),
+  );
   if (!match?.[1]) throw new Error(`scripts/versions.env has no ${name}`);
   return match[1];
 };
@@ -42,7 +52,11 @@ let rootfs = '';
 const timings: string[] = [];
 /** The credential helpers the image ships, built on this machine by scripts/install-cred-helpers.sh. */
 const CRED_HELPERS: Array<{ name: string; args: string[]; prints: RegExp }> = [
-  { name: 'docker-credential-ecr-login', args: ['version'], prints: /amazon-ecr-credential-helper\/ecr-login\) 0\.12\.0/ },
+  {
+    name: 'docker-credential-ecr-login',
+    args: ['version'],
+    prints: /amazon-ecr-credential-helper\/ecr-login\) 0\.12\.0/,
+  },
   { name: 'docker-credential-gcr', args: ['version'], prints: /credential helper 2\.2\.1/ },
   // No `version` command: its help names it and lists the protocol's `get`.
   { name: 'docker-credential-acr-env', args: ['--help'], prints: /Azure Container Registry[\s\S]*\bget\b/ },
@@ -63,18 +77,25 @@ before(
     try {
       bed = await timed('bed started', () => startBed());
       const { tools, buildkitd, registry } = bed;
-      const files: BaseFiles = await timed('base files (debootstrap, npm pack; cached per machine)', () => fetchBaseFiles(log('image-bases')));
+      const files: BaseFiles = await timed('base files (debootstrap, npm pack; cached per machine)', () =>
+        fetchBaseFiles(log('image-bases')),
+      );
       const nodeBase = await timed('node base stand-in pushed', () =>
         pushNodeBase(tools, buildkitd.endpoint, registry.host, files, path.join(work, 'node-base'), log('node-base')),
       );
-      say(`node base: ${nodeBase} (Debian bookworm minbase + node ${files.nodeVersion}) replaces ${dockerfileArg('NODE_IMAGE')}`);
+      say(
+        `node base: ${nodeBase} (Debian bookworm minbase + node ${files.nodeVersion}) replaces ${dockerfileArg('NODE_IMAGE')}`,
+      );
 
       // The bed's buildx binary replaces the Go build stage: a context dir holding only `buildx`.
       const buildxBin = path.join(work, 'buildx-bin');
       placeFile(tools.buildx, path.join(buildxBin, 'buildx'));
       // The same for the credential helpers' Go stage: built on the host from the same pinned modules (cached per version).
       await timed('credential helpers built on the host (cached per version)', () =>
-        execOk('bash', [path.join(REPO, 'scripts', 'install-cred-helpers.sh')], { logFile: log('cred-helpers'), timeoutMs: 20 * 60_000 }),
+        execOk('bash', [path.join(REPO, 'scripts', 'install-cred-helpers.sh')], {
+          logFile: log('cred-helpers'),
+          timeoutMs: 20 * 60_000,
+        }),
       );
       credHelpersBin = tail(log('cred-helpers'), 1).trim();
 
@@ -82,25 +103,36 @@ before(
       // npm inside the build trusts what npm on this machine trusts (e.g. a TLS-inspecting proxy's CA).
       const caCerts = hostCaCerts();
       if (caCerts) say(`CA bundle for npm and go in the build (host npm cafile): ${caCerts}`);
-      await execOk(tools.buildx, ['create', '--name', 'image-test', '--node', 'image-test0', '--driver', 'remote', buildkitd.endpoint], {
-        logFile: log('buildx'),
-        env: buildxEnv,
-      });
+      await execOk(
+        tools.buildx,
+        ['create', '--name', 'image-test', '--node', 'image-test0', '--driver', 'remote', buildkitd.endpoint],
+        {
+          logFile: log('buildx'),
+          env: buildxEnv,
+        },
+      );
       layout = path.join(work, 'layout');
       await timed('step image built (buildx build of ./Dockerfile)', () =>
         execOk(
           tools.buildx,
           [
             'build',
-            '--builder', 'image-test',
-            '--progress', 'plain',
+            '--builder',
+            'image-test',
+            '--progress',
+            'plain',
             // The Dockerfile's own FROM reference, exactly: proves its defaults are what gets replaced.
-            '--build-context', `${dockerfileArg('NODE_IMAGE')}=docker-image://${nodeBase}`,
-            '--build-context', `buildx-bin=${buildxBin}`,
-            '--build-context', `cred-helpers-bin=${credHelpersBin}`,
+            '--build-context',
+            `${dockerfileArg('NODE_IMAGE')}=docker-image://${nodeBase}`,
+            '--build-context',
+            `buildx-bin=${buildxBin}`,
+            '--build-context',
+            `cred-helpers-bin=${credHelpersBin}`,
             ...(caCerts ? ['--secret', `id=ca-certs,src=${caCerts}`] : []),
-            '--output', `type=oci,dest=${layout},tar=false`,
-            '--metadata-file', path.join(work, 'image-metadata.json'),
+            '--output',
+            `type=oci,dest=${layout},tar=false`,
+            '--metadata-file',
+            path.join(work, 'image-metadata.json'),
             REPO,
           ],
           { logFile: log('buildx'), env: buildxEnv, timeoutMs: 15 * 60_000 },
@@ -142,7 +174,6 @@ function check<T>(run: () => T): T {
   }
 }
 
-
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 describe('the step image', () => {
@@ -151,8 +182,13 @@ describe('the step image', () => {
       assert.match(dockerfileArg('NODE_IMAGE'), /^node:24-bookworm-slim@sha256:[a-f0-9]{64}$/);
       assert.match(dockerfileArg('GO_IMAGE'), /^golang:1\.\d+-bookworm@sha256:[a-f0-9]{64}$/);
       assert.equal(dockerfileArg('BUILDX_VERSION'), pinnedVersion('BUILDX_VERSION'));
-      for (const name of ['ECR_LOGIN_VERSION', 'GCR_VERSION', 'ACR_ENV_VERSION']) assert.equal(dockerfileArg(name), pinnedVersion(name), name);
-      assert.doesNotMatch(readFileSync(path.join(REPO, 'Dockerfile'), 'utf8'), /^#\s*syntax=/m, 'a # syntax= line would pull a frontend image');
+      for (const name of ['ECR_LOGIN_VERSION', 'GCR_VERSION', 'ACR_ENV_VERSION'])
+        assert.equal(dockerfileArg(name), pinnedVersion(name), name);
+      assert.doesNotMatch(
+        readFileSync(path.join(REPO, 'Dockerfile'), 'utf8'),
+        /^#\s*syntax=/m,
+        'a # syntax= line would pull a frontend image',
+      );
     }));
 
   test('its config: non-root numeric user, entrypoint, env, labels; and its size', () =>
@@ -176,83 +212,131 @@ describe('the step image', () => {
       assert.equal(sha256(buildx), sha256(bed!.tools.buildx), 'buildx is the injected binary');
       assert.ok(statSync(buildx).mode & 0o001, 'buildx is executable by others');
       const generated = ['app/dist/src/params/params-validator.generated.cjs', 'app/dist/src/buildx/execa.bundle.js']; // by npm run build
-      for (const file of ['app/dist/src/main.js', 'app/dist/src/params/schema.js', ...generated, 'app/schemas/params.schema.json', 'app/package.json', 'app/node_modules/yargs/package.json']) {
+      for (const file of [
+        'app/dist/src/main.js',
+        'app/dist/src/params/schema.js',
+        ...generated,
+        'app/schemas/params.schema.json',
+        'app/package.json',
+        'app/node_modules/yargs/package.json',
+      ]) {
         assert.ok(existsSync(path.join(rootfs, file)), `${file} is in the image`);
       }
       assert.ok(!existsSync(path.join(rootfs, 'app', 'node_modules', 'typescript')), 'no dev dependencies');
-      assert.ok(!existsSync(path.join(rootfs, 'app', 'node_modules', 'esbuild')), 'no esbuild (it only bundles execa at build time)');
+      assert.ok(
+        !existsSync(path.join(rootfs, 'app', 'node_modules', 'esbuild')),
+        'no esbuild (it only bundles execa at build time)',
+      );
       assert.ok(!existsSync(path.join(rootfs, 'app', 'dist', 'test')), 'no compiled tests');
       assert.ok(!existsSync(path.join(rootfs, 'app', 'src')), 'no TypeScript sources');
     }));
 
-  test('the cloud credential helpers are in the image, on PATH, and run as the step user', { timeout: 5 * 60_000 }, async () => {
-    try {
-      for (const { name, args, prints } of CRED_HELPERS) {
-        const file = path.join(rootfs, 'usr', 'local', 'bin', name);
-        assert.equal(sha256(file), sha256(path.join(credHelpersBin, name)), `${name} is the injected binary`);
-        assert.ok(statSync(file).mode & 0o001, `${name} is executable by others`);
-        // By bare name: runc looks it up on the image's PATH, as buildx does for credHelpers.
-        const run = await runCommand(`helper-${name}`, [name, ...args]);
-        assert.equal(run.exitCode, 0, `${name} ${args.join(' ')} exits 0:\n${run.output}`);
-        assert.match(run.output, prints);
-        say(`${name} ${args.join(' ')}: ${run.output.trim().split('\n')[0]}`);
+  test(
+    'the cloud credential helpers are in the image, on PATH, and run as the step user',
+    { timeout: 5 * 60_000 },
+    async () => {
+      try {
+        for (const { name, args, prints } of CRED_HELPERS) {
+          const file = path.join(rootfs, 'usr', 'local', 'bin', name);
+          assert.equal(sha256(file), sha256(path.join(credHelpersBin, name)), `${name} is the injected binary`);
+          assert.ok(statSync(file).mode & 0o001, `${name} is executable by others`);
+          // By bare name: runc looks it up on the image's PATH, as buildx does for credHelpers.
+          const run = await runCommand(`helper-${name}`, [name, ...args]);
+          assert.equal(run.exitCode, 0, `${name} ${args.join(' ')} exits 0:\n${run.output}`);
+          assert.match(run.output, prints);
+          say(`${name} ${args.join(' ')}: ${run.output.trim().split('\n')[0]}`);
+        }
+      } catch (error) {
+        failed = true;
+        throw error;
       }
-    } catch (error) {
-      failed = true;
-      throw error;
-    }
-  });
+    },
+  );
 
-  test('runs as a Tekton step: params env, sidecar socket volume, results in /tekton/results', { timeout: 10 * 60_000 }, async () => {
-    try {
-      // The sidecar: the socket alone in the shared volume, its group the step user's group.
-      const user = resolveUser(config.config.User, rootfs);
-      sidecar = await startSocketBuildkitd(bed!.tools, socketDir, path.join(work, 'sidecar'), user.gid, bed!.buildkitd.snapshotter);
-      const socket = statSync(path.join(socketDir, 'buildkitd.sock'));
-      assert.equal(socket.gid, user.gid, 'buildkitd --group sets the socket group');
-      assert.equal(socket.mode & 0o777, 0o660, 'the socket is 0660');
+  test(
+    'runs as a Tekton step: params env, sidecar socket volume, results in /tekton/results',
+    { timeout: 10 * 60_000 },
+    async () => {
+      try {
+        // The sidecar: the socket alone in the shared volume, its group the step user's group.
+        const user = resolveUser(config.config.User, rootfs);
+        sidecar = await startSocketBuildkitd(
+          bed!.tools,
+          socketDir,
+          path.join(work, 'sidecar'),
+          user.gid,
+          bed!.buildkitd.snapshotter,
+        );
+        const socket = statSync(path.join(socketDir, 'buildkitd.sock'));
+        assert.equal(socket.gid, user.gid, 'buildkitd --group sets the socket group');
+        assert.equal(socket.mode & 0o777, 0o660, 'the socket is 0660');
 
-      const step = await runStep('step');
-      assert.equal(step.exitCode, 0, `the step exits 0; its output:\n${step.output.slice(-4000)}`);
-      assert.match(step.results.IMAGE_DIGEST ?? '', /^sha256:[a-f0-9]{64}$/, `results: ${JSON.stringify(step.results)}`);
-      assert.equal(step.results.IMAGE_URL, undefined, 'not pushed: no registry reference for Chains to sign');
-      assert.equal(step.results.ERROR_REASON, undefined);
-    } catch (error) {
-      failed = true;
-      say(`step output:\n${tail(log('step'), 60)}`);
-      throw error;
-    }
-  });
+        const step = await runStep('step');
+        assert.equal(step.exitCode, 0, `the step exits 0; its output:\n${step.output.slice(-4000)}`);
+        assert.match(
+          step.results.IMAGE_DIGEST ?? '',
+          /^sha256:[a-f0-9]{64}$/,
+          `results: ${JSON.stringify(step.results)}`,
+        );
+        assert.equal(step.results.IMAGE_URL, undefined, 'not pushed: no registry reference for Chains to sign');
+        assert.equal(step.results.ERROR_REASON, undefined);
+      } catch (error) {
+        failed = true;
+        say(`step output:\n${tail(log('step'), 60)}`);
+        throw error;
+      }
+    },
+  );
 
-  test('a socket the step user may not open (sidecar without --group) fails fast with DAEMON_UNREACHABLE', { timeout: 5 * 60_000 }, async () => {
-    try {
-      assert.ok(sidecar?.isRunning(), 'the sidecar of the previous test is running');
-      chownSync(path.join(socketDir, 'buildkitd.sock'), 0, 0); // what buildkitd does without --group
-      const step = await runStep('step-no-group');
-      assert.equal(step.exitCode, 10, `exit 10; output:\n${step.output.slice(-2000)}`);
-      assert.equal(step.results.ERROR_REASON, 'DAEMON_UNREACHABLE');
-      assert.ok(step.ms < 30_000, `a permission error ends the wait at once (took ${step.ms} ms)`);
-      say(`without the socket group: ${step.results.ERROR_MESSAGE}`);
-    } catch (error) {
-      failed = true;
-      say(`step output:\n${tail(log('step-no-group'), 60)}`);
-      throw error;
-    }
-  });
+  test(
+    'a socket the step user may not open (sidecar without --group) fails fast with DAEMON_UNREACHABLE',
+    { timeout: 5 * 60_000 },
+    async () => {
+      try {
+        assert.ok(sidecar?.isRunning(), 'the sidecar of the previous test is running');
+        chownSync(path.join(socketDir, 'buildkitd.sock'), 0, 0); // what buildkitd does without --group
+        const step = await runStep('step-no-group');
+        assert.equal(step.exitCode, 10, `exit 10; output:\n${step.output.slice(-2000)}`);
+        assert.equal(step.results.ERROR_REASON, 'DAEMON_UNREACHABLE');
+        assert.ok(step.ms < 30_000, `a permission error ends the wait at once (took ${step.ms} ms)`);
+        say(`without the socket group: ${step.results.ERROR_MESSAGE}`);
+      } catch (error) {
+        failed = true;
+        say(`step output:\n${tail(log('step-no-group'), 60)}`);
+        throw error;
+      }
+    },
+  );
 });
-
 
 /** Runs `args` in the image as its user, with nothing mounted: output and exit code. */
 async function runCommand(name: string, args: string[]): Promise<{ exitCode: number | null; output: string }> {
   const runc = bed!.tools.runc;
   const bundle = path.join(work, `bundle-${name}`);
-  writeBundle(runc, { bundle, rootfs: path.join(work, 'bundle', 'rootfs'), image: config, user: resolveUser(config.config.User, rootfs), env: {}, mounts: [], args });
-  const exitCode = await runBundle(runc, path.join(work, 'runc-state'), bundle, `bks-image-${name}-${process.pid}`, log(name), 60_000);
+  writeBundle(runc, {
+    bundle,
+    rootfs: path.join(work, 'bundle', 'rootfs'),
+    image: config,
+    user: resolveUser(config.config.User, rootfs),
+    env: {},
+    mounts: [],
+    args,
+  });
+  const exitCode = await runBundle(
+    runc,
+    path.join(work, 'runc-state'),
+    bundle,
+    `bks-image-${name}-${process.pid}`,
+    log(name),
+    60_000,
+  );
   return { exitCode, output: readFileSync(log(name), 'utf8') };
 }
 
 /** One run of the image as a Tekton step against the sidecar socket in `socketDir`, with its own results dir. */
-async function runStep(name: string): Promise<{ exitCode: number | null; results: Record<string, string>; output: string; image: string; ms: number }> {
+async function runStep(
+  name: string,
+): Promise<{ exitCode: number | null; results: Record<string, string>; output: string; image: string; ms: number }> {
   const runc = bed!.tools.runc;
   const source = writeContext(path.join(work, 'volumes', 'source'), {
     Dockerfile: 'FROM scratch\nCOPY hello.txt /hello.txt\n',
@@ -287,5 +371,11 @@ async function runStep(name: string): Promise<{ exitCode: number | null; results
     runBundle(runc, path.join(work, 'runc-state'), bundle, `bks-image-${name}-${process.pid}`, log(name), 5 * 60_000),
   );
   say(`${name} output (tail):\n${tail(log(name), 8)}`);
-  return { exitCode, results: readResults(results), output: readFileSync(log(name), 'utf8'), image, ms: Date.now() - started };
+  return {
+    exitCode,
+    results: readResults(results),
+    output: readFileSync(log(name), 'utf8'),
+    image,
+    ms: Date.now() - started,
+  };
 }

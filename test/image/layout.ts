@@ -10,7 +10,14 @@ export type ImageManifest = { config: Descriptor; layers: Descriptor[] };
 export type ImageConfig = {
   architecture: string;
   os: string;
-  config: { User?: string; Env?: string[]; Entrypoint?: string[]; Cmd?: string[]; WorkingDir?: string; Labels?: Record<string, string> };
+  config: {
+    User?: string;
+    Env?: string[];
+    Entrypoint?: string[];
+    Cmd?: string[];
+    WorkingDir?: string;
+    Labels?: Record<string, string>;
+  };
 };
 
 export function readManifest(layout: string, digest: string): ImageManifest {
@@ -23,7 +30,11 @@ export function readConfig(layout: string, manifest: ImageManifest): ImageConfig
 
 /** Bytes a registry stores and a node pulls for the image: its compressed layers (and the config). */
 export function imageSize(manifest: ImageManifest): { layers: number; config: number; count: number } {
-  return { layers: manifest.layers.reduce((sum, layer) => sum + layer.size, 0), config: manifest.config.size, count: manifest.layers.length };
+  return {
+    layers: manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
+    config: manifest.config.size,
+    count: manifest.layers.length,
+  };
 }
 
 export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -41,10 +52,13 @@ export function unpackImage(layout: string, manifest: ImageManifest, rootfs: str
   for (const layer of manifest.layers) {
     const blob = blobPath(layout, layer.digest);
     const flag = decompressFlag(layer.mediaType);
-    const entries = execFileSync('tar', [...flag, '-tf', blob], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }).split('\n').filter(Boolean);
+    const entries = execFileSync('tar', [...flag, '-tf', blob], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+      .split('\n')
+      .filter(Boolean);
     for (const entry of entries) {
       const clean = path.posix.normalize(entry.replace(/^\.?\//, ''));
-      if (clean.split('/').includes('..')) throw new Error(`layer ${layer.digest} has an entry outside the root: ${entry}`);
+      if (clean.split('/').includes('..'))
+        throw new Error(`layer ${layer.digest} has an entry outside the root: ${entry}`);
       const base = path.posix.basename(clean);
       if (!base.startsWith('.wh.')) continue;
       const dir = path.join(rootfs, path.posix.dirname(clean));
@@ -55,9 +69,13 @@ export function unpackImage(layout: string, manifest: ImageManifest, rootfs: str
         rmSync(path.join(dir, base.slice('.wh.'.length)), { recursive: true, force: true });
       }
     }
-    execFileSync('tar', [...flag, '-xf', blob, '-C', rootfs, '--numeric-owner', '--same-permissions', '--same-owner', '--exclude=.wh.*'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    execFileSync(
+      'tar',
+      [...flag, '-xf', blob, '-C', rootfs, '--numeric-owner', '--same-permissions', '--same-owner', '--exclude=.wh.*'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
   }
 }
 
@@ -86,7 +104,10 @@ export function resolveUser(user: string | undefined, rootfs: string): { uid: nu
 
 function readLines(file: string): string[][] {
   try {
-    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => line.split(':'));
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(':'));
   } catch {
     return [];
   }

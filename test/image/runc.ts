@@ -53,7 +53,14 @@ export function writeBundle(runc: string, options: BundleOptions): void {
 }
 
 /** `runc run` to completion (killed after `timeoutMs`); the container's output goes to `logFile`. */
-export async function runBundle(runc: string, stateRoot: string, bundle: string, id: string, logFile: string, timeoutMs: number): Promise<number | null> {
+export async function runBundle(
+  runc: string,
+  stateRoot: string,
+  bundle: string,
+  id: string,
+  logFile: string,
+  timeoutMs: number,
+): Promise<number | null> {
   mkdirSync(stateRoot, { recursive: true });
   try {
     const { exitCode } = await exec(runc, ['--root', stateRoot, 'run', '--bundle', bundle, id], {
@@ -75,7 +82,13 @@ export async function runBundle(runc: string, stateRoot: string, bundle: string,
  * A buildkitd whose socket is alone in `socketDir` (the volume the step mounts at /run/buildkit),
  * started with `--group <gid>` so the socket is root:<gid> 0660, as the Task's sidecar is told to.
  */
-export async function startSocketBuildkitd(tools: Tools, socketDir: string, stateDir: string, gid: number, snapshotter: string): Promise<Buildkitd> {
+export async function startSocketBuildkitd(
+  tools: Tools,
+  socketDir: string,
+  stateDir: string,
+  gid: number,
+  snapshotter: string,
+): Promise<Buildkitd> {
   mkdirSync(socketDir, { recursive: true, mode: 0o755 });
   mkdirSync(stateDir, { recursive: true });
   const endpoint = `unix://${path.join(socketDir, 'buildkitd.sock')}`;
@@ -83,12 +96,16 @@ export async function startSocketBuildkitd(tools: Tools, socketDir: string, stat
     'buildkitd (step socket)',
     tools.buildkitd,
     [
-      '--addr', endpoint,
-      '--group', String(gid),
-      '--root', path.join(stateDir, 'state'),
+      '--addr',
+      endpoint,
+      '--group',
+      String(gid),
+      '--root',
+      path.join(stateDir, 'state'),
       '--oci-worker=true',
       `--oci-worker-snapshotter=${snapshotter}`,
-      '--oci-worker-binary', tools.runc,
+      '--oci-worker-binary',
+      tools.runc,
       '--containerd-worker=false',
     ],
     path.join(stateDir, 'buildkitd.log'),

@@ -32,7 +32,8 @@ export function goCsvRecord(text: string): string[] {
         field += char;
         index++;
       }
-      if (index < input.length && input[index] !== ',' && input[index] !== '\n') throw new Error('csv: extraneous or missing " in quoted-field');
+      if (index < input.length && input[index] !== ',' && input[index] !== '\n')
+        throw new Error('csv: extraneous or missing " in quoted-field');
     } else {
       while (index < input.length && input[index] !== ',' && input[index] !== '\n') {
         if (input[index] === '"') throw new Error('csv: bare " in non-quoted-field');

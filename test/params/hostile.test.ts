@@ -35,7 +35,13 @@ const freshDir = (): string => {
 };
 after(() => rmSync(root, { recursive: true, force: true }));
 
-type Outcome = { exitCode: number | null; stdout: string; stderr: string; results: Record<string, string>; buildxRan: boolean };
+type Outcome = {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  results: Record<string, string>;
+  buildxRan: boolean;
+};
 type Invocation = { args: string[]; env: NodeJS.ProcessEnv };
 
 /** The CLI args and env that carry `doc` by the case's route. */
@@ -51,7 +57,8 @@ function invocation(command: string, kase: Case, doc: Doc, dir: string): Invocat
       return { args: [command, '--params-file', file], env };
     }
     case 'param-env': {
-      for (const [key, value] of Object.entries(doc)) env[envVarName(key)] = kinds[key] === 'string' && typeof value === 'string' ? value : JSON.stringify(value);
+      for (const [key, value] of Object.entries(doc))
+        env[envVarName(key)] = kinds[key] === 'string' && typeof value === 'string' ? value : JSON.stringify(value);
       return { args: [command], env };
     }
     case 'flags':
@@ -59,13 +66,21 @@ function invocation(command: string, kase: Case, doc: Doc, dir: string): Invocat
     case 'tekton-arrays': {
       // As the Task passes them: list params as array blocks last, secrets in env JSON, the rest as flags.
       const secret = (key: string) => key === 'secrets' || key === 'ssh';
-      const lists = Object.entries(doc).filter(([key, value]) => kinds[key] === 'array' && Array.isArray(value) && !secret(key)) as Array<[string, unknown[]]>;
-      const others = Object.fromEntries(Object.entries(doc).filter(([key]) => !secret(key) && !lists.some(([list]) => list === key)));
+      const lists = Object.entries(doc).filter(
+        ([key, value]) => kinds[key] === 'array' && Array.isArray(value) && !secret(key),
+      ) as Array<[string, unknown[]]>;
+      const others = Object.fromEntries(
+        Object.entries(doc).filter(([key]) => !secret(key) && !lists.some(([list]) => list === key)),
+      );
       const secrets = Object.fromEntries(Object.entries(doc).filter(([key]) => secret(key)));
-      const element = (item: unknown) => (typeof item === 'string' ? item : `${(item as { key: string }).key}=${(item as { value: string }).value}`);
+      const element = (item: unknown) =>
+        typeof item === 'string' ? item : `${(item as { key: string }).key}=${(item as { value: string }).value}`;
       const blocks = lists.flatMap(([key, items]) => [`--array=${key}`, ...items.map(element)]);
       const jsonEnv = Object.keys(secrets).length > 0 ? { BUILDKIT_STEP_PARAMS: JSON.stringify(secrets) } : {};
-      return { args: [command, ...toFlags(others), `--array-params=${lists.map(([key]) => key).join(',')}`, ...blocks], env: { ...env, ...jsonEnv } };
+      return {
+        args: [command, ...toFlags(others), `--array-params=${lists.map(([key]) => key).join(',')}`, ...blocks],
+        env: { ...env, ...jsonEnv },
+      };
     }
   }
 }
@@ -75,7 +90,8 @@ function toFlags(doc: Doc): string[] {
   return Object.entries(doc).flatMap(([key, value]) => {
     const flag = `--${flagName(key)}`;
     if (typeof value === 'boolean') return [value ? flag : `${flag}=false`];
-    if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value.map((item) => `${flag}=${item}`);
+    if (Array.isArray(value) && value.every((item) => typeof item === 'string'))
+      return value.map((item) => `${flag}=${item}`);
     if (typeof value === 'string' || typeof value === 'number') return [`${flag}=${value}`];
     return [`${flag}=${JSON.stringify(value)}`];
   });
@@ -96,7 +112,12 @@ async function inProcess(command: string, kase: Case, doc: Doc): Promise<Outcome
   let stderr = '';
   const exitCode = await main({
     argv: args,
-    env: { PATH: process.env.PATH, BUILDKIT_STEP_RESULTS_DIR: path.join(dir, 'results'), BUILDKIT_STEP_BUILDX: fake.bin, ...env },
+    env: {
+      PATH: process.env.PATH,
+      BUILDKIT_STEP_RESULTS_DIR: path.join(dir, 'results'),
+      BUILDKIT_STEP_BUILDX: fake.bin,
+      ...env,
+    },
     cwd: fixture.cwd,
     stdout: (text) => void (stdout += text),
     stderr: (text) => void (stderr += text),
@@ -121,12 +142,26 @@ async function direct(command: string, kase: Case, doc: Doc): Promise<Outcome> {
       const plan = await planBuild(params, { env, cwd: fixture.cwd, isTty: false });
       return { exitCode: 0, stdout: `${JSON.stringify(plan)}\n`, stderr: '', results: {}, buildxRan };
     }
-    await runBuild(params, { env, cwd: fixture.cwd, runner, probe: async () => ({ ok: true, workers: 1 }), log: () => {}, output: () => {}, isTty: false });
+    await runBuild(params, {
+      env,
+      cwd: fixture.cwd,
+      runner,
+      probe: async () => ({ ok: true, workers: 1 }),
+      log: () => {},
+      output: () => {},
+      isTty: false,
+    });
     return { exitCode: 0, stdout: '', stderr: '', results: {}, buildxRan };
   } catch (thrown) {
     const error = toStepError(thrown);
     const stdout = `${JSON.stringify({ status: 'failed', code: error.code, exitCode: error.exitCode, message: error.message })}\n`;
-    return { exitCode: error.exitCode, stdout, stderr: `buildkit-step: error ${error.code}: ${error.message}\n`, results: failureResults(error) as Record<string, string>, buildxRan };
+    return {
+      exitCode: error.exitCode,
+      stdout,
+      stderr: `buildkit-step: error ${error.code}: ${error.message}\n`,
+      results: failureResults(error) as Record<string, string>,
+      buildxRan,
+    };
   }
 }
 
@@ -135,13 +170,22 @@ async function viaBinary(command: string, kase: Case, doc: Doc): Promise<Outcome
   const dir = freshDir();
   const fake = fakeBuildx(path.join(dir, 'fake'));
   const { args, env } = invocation(command, kase, doc, dir);
-  const run = await runCli({ args, env: { BUILDKIT_STEP_BUILDX: fake.bin, ...env }, resultsDir: path.join(dir, 'results'), cwd: fixture.cwd });
+  const run = await runCli({
+    args,
+    env: { BUILDKIT_STEP_BUILDX: fake.bin, ...env },
+    resultsDir: path.join(dir, 'results'),
+    cwd: fixture.cwd,
+  });
   return { ...run, buildxRan: fake.ran() };
 }
 
 /** No secret value (all carry SECRET_MARK) in anything the step printed or wrote. */
 function assertNoSecret(outcome: Outcome): void {
-  for (const [where, text] of [['stdout', outcome.stdout], ['stderr', outcome.stderr], ...Object.entries(outcome.results)] as Array<[string, string]>) {
+  for (const [where, text] of [
+    ['stdout', outcome.stdout],
+    ['stderr', outcome.stderr],
+    ...Object.entries(outcome.results),
+  ] as Array<[string, string]>) {
     assert.ok(!text.includes(SECRET_MARK), `a secret value appears in ${where}`);
   }
 }
@@ -150,13 +194,20 @@ async function checkRejected(kase: Case, param: string, run = inProcess): Promis
   if (run === viaBinary) {
     // print-argv first: if the document were wrongly accepted, `build` would wait for a daemon.
     const printed = await run('print-argv', kase, kase.doc);
-    assert.equal(printed.exitCode, 2, `print-argv should reject it; exit ${printed.exitCode}: ${printed.stderr.slice(0, 600)}`);
+    assert.equal(
+      printed.exitCode,
+      2,
+      `print-argv should reject it; exit ${printed.exitCode}: ${printed.stderr.slice(0, 600)}`,
+    );
     assertNoSecret(printed);
   }
   const built = await run('build', kase, kase.doc);
   assert.equal(built.exitCode, 2, built.stderr.slice(0, 600));
   assert.equal(built.results.ERROR_REASON, 'PARAMS_INVALID');
-  assert.ok(built.results.ERROR_MESSAGE?.includes(param), `the message names ${param}: ${built.results.ERROR_MESSAGE?.slice(0, 600)}`);
+  assert.ok(
+    built.results.ERROR_MESSAGE?.includes(param),
+    `the message names ${param}: ${built.results.ERROR_MESSAGE?.slice(0, 600)}`,
+  );
   assert.equal((JSON.parse(built.stdout.trim().split('\n').pop() ?? '{}') as { code?: string }).code, 'PARAMS_INVALID');
   assert.equal(built.buildxRan, false, 'buildx must never start');
   assertNoSecret(built);
@@ -167,7 +218,11 @@ type Argvs = { create: string[]; build: string[]; localExport?: string[] };
 async function printArgv(kase: Case, doc: Doc, value: string, run = inProcess): Promise<Argvs> {
   kase.setup?.(value);
   const printed = await run('print-argv', kase, doc);
-  assert.equal(printed.exitCode, 0, `print-argv of ${value === PLAIN ? 'the baseline' : 'the case'} failed: ${printed.stderr.slice(0, 600)}`);
+  assert.equal(
+    printed.exitCode,
+    0,
+    `print-argv of ${value === PLAIN ? 'the baseline' : 'the case'} failed: ${printed.stderr.slice(0, 600)}`,
+  );
   assertNoSecret(printed);
   return JSON.parse(printed.stdout) as Argvs;
 }
@@ -177,7 +232,11 @@ async function printArgv(kase: Case, doc: Doc, value: string, run = inProcess): 
  * reads each of those exactly as the baseline's with PLAIN replaced by the value.
  */
 function assertConfined(hostile: string[], baseline: string[], value: string): void {
-  assert.equal(hostile.length, baseline.length, `no argv element added or removed:\n${JSON.stringify(hostile)}\nvs\n${JSON.stringify(baseline)}`);
+  assert.equal(
+    hostile.length,
+    baseline.length,
+    `no argv element added or removed:\n${JSON.stringify(hostile)}\nvs\n${JSON.stringify(baseline)}`,
+  );
   baseline.forEach((element, index) => {
     if (!element.includes(PLAIN)) {
       assert.equal(hostile[index], element, `argv[${index}] unchanged`);
@@ -186,7 +245,11 @@ function assertConfined(hostile: string[], baseline: string[], value: string): v
     const previous = baseline[index - 1];
     const flag = previous?.startsWith('--') ? previous : undefined;
     const expected = readFlagValue(flag, element).map((field) => field.replaceAll(PLAIN, value));
-    assert.deepEqual(readFlagValue(flag, hostile[index]!), expected, `argv[${index}] (${flag ?? 'positional'}) as buildx reads it`);
+    assert.deepEqual(
+      readFlagValue(flag, hostile[index]!),
+      expected,
+      `argv[${index}] (${flag ?? 'positional'}) as buildx reads it`,
+    );
   });
 }
 
@@ -196,10 +259,16 @@ async function checkLegal(kase: Case, value: string): Promise<Argvs> {
   const hostile = await printArgv(kase, kase.doc, value);
   assertConfined(hostile.build, baseline.build, value);
   assertConfined(hostile.create, baseline.create, value);
-  assert.equal(hostile.localExport === undefined, baseline.localExport === undefined, 'a local export in both or neither');
+  assert.equal(
+    hostile.localExport === undefined,
+    baseline.localExport === undefined,
+    'a local export in both or neither',
+  );
   if (hostile.localExport && baseline.localExport) assertConfined(hostile.localExport, baseline.localExport, value);
   // print-argv masks secrets; `direct` prints the unmasked argv of the same functions: no secret in it either.
-  if (kase.via !== 'flags' && kase.via !== 'tekton-arrays') for (const element of [...hostile.create, ...hostile.build, ...(hostile.localExport ?? [])]) assert.ok(!element.includes(SECRET_MARK), 'a secret value reached the buildx argv');
+  if (kase.via !== 'flags' && kase.via !== 'tekton-arrays')
+    for (const element of [...hostile.create, ...hostile.build, ...(hostile.localExport ?? [])])
+      assert.ok(!element.includes(SECRET_MARK), 'a secret value reached the buildx argv');
   return hostile;
 }
 
@@ -219,11 +288,14 @@ describe('hostile params corpus, in-process through the CLI entry', () => {
   before(() => {
     const rejected = cases.filter((kase) => 'rejected' in kase.expect).length;
     const hand = cases.filter((kase) => kase.origin === 'hand').length;
-    process.stderr.write(`corpus: ${cases.length} documents (${hand} hand-written, ${cases.length - hand} generated): ${rejected} to reject, ${cases.length - rejected} legal\n`);
+    process.stderr.write(
+      `corpus: ${cases.length} documents (${hand} hand-written, ${cases.length - hand} generated): ${rejected} to reject, ${cases.length - rejected} legal\n`,
+    );
   });
   test('the corpus is large and covers every route', () => {
     assert.ok(cases.length >= 200, `${cases.length} documents`);
-    for (const via of ['env-json', 'file', 'param-env', 'flags', 'tekton-arrays']) assert.ok(cases.filter((kase) => kase.via === via).length >= 20, via);
+    for (const via of ['env-json', 'file', 'param-env', 'flags', 'tekton-arrays'])
+      assert.ok(cases.filter((kase) => kase.via === via).length >= 20, via);
     assert.ok(cases.some((kase) => 'legal' in kase.expect) && cases.some((kase) => 'rejected' in kase.expect));
   });
 
@@ -234,7 +306,9 @@ describe('hostile params corpus, in-process through the CLI entry', () => {
         try {
           await checkCase(kase);
         } catch (error) {
-          failures.push(`${kase.name} [${kase.via}]: ${(error as Error).message.split('\n').slice(0, 6).join('\n    ')}`);
+          failures.push(
+            `${kase.name} [${kase.via}]: ${(error as Error).message.split('\n').slice(0, 6).join('\n    ')}`,
+          );
         }
       }
       assert.deepEqual(failures, []);
@@ -244,7 +318,7 @@ describe('hostile params corpus, in-process through the CLI entry', () => {
   test('no document reached Object.prototype or Array.prototype', () => {
     assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), prototypeNames);
     assert.deepEqual(Object.getOwnPropertyNames(Array.prototype).sort(), arrayPrototypeNames);
-    assert.equal((({}) as Record<string, unknown>).polluted, undefined);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 });
 
@@ -269,7 +343,9 @@ describe('hostile params corpus, a sample through the built binary', () => {
             assert.deepEqual(binary, await checkLegal(kase, kase.expect.legal));
           }
         } catch (error) {
-          failures.push(`${kase.name} [${kase.via}]: ${(error as Error).message.split('\n').slice(0, 6).join('\n    ')}`);
+          failures.push(
+            `${kase.name} [${kase.via}]: ${(error as Error).message.split('\n').slice(0, 6).join('\n    ')}`,
+          );
         }
       }
     };

@@ -5,7 +5,13 @@ import { describe, test } from 'node:test';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { StepError } from '../../src/errors.js';
 import { paramsSchema, type JsonSchema } from '../../src/params/schema.js';
-import { AJV_OPTIONS, PRECOMPILED_FILE, schemaHash, validateParams, validatorSource } from '../../src/params/validate.js';
+import {
+  AJV_OPTIONS,
+  PRECOMPILED_FILE,
+  schemaHash,
+  validateParams,
+  validatorSource,
+} from '../../src/params/validate.js';
 
 const require = createRequire(new URL('../../src/params/validate.js', import.meta.url));
 const schema = paramsSchema();
@@ -13,16 +19,35 @@ const schema = paramsSchema();
 /** Documents that exercise every kind of check the schema makes (types, patterns, enums, nesting, unknown keys). */
 const documents: Array<Record<string, unknown>> = [
   { image: 'reg.example/team/app', tags: ['1.0'] },
-  { image: 'reg.example/team/app', tags: ['1.0', 'latest'], build_args: [{ key: 'A', value: 'b' }], push: true, platforms: ['linux/amd64'], provenance: 'max' },
+  {
+    image: 'reg.example/team/app',
+    tags: ['1.0', 'latest'],
+    build_args: [{ key: 'A', value: 'b' }],
+    push: true,
+    platforms: ['linux/amd64'],
+    provenance: 'max',
+  },
   {},
   { image: 'UPPER/case', tags: [] },
   { image: 'a/b', tags: ['ok', 'ok'], imgae: 'typo' },
-  { image: 'a/b', tags: ['bad tag!'], build_args: [{ key: 'A' }], secrets: [{ key: 'x', value: 3 }], provenance: 'all', daemon_timeout: 'soon' },
+  {
+    image: 'a/b',
+    tags: ['bad tag!'],
+    build_args: [{ key: 'A' }],
+    secrets: [{ key: 'x', value: 3 }],
+    provenance: 'all',
+    daemon_timeout: 'soon',
+  },
   { image: 7, tags: 'latest', result_paths: { NOPE: '/x' }, labels: [{ key: 'a', value: 'b', extra: 1 }] },
 ];
 
 const shape = (errors: ErrorObject[] | null | undefined) =>
-  (errors ?? []).map((error) => ({ keyword: error.keyword, instancePath: error.instancePath, params: error.params, description: (error.parentSchema as JsonSchema | undefined)?.description }));
+  (errors ?? []).map((error) => ({
+    keyword: error.keyword,
+    instancePath: error.instancePath,
+    params: error.params,
+    description: (error.parentSchema as JsonSchema | undefined)?.description,
+  }));
 
 describe('the precompiled params validator', () => {
   test('the build generated it from the shipped schema, and validation uses it', () => {
@@ -46,15 +71,24 @@ describe('the precompiled params validator', () => {
 
   test('a schema it was not made from is compiled at run time and enforced as written', () => {
     const changed = structuredClone(schema) as JsonSchema;
-    changed.properties = { ...changed.properties, image: { type: 'string', pattern: '^only/this$', description: 'the one image this schema allows' } };
+    changed.properties = {
+      ...changed.properties,
+      image: { type: 'string', pattern: '^only/this$', description: 'the one image this schema allows' },
+    };
     assert.equal(validatorSource(changed), 'runtime');
     const merged = { values: { image: 'a/b', tags: ['1'] }, origins: { image: 'PARAM_IMAGE' } };
     assert.deepEqual(validateParams(merged, schema), merged.values);
-    assert.throws(() => validateParams(merged, changed), (error: unknown) => {
-      assert.ok(error instanceof StepError);
-      assert.equal(error.code, 'PARAMS_INVALID');
-      assert.match(error.message, /image \(from PARAM_IMAGE\): "a\/b" is not valid: the one image this schema allows/);
-      return true;
-    });
+    assert.throws(
+      () => validateParams(merged, changed),
+      (error: unknown) => {
+        assert.ok(error instanceof StepError);
+        assert.equal(error.code, 'PARAMS_INVALID');
+        assert.match(
+          error.message,
+          /image \(from PARAM_IMAGE\): "a\/b" is not valid: the one image this schema allows/,
+        );
+        return true;
+      },
+    );
   });
 });
