@@ -3,7 +3,7 @@ import { StepError } from '../errors.js';
 import { blockOrigin, linesValue, listValue } from './arrays.js';
 import { closestName, envVarName, flagName, PARAMS_ENV } from './names.js';
 import { paramKeys, paramType, type JsonSchema } from './schema.js';
-import { kindOf } from './validate.js';
+import { kindOf } from './text.js';
 
 /** Values from one source, and a human name for that source ("PARAM_TAGS", "file p.json"). */
 export type Layer = { origin: string; values: Record<string, unknown>; originOf?: (key: string) => string };

@@ -1,4 +1,4 @@
-// Text that cannot reach buildx intact, found in any string of the merged params. Pure.
+// Text in params: what cannot reach buildx intact, and how values are shown in messages. Pure.
 
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
@@ -35,4 +35,23 @@ export function textProblems(values: Record<string, unknown>, secretParams: Read
 /** A key as it can be shown: JSON-quoted when it holds anything unprintable. */
 export function printableKey(key: string): string {
   return /^[\x20-\x7e]*$/.test(key) ? key : JSON.stringify(key);
+}
+
+/** `null`, `an array`, or `a string ("x")`: what a value is, for messages. */
+export function kindOf(value: unknown, quote = true): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  // `--daemon-timeout=abc` reaches us as NaN, which JSON would show as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return quote ? `${article(typeof value)} (${JSON.stringify(truncate(value))})` : article(typeof value);
+}
+
+/** `a string`, `an array`: a type name with its article. */
+export function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** A long string cut to 80 characters, for messages; anything else as it is. */
+export function truncate(value: unknown): unknown {
+  return typeof value === 'string' && value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }

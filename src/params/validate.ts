@@ -6,7 +6,7 @@ import { StepError } from '../errors.js';
 import type { MergedParams } from './layers.js';
 import { closestName, envVarName, flagName } from './names.js';
 import { paramKeys, type JsonSchema } from './schema.js';
-import { printableKey, textProblems } from './text.js';
+import { article, kindOf, printableKey, textProblems, truncate } from './text.js';
 
 /** Ajv's options, the same for the validator generated at build time and one compiled at run time. */
 export const AJV_OPTIONS = { allErrors: true, strict: true, verbose: true } as const satisfies Options;
@@ -140,21 +140,4 @@ function valueAt(root: unknown, instancePath: string): unknown {
     value = (value as Record<string, unknown> | undefined)?.[part];
   }
   return value;
-}
-
-/** `null`, `an array`, or `a string ("x")`: what a value is, for messages. */
-export function kindOf(value: unknown, quote = true): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  // `--daemon-timeout=abc` reaches us as NaN, which JSON would show as null.
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  return quote ? `${article(typeof value)} (${JSON.stringify(truncate(value))})` : article(typeof value);
-}
-
-function article(type: string): string {
-  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
-}
-
-function truncate(value: unknown): unknown {
-  return typeof value === 'string' && value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }
