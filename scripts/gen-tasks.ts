@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
-import { RESULT_NAMES, type ResultName } from '../src/config.js';
+import { RESULT_NAMES, RESULTS } from '../src/result-names.js';
 import { SIDECAR_NAME } from '../src/daemon/sidecar.js';
 import { ERROR_CODES } from '../src/errors.js';
 import { envVarName, flagName, RESULTS_DIR_ENV, workflowParamName } from '../src/params/names.js';
@@ -203,18 +203,6 @@ const WORKSPACES: Workspace[] = [
   BUILDKITD_CONFIG_WORKSPACE,
 ];
 
-const RESULT_DESCRIPTIONS: Record<ResultName, string> = {
-  IMAGE_DIGEST:
-    'Digest of the built image (`sha256:...`): the manifest, or the index for multi-platform builds. Also for an unpushed build (the digest of its OCI layout), which writes no other image result.',
-  IMAGE_URL: 'The pushed image with its first tag (`IMAGE:first-tag`). Only when pushed.',
-  IMAGE_REF: 'The pushed image by digest (`IMAGE@sha256:...`). Only when pushed.',
-  IMAGES: 'Every pushed reference as `IMAGE:tag@sha256:...`, comma-separated. Only when pushed.',
-  ARTIFACT_OUTPUTS:
-    'The pushed image for Tekton Chains: {"uri", "digest", "isBuildArtifact": "true"}. Only when pushed.',
-  ERROR_REASON: 'On failure: the stable error code (e.g. BUILD_FAILED, DAEMON_UNREACHABLE).',
-  ERROR_MESSAGE: 'On failure: a short message naming the parameter or the build error.',
-};
-
 const ARTIFACT_OUTPUTS_PROPERTIES = {
   uri: { type: 'string' },
   digest: { type: 'string' },
@@ -406,8 +394,8 @@ const extraParamSpec = (param: ExtraParam) => ({
 function tektonResults(): Record<string, unknown>[] {
   return RESULT_NAMES.map((name) =>
     name === 'ARTIFACT_OUTPUTS'
-      ? { name, type: 'object', description: RESULT_DESCRIPTIONS[name], properties: ARTIFACT_OUTPUTS_PROPERTIES }
-      : { name, type: 'string', description: RESULT_DESCRIPTIONS[name] },
+      ? { name, type: 'object', description: RESULTS[name].description, properties: ARTIFACT_OUTPUTS_PROPERTIES }
+      : { name, type: 'string', description: RESULTS[name].description },
   );
 }
 
@@ -812,7 +800,7 @@ export function sampleTaskManifest(schema: JsonSchema): Record<string, unknown> 
         ...(name === 'ARTIFACT_OUTPUTS'
           ? { type: 'object', properties: ARTIFACT_OUTPUTS_PROPERTIES }
           : { type: 'string' }),
-        description: RESULT_DESCRIPTIONS[name],
+        description: RESULTS[name].description,
         value: `$(steps.build.results.${name})`,
       })),
       volumes: podVolumes,
@@ -938,7 +926,7 @@ export function argoManifest(
             parameters: [
               ...RESULT_NAMES.map((name) => ({
                 name,
-                description: RESULT_DESCRIPTIONS[name],
+                description: RESULTS[name].description,
                 // Written only on success (image results) or only on failure (ERROR_*).
                 valueFrom: { path: `${ARGO_RESULTS_DIR}/${name}`, default: '' },
               })),
@@ -1059,7 +1047,7 @@ function notExposedTable(surfaces: ('task' | 'stepaction' | 'argo')[]): string {
 function resultsTable(where: string): string {
   const rows = RESULT_NAMES.map(
     (name) =>
-      `| \`${name}\` | ${name === 'ARTIFACT_OUTPUTS' ? (where === 'argo' ? 'JSON object text' : 'object') : 'string'} | ${cell(RESULT_DESCRIPTIONS[name])} |`,
+      `| \`${name}\` | ${name === 'ARTIFACT_OUTPUTS' ? (where === 'argo' ? 'JSON object text' : 'object') : 'string'} | ${cell(RESULTS[name].description)} |`,
   );
   return ['| result | type | description |', '|---|---|---|', ...rows].join('\n');
 }

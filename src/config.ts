@@ -1,95 +1,13 @@
 // The validated params, and the build configuration resolved from them. Pure.
 import path from 'node:path';
-import {
-  isInsecureRef,
-  proxyEnv,
-  registrySettings,
-  withInsecureCache,
-  type RegistryParams,
-  type RegistrySettings,
-} from './registries.js';
-import { cacheRefs, DEFAULT_CACHE_KEY } from './cache/keys.js';
+import { isInsecureRef, proxyEnv, registrySettings, withInsecureCache, type RegistrySettings } from './registries.js';
+import { cacheRefs } from './cache/keys.js';
 import { rankEndpoints } from './fleet/route.js';
 
-/** One `{ "key", "value" }` pair, as lists arrive in env JSON. */
-export type Pair = { key: string; value: string };
+import type { Pair, Params } from './params/types.js';
+import type { ResultName } from './result-names.js';
 
-/** Result names the step can write. */
-export const RESULT_NAMES = [
-  'IMAGE_DIGEST',
-  'IMAGE_URL',
-  'IMAGE_REF',
-  'IMAGES',
-  'ARTIFACT_OUTPUTS',
-  'ERROR_REASON',
-  'ERROR_MESSAGE',
-] as const;
-export type ResultName = (typeof RESULT_NAMES)[number];
-
-/** Params as the schema guarantees them after validation and defaults. */
-export type Params = RegistryParams & {
-  image: string;
-  tags: string[];
-  context: string;
-  dockerfile: string;
-  target?: string;
-  build_args?: Pair[];
-  build_args_dir?: string;
-  secrets?: Pair[];
-  secrets_dir?: string;
-  ssh?: Pair[];
-  ssh_key_files?: Pair[];
-  ssh_dir?: string;
-  docker_config?: string;
-  push: boolean;
-  oci_layout?: string;
-  oci_tar: boolean;
-  platforms?: string[];
-  labels?: Pair[];
-  annotations?: Pair[];
-  provenance?: 'none' | 'min' | 'max';
-  sbom: boolean;
-  sbom_generator?: string;
-  no_cache: boolean;
-  pull: boolean;
-  cache_repo?: string;
-  /** Optional here (the schema fills in defaults): fixtures written before these params stay valid. */
-  cache_key?: string;
-  cache_fallback_keys?: string[];
-  cache_write?: boolean;
-  cache_mode?: 'max' | 'min';
-  cache_from?: string[];
-  cache_to?: string[];
-  cache_export_fatal: boolean;
-  source_date_epoch?: number;
-  build_contexts?: Pair[];
-  network?: 'default' | 'none' | 'host';
-  add_hosts?: string[];
-  allow?: Array<'network.host' | 'security.insecure'>;
-  ulimits?: string[];
-  shm_size?: string;
-  compression?: 'gzip' | 'zstd';
-  compression_level?: number;
-  force_compression?: boolean;
-  local_export_dir?: string;
-  local_export_target?: string;
-  check?: boolean;
-  check_fail_on_warnings?: boolean;
-  git_url?: string;
-  git_commit?: string;
-  endpoint: string;
-  endpoints?: string[];
-  routing_key?: string;
-  endpoint_wait?: number;
-  platform_endpoints?: Record<string, string>;
-  tls_dir?: string;
-  tls_server_name?: string;
-  daemon_timeout: number;
-  retries: number;
-  metadata_file?: string;
-  result_paths?: Partial<Record<ResultName, string>>;
-  results_max_bytes: number;
-};
+export type { Pair, Params };
 
 /** Everything the step needs to run, with every path absolute. */
 export type BuildConfig = {
@@ -115,7 +33,7 @@ export type BuildConfig = {
   platforms: string[];
   labels: Pair[];
   annotations: Pair[];
-  provenance: 'none' | 'min' | 'max';
+  provenance: NonNullable<Params['provenance']>;
   sbom: boolean;
   sbomGenerator: string | undefined;
   noCache: boolean;
@@ -128,13 +46,13 @@ export type BuildConfig = {
   sourceDateEpoch: number | undefined;
   /** Named contexts; directories made absolute. */
   buildContexts: Pair[];
-  network: 'default' | 'none' | 'host' | undefined;
+  network: Params['network'];
   addHosts: string[];
-  allow: string[];
+  allow: NonNullable<Params['allow']>;
   ulimits: string[];
   shmSize: string | undefined;
   /** Layer compression for every image output; undefined leaves BuildKit's default. */
-  compression: { type: 'gzip' | 'zstd'; level: number | undefined; force: boolean } | undefined;
+  compression: { type: NonNullable<Params['compression']>; level: number | undefined; force: boolean } | undefined;
   /** Files of a stage exported by a second build, before the image build. */
   localExport: { dir: string; target: string | undefined } | undefined;
   /** Check mode: Dockerfile rules only, no build. */
@@ -162,116 +80,195 @@ export type BuildConfig = {
   proxyEnv: Record<string, string>;
 };
 
-/** Seconds a fleet replica gets to answer before the build moves on to the next one. */
-export const DEFAULT_ENDPOINT_WAIT = 3;
-
 /** Where the step runs: the working directory and the temp dir paths default into. */
 export type Place = { cwd: string; tmpDir: string };
+
+/** The params that decide the registry cache. */
+type CacheParams = Pick<
+  Params,
+  'cache_repo' | 'cache_key' | 'cache_fallback_keys' | 'cache_write' | 'cache_mode' | 'cache_to' | 'target'
+>;
 
 /**
  * The registry cache as buildx specs: import `<cache_repo>:<key>` then each fallback, export once
  * to the key (unless `cache_write` is false). Without `cache_write` no export at all, not even
  * the free-form `cache_to` specs: a build that must not write writes nothing.
  */
-export function registryCache(params: Params): { refs: BuildConfig['cacheRefs']; from: string[]; to: string[] } {
-  const write = params.cache_write ?? true;
-  const mode = params.cache_mode ?? 'max';
+export function registryCache(
+  params: CacheParams,
+  platforms: string[],
+): { refs: BuildConfig['cacheRefs']; from: string[]; to: string[] } {
   const refs = cacheRefs({
     repo: params.cache_repo,
-    key: params.cache_key ?? DEFAULT_CACHE_KEY,
+    key: params.cache_key,
     fallbackKeys: params.cache_fallback_keys ?? [],
-    write,
+    write: params.cache_write,
     target: params.target,
-    platforms: params.platforms ?? Object.keys(params.platform_endpoints ?? {}),
+    platforms,
   });
-  const to = refs.to ? [`type=registry,ref=${refs.to},mode=${mode},image-manifest=true,oci-mediatypes=true`] : [];
+  const to = refs.to
+    ? [`type=registry,ref=${refs.to},mode=${params.cache_mode},image-manifest=true,oci-mediatypes=true`]
+    : [];
   return {
     refs,
     from: refs.from.map((ref) => `type=registry,ref=${ref}`),
-    to: write ? [...to, ...(params.cache_to ?? [])] : [],
+    to: params.cache_write ? [...to, ...(params.cache_to ?? [])] : [],
   };
 }
 
+/**
+ * The build configuration for validated params. Every param is taken apart here, so a param the
+ * schema gains fails the type check (`unhandled` is then not empty) until the config uses it.
+ */
 export function resolveConfig(params: Params, place: Place): BuildConfig {
+  const {
+    image,
+    tags,
+    context,
+    dockerfile,
+    target,
+    build_args,
+    build_args_dir,
+    secrets,
+    secrets_dir,
+    ssh,
+    ssh_key_files,
+    ssh_dir,
+    docker_config,
+    registry_mirrors,
+    registry_http,
+    registry_insecure,
+    registry_ca,
+    http_proxy,
+    https_proxy,
+    no_proxy,
+    push,
+    oci_layout,
+    oci_tar,
+    platforms,
+    labels,
+    annotations,
+    provenance,
+    sbom,
+    sbom_generator,
+    no_cache,
+    pull,
+    cache_repo,
+    cache_key,
+    cache_fallback_keys,
+    cache_write,
+    cache_mode,
+    cache_from,
+    cache_to,
+    cache_export_fatal,
+    source_date_epoch,
+    build_contexts,
+    network,
+    add_hosts,
+    allow,
+    ulimits,
+    shm_size,
+    compression,
+    compression_level,
+    force_compression,
+    local_export_dir,
+    local_export_target,
+    check,
+    check_fail_on_warnings,
+    git_url,
+    git_commit,
+    endpoint,
+    endpoints,
+    routing_key,
+    endpoint_wait,
+    platform_endpoints,
+    tls_dir,
+    tls_server_name,
+    daemon_timeout,
+    retries,
+    metadata_file,
+    result_paths,
+    results_max_bytes,
+    ...unhandled
+  } = params;
+  unhandled satisfies Record<string, never>;
   const absolute = (p: string) => path.resolve(place.cwd, p);
   const optionalPath = (p: string | undefined) => (p === undefined ? undefined : absolute(p));
-  const context = absolute(params.context);
-  const cache = registryCache(params);
-  const registries = registrySettings(params);
-  const vcs = vcsFacts(params);
-  const defaultLayout = params.push ? undefined : path.join(place.tmpDir, params.oci_tar ? 'image.tar' : 'image');
+  const contextDir = absolute(context);
+  const platformList = platforms ?? Object.keys(platform_endpoints ?? {});
+  const cache = registryCache(
+    { cache_repo, cache_key, cache_fallback_keys, cache_write, cache_mode, cache_to, target },
+    platformList,
+  );
+  const registries = registrySettings({ registry_mirrors, registry_http, registry_insecure, registry_ca });
+  const vcs = vcsFacts({ git_url, git_commit, source_date_epoch });
+  const defaultLayout = push ? undefined : path.join(place.tmpDir, oci_tar ? 'image.tar' : 'image');
+  const routingKey = routing_key ?? image;
   return {
-    image: params.image,
-    tags: params.tags,
-    refs: params.tags.map((tag) => `${params.image}:${tag}`),
-    context,
-    dockerfile: path.resolve(context, params.dockerfile),
-    target: params.target,
-    buildArgs: params.build_args ?? [],
-    buildArgsDir: optionalPath(params.build_args_dir),
-    secrets: params.secrets ?? [],
-    secretsDir: optionalPath(params.secrets_dir),
-    ssh: params.ssh ?? [],
-    sshKeyFiles: (params.ssh_key_files ?? []).map((pair) => ({ key: pair.key, value: absolute(pair.value) })),
-    sshDir: optionalPath(params.ssh_dir),
-    dockerConfig: optionalPath(params.docker_config),
-    push: params.push,
-    ociLayout: optionalPath(params.oci_layout) ?? defaultLayout,
-    ociTar: params.oci_tar,
-    platforms: params.platforms ?? Object.keys(params.platform_endpoints ?? {}),
-    labels: withDefaults(params.labels ?? [], vcs),
-    annotations: withDefaults(params.annotations ?? [], vcs),
-    provenance: params.provenance ?? (params.source_date_epoch === undefined ? 'min' : 'none'),
-    sbom: params.sbom,
-    sbomGenerator: params.sbom_generator,
-    noCache: params.no_cache,
-    pull: params.pull,
-    cacheFrom: [...cache.from, ...(params.cache_from ?? [])].map((spec) => withInsecureCache(registries, spec)),
+    image,
+    tags,
+    refs: tags.map((tag) => `${image}:${tag}`),
+    context: contextDir,
+    dockerfile: path.resolve(contextDir, dockerfile),
+    target,
+    buildArgs: build_args ?? [],
+    buildArgsDir: optionalPath(build_args_dir),
+    secrets: secrets ?? [],
+    secretsDir: optionalPath(secrets_dir),
+    ssh: ssh ?? [],
+    sshKeyFiles: (ssh_key_files ?? []).map((pair) => ({ key: pair.key, value: absolute(pair.value) })),
+    sshDir: optionalPath(ssh_dir),
+    dockerConfig: optionalPath(docker_config),
+    push,
+    ociLayout: optionalPath(oci_layout) ?? defaultLayout,
+    ociTar: oci_tar,
+    platforms: platformList,
+    labels: withDefaults(labels ?? [], vcs),
+    annotations: withDefaults(annotations ?? [], vcs),
+    provenance: provenance ?? (source_date_epoch === undefined ? 'min' : 'none'),
+    sbom,
+    sbomGenerator: sbom_generator,
+    noCache: no_cache,
+    pull,
+    cacheFrom: [...cache.from, ...(cache_from ?? [])].map((spec) => withInsecureCache(registries, spec)),
     cacheTo: cache.to.map((spec) => withInsecureCache(registries, spec)),
     cacheRefs: cache.refs,
-    cacheExportFatal: params.cache_export_fatal,
-    sourceDateEpoch: params.source_date_epoch,
-    buildContexts: (params.build_contexts ?? []).map((pair) => ({
+    cacheExportFatal: cache_export_fatal,
+    sourceDateEpoch: source_date_epoch,
+    buildContexts: (build_contexts ?? []).map((pair) => ({
       key: pair.key,
       value: /^[a-z-]+:\/\//.test(pair.value) ? pair.value : absolute(pair.value),
     })),
-    network: params.network,
-    addHosts: params.add_hosts ?? [],
-    allow: params.allow ?? [],
-    ulimits: params.ulimits ?? [],
-    shmSize: params.shm_size,
-    compression: params.compression
-      ? { type: params.compression, level: params.compression_level, force: params.force_compression ?? false }
+    network,
+    addHosts: add_hosts ?? [],
+    allow: allow ?? [],
+    ulimits: ulimits ?? [],
+    shmSize: shm_size,
+    compression: compression ? { type: compression, level: compression_level, force: force_compression } : undefined,
+    localExport: local_export_dir
+      ? { dir: absolute(local_export_dir), target: local_export_target ?? target }
       : undefined,
-    localExport: params.local_export_dir
-      ? { dir: absolute(params.local_export_dir), target: params.local_export_target ?? params.target }
-      : undefined,
-    check: params.check ? { failOnWarnings: params.check_fail_on_warnings ?? false } : undefined,
+    check: check ? { failOnWarnings: check_fail_on_warnings } : undefined,
     // With a node per platform, the first node is the builder's own endpoint; with a fleet, the
     // routing key's first choice (the step moves on from it only if it does not answer).
-    endpoint:
-      Object.values(params.platform_endpoints ?? {})[0] ??
-      rankEndpoints(params.endpoints ?? [], params.routing_key ?? params.image)[0] ??
-      params.endpoint,
-    endpoints: params.endpoints ?? [],
-    routingKey: params.routing_key ?? params.image,
-    endpointWaitMs: Math.round((params.endpoint_wait ?? DEFAULT_ENDPOINT_WAIT) * 1000),
-    platformEndpoints: Object.entries(params.platform_endpoints ?? {}).map(([platform, endpoint]) => ({
+    endpoint: Object.values(platform_endpoints ?? {})[0] ?? rankEndpoints(endpoints ?? [], routingKey)[0] ?? endpoint,
+    endpoints: endpoints ?? [],
+    routingKey,
+    endpointWaitMs: Math.round(endpoint_wait * 1000),
+    platformEndpoints: Object.entries(platform_endpoints ?? {}).map(([platform, address]) => ({
       platform,
-      endpoint,
+      endpoint: address,
     })),
-    tlsDir: optionalPath(params.tls_dir),
-    tlsServerName: params.tls_server_name,
-    daemonTimeoutMs: Math.round(params.daemon_timeout * 1000),
-    retries: params.retries,
-    metadataFile: absolute(params.metadata_file ?? path.join(place.tmpDir, 'metadata.json')),
-    resultPaths: Object.fromEntries(
-      Object.entries(params.result_paths ?? {}).map(([name, file]) => [name, absolute(file)]),
-    ),
-    resultsMaxBytes: params.results_max_bytes,
+    tlsDir: optionalPath(tls_dir),
+    tlsServerName: tls_server_name,
+    daemonTimeoutMs: Math.round(daemon_timeout * 1000),
+    retries,
+    metadataFile: absolute(metadata_file ?? path.join(place.tmpDir, 'metadata.json')),
+    resultPaths: Object.fromEntries(Object.entries(result_paths ?? {}).map(([name, file]) => [name, absolute(file)])),
+    resultsMaxBytes: results_max_bytes,
     registries,
-    pushInsecure: params.push && isInsecureRef(registries, params.image),
-    proxyEnv: proxyEnv(params),
+    pushInsecure: push && isInsecureRef(registries, image),
+    proxyEnv: proxyEnv({ http_proxy, https_proxy, no_proxy }),
   };
 }
 

@@ -4,17 +4,13 @@
 // buildkitd reads its registry config from buildkitd.toml when it starts, so these settings reach
 // the daemon through its config file; the step itself only marks outputs and caches for plain-HTTP
 // and unverified registries (`registry.insecure=true`) and passes the proxy to buildx.
+import type { Params } from './params/types.js';
 
 /** The registry params as the schema guarantees them. */
-export type RegistryParams = {
-  registry_mirrors?: Record<string, string[]>;
-  registry_http?: string[];
-  registry_insecure?: string[];
-  registry_ca?: Record<string, string[]>;
-  http_proxy?: string;
-  https_proxy?: string;
-  no_proxy?: string;
-};
+export type RegistryParams = Pick<
+  Params,
+  'registry_mirrors' | 'registry_http' | 'registry_insecure' | 'registry_ca' | 'http_proxy' | 'https_proxy' | 'no_proxy'
+>;
 
 /** Per-host registry settings, keyed like buildkitd.toml's `[registry."host"]` fields. */
 export type RegistrySettings = {

@@ -1,6 +1,7 @@
 // What the step leaves for later steps: result names, values and their size as Tekton counts it. Pure.
 import type { BuildMetadata } from './buildx/metadata.js';
-import type { BuildConfig, ResultName } from './config.js';
+import type { BuildConfig } from './config.js';
+import type { ResultName } from './result-names.js';
 import { StepError } from './errors.js';
 
 export type Results = Partial<Record<ResultName, string>>;

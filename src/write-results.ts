@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import fs from 'fs-extra';
-import type { ResultName } from './config.js';
+import type { ResultName } from './result-names.js';
 import { StepError } from './errors.js';
 import type { Results } from './results.js';
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveConfig, type Params } from '../src/config.js';
 import { StepError } from '../src/errors.js';
+import { RESULTS, RESULT_NAMES, type ResultWhen } from '../src/result-names.js';
 import { checkResultsSize, failureResults, successResults, tektonSize } from '../src/results.js';
 
 const digest = `sha256:${'b'.repeat(64)}`;
@@ -22,6 +23,13 @@ const params = {
   cache_export_fatal: false,
   retries: 0,
   results_max_bytes: 4096,
+  cache_key: 'buildcache',
+  cache_write: true,
+  cache_mode: 'max',
+  force_compression: false,
+  check: false,
+  check_fail_on_warnings: false,
+  endpoint_wait: 3,
 } satisfies Params;
 
 describe('successResults', () => {
@@ -37,6 +45,24 @@ describe('successResults', () => {
   test('an OCI layout only: the digest, and nothing that names a registry image for Chains to sign', () => {
     const results = successResults(resolveConfig({ ...params, push: false }, { cwd: '/', tmpDir: '/tmp' }), { digest });
     assert.deepEqual(results, { IMAGE_DIGEST: digest });
+  });
+});
+
+describe('each result is written when RESULTS says', () => {
+  const declared = (...when: ResultWhen[]) => RESULT_NAMES.filter((name) => when.includes(RESULTS[name].when));
+  const place = { cwd: '/', tmpDir: '/tmp' };
+  test('a pushed build writes the built and pushed ones', () => {
+    assert.deepEqual(
+      Object.keys(successResults(resolveConfig(params, place), { digest })),
+      declared('built', 'pushed'),
+    );
+  });
+  test('an unpushed build writes the built ones', () => {
+    const config = resolveConfig({ ...params, push: false }, place);
+    assert.deepEqual(Object.keys(successResults(config, { digest })), declared('built'));
+  });
+  test('a failure writes the failed ones', () => {
+    assert.deepEqual(Object.keys(failureResults(new StepError('BUILD_FAILED', 'x'))), declared('failed'));
   });
 });
 

@@ -2,9 +2,6 @@
 // suffix per target and single platform, all made safe as tag names. Pure.
 import { createHash } from 'node:crypto';
 
-/** The key every build of a repository shares unless `cache_key` says otherwise. */
-export const DEFAULT_CACHE_KEY = 'buildcache';
-
 /** Longest tag a registry takes (distribution's reference grammar). */
 export const MAX_TAG_LENGTH = 128;
 

@@ -1,6 +1,6 @@
 // Reads every params source (files, env, flags) and returns validated params. Touches the filesystem.
 import { readFile } from 'node:fs/promises';
-import { RESULT_NAMES, type ResultName } from '../config.js';
+import { RESULT_NAMES, type ResultName } from '../result-names.js';
 import { StepError } from '../errors.js';
 import { PARAMS_ENV } from './names.js';
 import { normalizeKeyValues } from './arrays.js';

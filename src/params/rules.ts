@@ -1,5 +1,5 @@
 // Rules that tie several parameters together, which the schema alone does not express. Pure.
-import { DEFAULT_CACHE_KEY, unusableKeys } from '../cache/keys.js';
+import { unusableKeys } from '../cache/keys.js';
 import type { Params } from '../config.js';
 import { paramsInvalid } from './validate.js';
 
@@ -24,7 +24,7 @@ export function checkRules(params: Params): Params {
     problems.push('oci_tar: needs oci_layout when push is true');
   // Keys without cache_repo are ignored, not refused: a pipeline passes the branch to every build.
   if (params.cache_repo !== undefined)
-    problems.push(...unusableKeys(params.cache_key ?? DEFAULT_CACHE_KEY, params.cache_fallback_keys ?? []));
+    problems.push(...unusableKeys(params.cache_key, params.cache_fallback_keys ?? []));
   if (params.compression_level !== undefined && params.compression === undefined)
     problems.push('compression_level: needs compression');
   if (params.compression === 'gzip' && (params.compression_level ?? 0) > 9)

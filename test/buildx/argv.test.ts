@@ -33,6 +33,10 @@ const base: Params = {
   cache_mode: 'max',
   retries: 2,
   results_max_bytes: 4096,
+  force_compression: false,
+  check: false,
+  check_fail_on_warnings: false,
+  endpoint_wait: 3,
 };
 const place = { cwd: '/workspace/source', tmpDir: '/tmp' };
 const plain: BuildInputs = { buildArgs: [], secrets: [], ssh: [], progress: 'plain' };

@@ -403,6 +403,7 @@ describe('rules across params', () => {
       sbom: false,
       push: false,
       oci_tar: false,
+      cache_key: 'buildcache',
       ...extra,
     }) as unknown as Params;
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [

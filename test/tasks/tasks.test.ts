@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
 import { DAEMON_SCHEMA_PARAMS, FILES, NOT_EXPOSED, REPO_ROOT, run, TEKTON_NAMES, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
-import { RESULT_NAMES } from '../../src/config.js';
+import { RESULT_NAMES } from '../../src/result-names.js';
 import { envVarName, workflowParamName } from '../../src/params/names.js';
 
 type Manifest = Record<string, any>;
