@@ -1,6 +1,8 @@
 // Builds the complete buildx argv from the config and the materialized inputs. Pure: no env,
 // no files, no probing.
 import type { BuildConfig, Pair } from '../config.js';
+import type { ParamName } from '../params/types.js';
+import { flag, own, pair, param, type Arg } from './args.js';
 import { checkArgv } from './limits.js';
 
 /** The name of the buildx builder the step creates (and re-creates) for the daemon. */
@@ -81,7 +83,8 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
   const rewrite: Record<string, string> = epoch === undefined ? {} : { 'rewrite-timestamp': 'true' };
   const outputs = [
     ...(config.push
-      ? [
+      ? param(
+          '--output',
           csv({
             type: 'image',
             push: 'true',
@@ -89,10 +92,12 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
             ...(config.pushInsecure ? { 'registry.insecure': 'true' } : {}),
             ...compressionFields(config.compression, 'image'),
           }),
-        ]
+          ['push'],
+        )
       : []),
     ...(config.ociLayout
-      ? [
+      ? param(
+          '--output',
           csv({
             type: 'oci',
             dest: config.ociLayout,
@@ -100,31 +105,37 @@ export function buildArgv(config: BuildConfig, inputs: BuildInputs): string[] {
             ...rewrite,
             ...compressionFields(config.compression, 'oci'),
           }),
-        ]
+          ['oci_layout'],
+        )
       : []),
   ];
   return checkArgv([
-    ...buildHead(config, inputs, config.target),
+    ...buildHead(config, inputs, targetArg(config.target, ['target'])),
     ...epochArg(epoch),
-    ...config.labels.flatMap((pair) => ['--label', `${pair.key}=${pair.value}`]),
-    ...config.annotations.flatMap((pair) => ['--annotation', `${pair.key}=${pair.value}`]),
+    ...config.labels.flatMap((label) => pair('--label', label, ['labels'])),
+    ...config.annotations.flatMap((annotation) => pair('--annotation', annotation, ['annotations'])),
     ...mounts(inputs),
     ...runFlags(config),
-    ...config.refs.flatMap((ref) => ['--tag', ref]),
-    ...(config.noCache ? ['--no-cache'] : []),
-    ...(config.pull ? ['--pull'] : []),
-    '--provenance',
-    config.provenance === 'none' ? 'false' : `mode=${config.provenance}`,
-    ...(config.sbom ? ['--sbom', config.sbomGenerator ? csv({ generator: config.sbomGenerator }) : 'true'] : []),
-    ...config.cacheFrom.flatMap((spec) => ['--cache-from', spec]),
-    ...config.cacheTo.flatMap((spec) => [
-      '--cache-to',
-      config.cacheExportFatal || /(^|,)ignore-error=/.test(spec) ? spec : `${spec},ignore-error=true`,
-    ]),
-    ...outputs.flatMap((output) => ['--output', output]),
-    '--metadata-file',
-    config.metadataFile,
-    config.context,
+    ...config.refs.flatMap((ref) => param('--tag', ref, ['image', 'tags'])),
+    ...(config.noCache ? flag('--no-cache', ['no_cache']) : []),
+    ...(config.pull ? flag('--pull', ['pull']) : []),
+    ...param('--provenance', config.provenance === 'none' ? 'false' : `mode=${config.provenance}`, ['provenance']),
+    ...(config.sbom
+      ? config.sbomGenerator
+        ? param('--sbom', csv({ generator: config.sbomGenerator }), ['sbom_generator'])
+        : param('--sbom', 'true', ['sbom'])
+      : []),
+    ...cacheFrom(config),
+    ...config.cacheTo.flatMap((spec) =>
+      param(
+        '--cache-to',
+        config.cacheExportFatal || /(^|,)ignore-error=/.test(spec) ? spec : `${spec},ignore-error=true`,
+        ['cache_to', 'cache_repo', 'cache_key'],
+      ),
+    ),
+    ...outputs,
+    ...param('--metadata-file', config.metadataFile, ['metadata_file']),
+    ...contextArg(config),
   ]);
 }
 
@@ -140,18 +151,16 @@ export function localExportArgv(
   target: string | undefined,
 ): string[] {
   return checkArgv([
-    ...buildHead(config, inputs, target),
+    ...buildHead(config, inputs, targetArg(target, ['local_export_target', 'target'])),
     ...epochArg(config.sourceDateEpoch),
     ...mounts(inputs),
     ...runFlags(config),
-    ...(config.noCache ? ['--no-cache'] : []),
-    ...(config.pull ? ['--pull'] : []),
-    '--provenance',
-    'false',
-    ...config.cacheFrom.flatMap((spec) => ['--cache-from', spec]),
-    '--output',
-    csv({ type: 'local', dest }),
-    config.context,
+    ...(config.noCache ? flag('--no-cache', ['no_cache']) : []),
+    ...(config.pull ? flag('--pull', ['pull']) : []),
+    ...own('--provenance', 'false'),
+    ...cacheFrom(config),
+    ...param('--output', csv({ type: 'local', dest }), ['local_export_dir']),
+    ...contextArg(config),
   ]);
 }
 
@@ -164,52 +173,59 @@ export function dockerfileCheckArgv(
   inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>,
 ): string[] {
   return checkArgv([
-    ...buildHead(config, inputs, config.target),
-    ...config.buildContexts.flatMap((pair) => ['--build-context', `${pair.key}=${pair.value}`]),
-    '--call',
-    'check',
-    config.context,
+    ...buildHead(config, inputs, targetArg(config.target, ['target'])),
+    ...buildContexts(config),
+    ...own('--call', 'check'),
+    ...contextArg(config),
   ]);
 }
 
 /** The start every build shares: builder, progress, Dockerfile, target, platforms, build args. */
-function buildHead(
-  config: BuildConfig,
-  inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>,
-  target: string | undefined,
-): string[] {
+function buildHead(config: BuildConfig, inputs: Pick<BuildInputs, 'buildArgs' | 'progress'>, target: Arg[]): Arg[] {
   return [
-    'build',
-    '--builder',
-    BUILDER_NAME,
-    '--progress',
-    inputs.progress,
-    '--file',
-    config.dockerfile,
-    ...(target ? ['--target', target] : []),
-    ...(config.platforms.length > 0 ? ['--platform', config.platforms.join(',')] : []),
-    ...inputs.buildArgs.flatMap((pair) => ['--build-arg', `${pair.key}=${pair.value}`]),
+    ...own('build', '--builder', BUILDER_NAME, '--progress', inputs.progress),
+    ...param('--file', config.dockerfile, ['dockerfile']),
+    ...target,
+    ...(config.platforms.length > 0 ? param('--platform', config.platforms.join(','), ['platforms']) : []),
+    ...inputs.buildArgs.flatMap((arg) => pair('--build-arg', arg, ['build_args', 'build_args_dir'])),
   ];
 }
 
-const epochArg = (epoch: number | undefined): string[] =>
-  epoch === undefined ? [] : ['--build-arg', `SOURCE_DATE_EPOCH=${epoch}`];
+const targetArg = (target: string | undefined, from: readonly ParamName[]): Arg[] =>
+  target ? param('--target', target, from) : [];
+
+const epochArg = (epoch: number | undefined): Arg[] =>
+  epoch === undefined ? [] : param('--build-arg', `SOURCE_DATE_EPOCH=${epoch}`, ['source_date_epoch']);
+
+const contextArg = (config: BuildConfig): Arg[] => [{ text: config.context, from: ['context'] }];
+
+const cacheFrom = (config: BuildConfig): Arg[] =>
+  config.cacheFrom.flatMap((spec) =>
+    param('--cache-from', spec, ['cache_from', 'cache_repo', 'cache_key', 'cache_fallback_keys']),
+  );
+
+const buildContexts = (config: BuildConfig): Arg[] =>
+  config.buildContexts.flatMap((context) => pair('--build-context', context, ['build_contexts']));
 
 /** Secrets and SSH keys, for the builds that run RUN steps. */
-const mounts = (inputs: Pick<BuildInputs, 'secrets' | 'ssh'>): string[] => [
-  ...inputs.secrets.flatMap((secret) => ['--secret', csv({ id: secret.id, src: secret.src })]),
-  ...inputs.ssh.flatMap((entry) => ['--ssh', `${entry.id}=${entry.paths.join(',')}`]),
+const mounts = (inputs: Pick<BuildInputs, 'secrets' | 'ssh'>): Arg[] => [
+  ...inputs.secrets.flatMap((secret) =>
+    param('--secret', csv({ id: secret.id, src: secret.src }), ['secrets', 'secrets_dir']),
+  ),
+  ...inputs.ssh.flatMap((entry) =>
+    param('--ssh', `${entry.id}=${entry.paths.join(',')}`, ['ssh', 'ssh_dir', 'ssh_key_files']),
+  ),
 ];
 
 /** What RUN instructions and the sources see: named contexts, network, hosts, entitlements, limits. */
-function runFlags(config: BuildConfig): string[] {
+function runFlags(config: BuildConfig): Arg[] {
   return [
-    ...config.buildContexts.flatMap((pair) => ['--build-context', `${pair.key}=${pair.value}`]),
-    ...(config.network ? ['--network', config.network] : []),
-    ...config.addHosts.flatMap((host) => ['--add-host', host]),
-    ...config.allow.flatMap((entitlement) => ['--allow', entitlement]),
-    ...config.ulimits.flatMap((limit) => ['--ulimit', limit]),
-    ...(config.shmSize ? ['--shm-size', config.shmSize] : []),
+    ...buildContexts(config),
+    ...(config.network ? param('--network', config.network, ['network']) : []),
+    ...config.addHosts.flatMap((host) => param('--add-host', host, ['add_hosts'])),
+    ...config.allow.flatMap((entitlement) => param('--allow', entitlement, ['allow'])),
+    ...config.ulimits.flatMap((limit) => param('--ulimit', limit, ['ulimits'])),
+    ...(config.shmSize ? param('--shm-size', config.shmSize, ['shm_size']) : []),
   ];
 }
 

@@ -1,51 +1,26 @@
 // What the kernel lets through execve, checked on the finished buildx argv. Pure.
 import { paramsInvalid } from '../params/validate.js';
+import { texts, type Arg } from './args.js';
 
 /** Linux MAX_ARG_STRLEN: one argument, in bytes with its terminating NUL. */
 export const MAX_ARG_BYTES = 128 * 1024;
 /** Our share of ARG_MAX (usually 2 MiB for argv and environment together): the rest is for the environment. */
 export const MAX_ARGV_BYTES = 1024 * 1024;
 
-/** The parameter(s) a buildx flag's value comes from, for error messages. */
-export const PARAM_OF_FLAG: Record<string, string> = {
-  '--build-arg': 'build_args/build_args_dir',
-  '--label': 'labels',
-  '--annotation': 'annotations',
-  '--tag': 'image/tags',
-  '--secret': 'secrets/secrets_dir',
-  '--ssh': 'ssh/ssh_dir/ssh_key_files',
-  '--cache-from': 'cache_from/cache_repo/cache_key/cache_fallback_keys',
-  '--cache-to': 'cache_to/cache_repo/cache_key',
-  '--output': 'oci_layout/local_export_dir',
-  '--file': 'dockerfile',
-  '--metadata-file': 'metadata_file',
-  '--platform': 'platforms',
-  '--target': 'target',
-  '--sbom': 'sbom_generator',
-  '--build-context': 'build_contexts',
-  '--add-host': 'add_hosts',
-  '--ulimit': 'ulimits',
-  '--shm-size': 'shm_size',
-  '--network': 'network',
-  '--allow': 'allow',
-};
-
-/** Flags whose value is `KEY=VALUE`, where the key names the entry. */
-const KEYED_FLAGS = new Set(['--build-arg', '--label', '--annotation', '--build-context']);
-
 /**
- * Returns `argv` when execve can take it; otherwise PARAMS_INVALID naming the parameter:
- * spawn would fail with E2BIG (or Node would refuse a NUL) and look like a missing buildx.
+ * Returns the argv when execve can take it; otherwise PARAMS_INVALID naming the params the
+ * argument came from: spawn would fail with E2BIG (or Node would refuse a NUL) and look like a
+ * missing buildx.
  * Params are checked for both earlier; this catches values read from dirs (build_args_dir).
  */
-export function checkArgv(argv: readonly string[]): string[] {
+export function checkArgv(args: readonly Arg[]): string[] {
+  const argv = texts(args);
   const problems: string[] = [];
   const bytes = argv.map((arg) => Buffer.byteLength(arg) + 1);
-  const paramAt = (index: number) =>
-    index === argv.length - 1 ? 'context' : (PARAM_OF_FLAG[argv[index - 1] ?? ''] ?? `the value of ${argv[index - 1]}`);
+  const paramAt = (index: number) => args[index]?.from?.join('/') ?? `the value of ${argv[index - 1]}`;
   // A KEY=VALUE flag's key tells which of many entries it is (a ConfigMap key in build_args_dir).
   const entryAt = (index: number) => {
-    const key = KEYED_FLAGS.has(argv[index - 1] ?? '') ? (argv[index] ?? '').split('=', 1)[0]! : '';
+    const key = args[index]?.key;
     return key && /^[\x21-\x7e]{1,80}$/.test(key) ? `${paramAt(index)} (key ${key})` : paramAt(index);
   };
   argv.forEach((arg, index) => {
@@ -66,5 +41,5 @@ export function checkArgv(argv: readonly string[]): string[] {
     );
   }
   if (problems.length > 0) throw paramsInvalid([...new Set(problems)]);
-  return [...argv];
+  return argv;
 }
