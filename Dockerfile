@@ -154,15 +154,7 @@ ENV NODE_ENV=production \
 
 WORKDIR /workspace
 
-# Runs as the node images' `node` user (uid/gid 1000), numeric so Kubernetes can enforce
-# runAsNonRoot. buildx only needs the daemon's socket, and buildkitd always chmods it 0660 and
-# chowns it to its own uid and the `--group` gid (default: its own gid, so root:root for a root,
-# privileged sidecar; pod fsGroup does not help, buildkitd resets the group). So the Task either
-#   - starts the sidecar with `--group 1000` (or `[grpc] gid = 1000` in buildkitd.toml): the
-#     socket becomes root:1000 0660, which this user opens (test/image runs the image like that,
-#     and checks that without it the step fails at once with DAEMON_UNREACHABLE / EACCES), or
-#   - runs this step with securityContext.runAsUser: 0 (works, but needlessly root).
-# A rootless buildkitd (moby/buildkit:*-rootless) runs as uid/gid 1000, so its socket is
-# 1000:1000 0660 and this user reaches it with no extra setting.
+# The node images' `node` user, numeric for runAsNonRoot. How it reaches the daemon's socket
+# (the sidecar's `--group`, or a rootless daemon as the same uid): scripts/pod-layout.ts.
 USER 1000:1000
 ENTRYPOINT ["node", "/app/dist/src/main.js"]

@@ -9,6 +9,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
+import {
+  DAEMON_CONFIG_DIR,
+  DAEMON_SOCKET_DIR,
+  DAEMON_STATE_DIR,
+  ROOTLESS_DAEMON_UID,
+  socketAddress,
+} from './pod-layout.js';
 
 /** Names, port and size of the fleet; change them here and regenerate. */
 export const FLEET = {
@@ -33,9 +40,9 @@ export function fleetEndpoints(fleet = FLEET): string[] {
 export const replicaHost = (fleet: typeof FLEET, n: number): string =>
   `${fleet.name}-${n}.${fleet.name}.${fleet.namespace}.svc`;
 
-const CERT_DIR = '/home/user/.config/buildkit/certs';
-const STATE_DIR = '/home/user/.local/share/buildkit';
-const SOCKET = 'unix:///run/user/1000/buildkit/buildkitd.sock';
+const CERT_DIR = `${DAEMON_CONFIG_DIR.rootless}/certs`;
+const STATE_DIR = DAEMON_STATE_DIR.rootless;
+const SOCKET = socketAddress(DAEMON_SOCKET_DIR.rootless);
 
 /** The Service and StatefulSet, as manifests. */
 export function fleetManifests(fleet = FLEET): Array<Record<string, unknown>> {
@@ -96,8 +103,8 @@ export function fleetManifests(fleet = FLEET): Array<Record<string, unknown>> {
                 failureThreshold: 6,
               },
               securityContext: {
-                runAsUser: 1000,
-                runAsGroup: 1000,
+                runAsUser: ROOTLESS_DAEMON_UID,
+                runAsGroup: ROOTLESS_DAEMON_UID,
                 // rootlesskit needs user namespaces and mounts that the default profiles block.
                 seccompProfile: { type: 'Unconfined' },
                 appArmorProfile: { type: 'Unconfined' },
@@ -109,9 +116,9 @@ export function fleetManifests(fleet = FLEET): Array<Record<string, unknown>> {
               ],
             },
           ],
-          // 0440 and fsGroup: the files are root:1000, readable by the rootless user and nobody else.
+          // 0440 and fsGroup: the files are root and the rootless user's group, readable by it and nobody else.
           volumes: [{ name: 'certs', secret: { secretName: fleet.serverSecret, defaultMode: 0o440 } }],
-          securityContext: { fsGroup: 1000 },
+          securityContext: { fsGroup: ROOTLESS_DAEMON_UID },
           // Builds in flight get time to finish when a replica is stopped (rollout, node drain).
           terminationGracePeriodSeconds: 600,
         },

@@ -14,6 +14,17 @@ import { envVarName, flagName, RESULTS_DIR_ENV, workflowParamName } from '../src
 import { ARRAY_HEADER, arrayMarker, keyValueParams } from '../src/params/arrays.js';
 import { paramKeys, resolveRef, type JsonSchema } from '../src/params/schema.js';
 import { daemonLauncherPrelude, PROXY_VARIABLES, REGISTRY_FIELDS } from '../src/registries.js';
+import {
+  DAEMON_CONFIG_DIR,
+  DAEMON_SOCKET_DIR,
+  DAEMON_STATE_DIR,
+  ROOTLESS_DAEMON_UID,
+  SOCKET_GROUP_ARGS,
+  socketAddress,
+  STEP_GID,
+  STEP_SOCKET_DIR,
+  STEP_UID,
+} from './pod-layout.js';
 
 /** The repository root (this file runs as dist/scripts/gen-tasks.js). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -46,13 +57,6 @@ export const BUILDKITD_ROOTLESS_IMAGE_DEFAULT = `docker.io/moby/buildkit:${BUILD
 // --- pod layout ------------------------------------------------------------------------------------
 const SOCKET_VOLUME = 'buildkit-socket';
 const STATE_VOLUME = 'buildkitd-state';
-/** Where the step sees the socket: the schema's default `endpoint`, in every variant. */
-const STEP_SOCKET_DIR = '/run/buildkit';
-/** The step image's user (see the Dockerfile); the privileged daemon gives its socket to this group. */
-const STEP_UID = 1000;
-/** The rootless image's user (moby/buildkit:*-rootless): its runtime dir holds the socket. */
-const ROOTLESS_DAEMON_UID = 1000;
-const ROOTLESS_SOCKET_DIR = `/run/user/${ROOTLESS_DAEMON_UID}/buildkit`;
 const ARGO_RESULTS_DIR = '/tmp/results';
 /** A StepAction's results go to $(step.results.NAME.path); the results dir is only scratch there. */
 const STEPACTION_RESULTS_DIR = '/tmp/buildkit-step-results';
@@ -124,11 +128,6 @@ const workspaceUsage = (workspace: Workspace) => ({
 
 /** Where registry CA files are mounted, in the step (which checks them) and the daemon (which uses them): REGISTRY_CA names files here. */
 const REGISTRY_CA_DIR = '/workspace/registry-ca';
-/** Where buildkitd reads its buildkitd.toml: root, and the rootless image's user (XDG config dir). */
-const BUILDKITD_CONFIG_DIR: Readonly<Record<'privileged' | 'rootless', string>> = {
-  privileged: '/etc/buildkit',
-  rootless: '/home/user/.config/buildkit',
-};
 
 const REGISTRY_CA_WORKSPACE: Workspace = {
   name: 'registry-ca',
@@ -140,10 +139,10 @@ const REGISTRY_CA_WORKSPACE: Workspace = {
 };
 const BUILDKITD_CONFIG_WORKSPACE: Workspace = {
   name: 'buildkitd-config',
-  description: `A whole buildkitd.toml for the daemon (a ConfigMap or Secret with the key \`buildkitd.toml\`), mounted in the sidecar only, where buildkitd reads it: \`${BUILDKITD_CONFIG_DIR.privileged}\` (rootless Task: \`${BUILDKITD_CONFIG_DIR.rootless}\`). The registry params add their tables after it, so a host belongs in one or the other: a table defined twice is invalid TOML, and buildkitd then does not start (its log says why).`,
+  description: `A whole buildkitd.toml for the daemon (a ConfigMap or Secret with the key \`buildkitd.toml\`), mounted in the sidecar only, where buildkitd reads it: \`${DAEMON_CONFIG_DIR.privileged}\` (rootless Task: \`${DAEMON_CONFIG_DIR.rootless}\`). The registry params add their tables after it, so a host belongs in one or the other: a table defined twice is invalid TOML, and buildkitd then does not start (its log says why).`,
   optional: true,
   readOnly: true,
-  mountPath: BUILDKITD_CONFIG_DIR.privileged,
+  mountPath: DAEMON_CONFIG_DIR.privileged,
   mountedIn: ['sidecar'],
 };
 
@@ -151,7 +150,7 @@ const BUILDKITD_CONFIG_WORKSPACE: Workspace = {
 const workspacesFor = (variant: 'privileged' | 'rootless'): Workspace[] =>
   WORKSPACES.map((workspace) =>
     workspace.name === BUILDKITD_CONFIG_WORKSPACE.name
-      ? { ...workspace, mountPath: BUILDKITD_CONFIG_DIR[variant] }
+      ? { ...workspace, mountPath: DAEMON_CONFIG_DIR[variant] }
       : workspace,
   );
 
@@ -312,8 +311,7 @@ const stepImageParam: ExtraParam = {
 const socketVolumeParam: ExtraParam = {
   name: 'SOCKET_VOLUME',
   default: SOCKET_VOLUME,
-  description:
-    'Not a buildkit-step parameter: name of the Task volume (an emptyDir shared with the buildkitd sidecar) mounted at /run/buildkit.',
+  description: `Not a buildkit-step parameter: name of the Task volume (an emptyDir shared with the buildkitd sidecar) mounted at ${STEP_SOCKET_DIR}.`,
 };
 const buildkitdImageParam = (image: string): ExtraParam => ({
   name: 'BUILDKITD_IMAGE',
@@ -409,7 +407,7 @@ const TEKTON_MIN_VERSION = '1.0.0';
 const stepSecurityContext = {
   runAsNonRoot: true,
   runAsUser: STEP_UID,
-  runAsGroup: STEP_UID,
+  runAsGroup: STEP_GID,
   allowPrivilegeEscalation: false,
 };
 
@@ -507,12 +505,11 @@ type SidecarOptions = {
  */
 function sidecar(options: SidecarOptions): Record<string, unknown> {
   const { engine, variant } = options;
-  const socketDir = variant === 'privileged' ? STEP_SOCKET_DIR : ROOTLESS_SOCKET_DIR;
-  const address = `unix://${socketDir}/buildkitd.sock`;
+  const socketDir = DAEMON_SOCKET_DIR[variant];
+  const address = socketAddress(socketDir);
   const daemonArgs =
     variant === 'privileged'
-      ? // --group: the socket becomes root:1000 0660, so the unprivileged step can use it.
-        ['--addr', address, '--group', String(STEP_UID)]
+      ? ['--addr', address, ...SOCKET_GROUP_ARGS]
       : ['--addr', address, '--oci-worker-no-process-sandbox'];
   // Both engines run the launcher: it writes the registry params' buildkitd.toml before the daemon starts.
   const launch = {
@@ -556,11 +553,11 @@ function sidecar(options: SidecarOptions): Record<string, unknown> {
     securityContext,
     ...probes,
     volumeMounts: [
-      // The same emptyDir the step mounts at /run/buildkit: the step keeps the default ENDPOINT.
+      // The same emptyDir the step mounts at STEP_SOCKET_DIR: the step keeps the default ENDPOINT.
       { name: SOCKET_VOLUME, mountPath: socketDir },
       {
         name: STATE_VOLUME,
-        mountPath: variant === 'privileged' ? '/var/lib/buildkit' : '/home/user/.local/share/buildkit',
+        mountPath: DAEMON_STATE_DIR[variant],
       },
       ...(options.mounts.volumeMounts ?? []),
     ],
@@ -851,7 +848,7 @@ const ARGO_CONFIGMAP_PARAMS: readonly (ExtraParam & { volume: string })[] = [
     name: 'BUILDKITD_CONFIG_CONFIGMAP',
     volume: BUILDKITD_CONFIG_WORKSPACE.name,
     default: 'buildkitd-config',
-    description: `Not a buildkit-step parameter: a ConfigMap with a whole \`buildkitd.toml\`, mounted at \`${BUILDKITD_CONFIG_DIR.privileged}\` (rootless template: \`${BUILDKITD_CONFIG_DIR.rootless}\`) in the sidecar, where buildkitd reads it. Optional: a missing ConfigMap mounts an empty directory (no config).`,
+    description: `Not a buildkit-step parameter: a ConfigMap with a whole \`buildkitd.toml\`, mounted at \`${DAEMON_CONFIG_DIR.privileged}\` (rootless template: \`${DAEMON_CONFIG_DIR.rootless}\`) in the sidecar, where buildkitd reads it. Optional: a missing ConfigMap mounts an empty directory (no config).`,
   },
 ];
 
@@ -973,7 +970,7 @@ export function argoManifest(
               mounts: {
                 volumeMounts: [
                   { name: REGISTRY_CA_WORKSPACE.name, mountPath: REGISTRY_CA_DIR, readOnly: true },
-                  { name: BUILDKITD_CONFIG_WORKSPACE.name, mountPath: BUILDKITD_CONFIG_DIR[variant], readOnly: true },
+                  { name: BUILDKITD_CONFIG_WORKSPACE.name, mountPath: DAEMON_CONFIG_DIR[variant], readOnly: true },
                 ],
               },
             }),

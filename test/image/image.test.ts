@@ -24,11 +24,12 @@ import {
   type ImageConfig,
   type ImageManifest,
 } from './layout.js';
+import { STEP_ENDPOINT, STEP_GID, STEP_SOCKET_DIR, STEP_UID } from '../../scripts/pod-layout.js';
 import { runBundle, startSocketBuildkitd, writeBundle } from './runc.js';
 
 const work = tempDir('image');
 const logs = path.join(work, 'logs');
-/** The sidecar's socket volume, mounted at /run/buildkit in the step. */
+/** The sidecar's socket volume, mounted at STEP_SOCKET_DIR in the step. */
 const socketDir = path.join(work, 'volumes', 'buildkit');
 mkdirSync(logs, { recursive: true });
 const log = (name: string): string => path.join(logs, `${name}.log`);
@@ -199,7 +200,7 @@ describe('the step image', () => {
       console.log(line);
       say(`layers (MiB): ${manifest.layers.map((layer) => mib(layer.size).replace(' MiB', '')).join(' + ')}`);
       assert.equal(config.os, 'linux');
-      assert.equal(config.config.User, '1000:1000');
+      assert.equal(config.config.User, `${STEP_UID}:${STEP_GID}`, 'the user the Tasks run the step as');
       assert.deepEqual(config.config.Entrypoint, ['node', '/app/dist/src/main.js']);
       assert.ok(config.config.Env?.includes('TMPDIR=/tmp'), `env: ${config.config.Env}`);
       assert.equal(config.config.Labels?.['org.opencontainers.image.title'], 'buildkit-step');
@@ -357,11 +358,11 @@ async function runStep(
       PARAM_IMAGE: image,
       PARAM_TAGS: '["v1"]',
       PARAM_CONTEXT: '/workspace/source',
-      PARAM_ENDPOINT: 'unix:///run/buildkit/buildkitd.sock',
+      PARAM_ENDPOINT: STEP_ENDPOINT,
       BUILDKIT_STEP_RESULTS_DIR: '/tekton/results',
     },
     mounts: [
-      { destination: '/run/buildkit', source: socketDir },
+      { destination: STEP_SOCKET_DIR, source: socketDir },
       { destination: '/workspace/source', source, readonly: true },
       { destination: '/tekton/results', source: results },
     ],
