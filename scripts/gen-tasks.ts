@@ -1,5 +1,6 @@
 // Generates the Tekton Task, StepAction, sample and Argo WorkflowTemplate (and the tables in their
-// READMEs) from schemas/params.schema.json, so the workflow files cannot drift from the CLI.
+// READMEs and Artifact Hub's repository metadata) from schemas/params.schema.json, so the workflow
+// files cannot drift from the CLI.
 //
 //   npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js           # write the files
 //   npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js --check   # exit 1 listing drifted files
