@@ -112,7 +112,7 @@ describe("the engines' own validation of the shipped files", () => {
       };
       const addEnv = (container: Container, value: string) => container.env.push({ name: 'BROKEN', value });
       // Tekton checks result references only inside `script` (not env/args), so the broken copy
-      // swaps the command for a script; the shipped files' env references are checked above.
+      // swaps the command for a script; the shipped files' env references are checked in tasks.test.ts.
       const scriptWriting = (container: Container, resultPath: string) => {
         delete container.command;
         delete container.args;
