@@ -1,5 +1,6 @@
 // Generates the Tekton Task, StepAction, sample and Argo WorkflowTemplate (and the tables in their
-// READMEs) from schemas/params.schema.json, so the workflow files cannot drift from the CLI.
+// READMEs and Artifact Hub's repository metadata) from schemas/params.schema.json, so the workflow
+// files cannot drift from the CLI.
 //
 //   npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js           # write the files
 //   npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js --check   # exit 1 listing drifted files
@@ -31,18 +32,31 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 const VERSION = '0.1';
 const TASK_NAME = 'buildkit-build';
-const TASK_DIR = `tasks/${TASK_NAME}/${VERSION}`;
+const ROOTLESS_NAME = `${TASK_NAME}-rootless`;
+
+/**
+ * The Tekton files in the catalog layout that Artifact Hub indexes, `<kind>/<name>/<version>/<name>.yaml`
+ * with the version's README.md and samples/; each kind directory is one Artifact Hub repository
+ * and holds its artifacthub-repo.yml. The Argo files sit next to them in tasks/argo/.
+ */
+const TEKTON_ROOT = 'tasks/tekton';
+const tektonDir = (kind: 'task' | 'stepaction', name: string) => `${TEKTON_ROOT}/${kind}/${name}/${VERSION}`;
+const ARGO_DIR = 'tasks/argo';
 
 export const FILES = {
-  task: `${TASK_DIR}/buildkit-build.yaml`,
-  taskRootless: `${TASK_DIR}/buildkit-build-rootless.yaml`,
-  stepAction: `${TASK_DIR}/buildkit-build-stepaction.yaml`,
-  sample: `${TASK_DIR}/samples/task-with-stepaction.yaml`,
-  taskReadme: `${TASK_DIR}/README.md`,
-  argo: 'tasks/argo/buildkit-build-workflowtemplate.yaml',
-  argoCluster: 'tasks/argo/buildkit-build-clusterworkflowtemplate.yaml',
-  argoRootless: 'tasks/argo/buildkit-build-rootless-workflowtemplate.yaml',
-  argoReadme: 'tasks/argo/README.md',
+  task: `${tektonDir('task', TASK_NAME)}/${TASK_NAME}.yaml`,
+  taskReadme: `${tektonDir('task', TASK_NAME)}/README.md`,
+  taskRootless: `${tektonDir('task', ROOTLESS_NAME)}/${ROOTLESS_NAME}.yaml`,
+  taskRootlessReadme: `${tektonDir('task', ROOTLESS_NAME)}/README.md`,
+  stepAction: `${tektonDir('stepaction', TASK_NAME)}/${TASK_NAME}.yaml`,
+  stepActionReadme: `${tektonDir('stepaction', TASK_NAME)}/README.md`,
+  sample: `${tektonDir('stepaction', TASK_NAME)}/samples/task-with-stepaction.yaml`,
+  taskRepoMetadata: `${TEKTON_ROOT}/task/artifacthub-repo.yml`,
+  stepActionRepoMetadata: `${TEKTON_ROOT}/stepaction/artifacthub-repo.yml`,
+  argo: `${ARGO_DIR}/${TASK_NAME}-workflowtemplate.yaml`,
+  argoCluster: `${ARGO_DIR}/${TASK_NAME}-clusterworkflowtemplate.yaml`,
+  argoRootless: `${ARGO_DIR}/${ROOTLESS_NAME}-workflowtemplate.yaml`,
+  argoReadme: `${ARGO_DIR}/README.md`,
   readme: 'README.md',
 } as const;
 
@@ -404,6 +418,20 @@ function tektonResults(): Record<string, unknown>[] {
  */
 const TEKTON_MIN_VERSION = '1.0.0';
 
+/**
+ * The catalog metadata of a Task or StepAction: what the Tekton catalog asks for and Artifact Hub
+ * reads (with the `app.kubernetes.io/version` label, which must match the version directory).
+ */
+const catalogAnnotations = (displayName: string): Record<string, string> => ({
+  'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION,
+  'tekton.dev/categories': 'Image Build',
+  'tekton.dev/tags': 'image-build, buildkit',
+  'tekton.dev/displayName': displayName,
+  'tekton.dev/platforms': 'linux/amd64,linux/arm64',
+  'artifacthub.io/category': 'integration-delivery',
+  'artifacthub.io/license': 'Apache-2.0',
+});
+
 const stepSecurityContext = {
   runAsNonRoot: true,
   runAsUser: STEP_UID,
@@ -593,15 +621,9 @@ export function taskManifest(schema: JsonSchema, variant: Variant): Record<strin
     apiVersion: 'tekton.dev/v1',
     kind: 'Task',
     metadata: {
-      name: variant === 'privileged' ? TASK_NAME : `${TASK_NAME}-rootless`,
+      name: variant === 'privileged' ? TASK_NAME : ROOTLESS_NAME,
       labels: { 'app.kubernetes.io/version': VERSION },
-      annotations: {
-        'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION,
-        'tekton.dev/categories': 'Image Build',
-        'tekton.dev/tags': 'image-build, buildkit',
-        'tekton.dev/displayName': variant === 'privileged' ? 'BuildKit build' : 'BuildKit build (rootless daemon)',
-        'tekton.dev/platforms': 'linux/amd64,linux/arm64',
-      },
+      annotations: catalogAnnotations(variant === 'privileged' ? 'BuildKit build' : 'BuildKit build (rootless daemon)'),
     },
     spec: {
       description:
@@ -663,7 +685,7 @@ export function stepActionManifest(schema: JsonSchema): Record<string, unknown> 
     metadata: {
       name: TASK_NAME,
       labels: { 'app.kubernetes.io/version': VERSION },
-      annotations: { 'tekton.dev/pipelines.minVersion': TEKTON_MIN_VERSION },
+      annotations: catalogAnnotations('BuildKit build'),
     },
     spec: {
       description:
@@ -903,7 +925,7 @@ export function argoManifest(
     apiVersion: 'argoproj.io/v1alpha1',
     kind,
     metadata: {
-      name: variant === 'privileged' ? TASK_NAME : `${TASK_NAME}-rootless`,
+      name: variant === 'privileged' ? TASK_NAME : ROOTLESS_NAME,
       labels: { 'app.kubernetes.io/version': VERSION },
     },
     spec: {
@@ -992,13 +1014,16 @@ function paramsTable(params: WorkflowParam[], extras: ExtraParam[], surface: Sur
       surface === 'task' && param.key === 'context'
         ? `${param.description} Relative to the \`source\` workspace.`
         : param.description;
-    return `| \`${param.name}\` | ${param.jsonType} | ${param.required ? '(required)' : code(param.default)} | ${cell(description)} |`;
+    // Tekton params are strings or arrays; Argo inputs are text holding a value of the JSON type.
+    const type = surface === 'argo' ? param.jsonType : isList(param) ? 'array' : 'string';
+    return `| \`${param.name}\` | ${type} | ${param.required ? '(required)' : code(param.default)} | ${cell(description)} |`;
   });
   const extraRows = extras.map(
     (param) =>
       `| \`${param.name}\` | string | ${param.defaultText ?? code(param.default)} | ${cell(param.description)} |`,
   );
-  return ['| name | JSON type | default | description |', '|---|---|---|---|', ...rows, ...extraRows].join('\n');
+  const typeHeader = surface === 'argo' ? 'JSON type' : 'Tekton type';
+  return [`| name | ${typeHeader} | default | description |`, '|---|---|---|---|', ...rows, ...extraRows].join('\n');
 }
 
 function workspacesTable(schema: JsonSchema): string {
@@ -1049,11 +1074,18 @@ function resultsTable(where: string): string {
   return ['| result | type | description |', '|---|---|---|', ...rows].join('\n');
 }
 
+/** A param's JSON type, and its Tekton type where that differs (a Tekton param is a string or an array). */
+function cliType(param: WorkflowParam): string {
+  if (NOT_EXPOSED[param.key] !== undefined) return `${param.jsonType} (not in Tekton or Argo)`;
+  const tekton = isList(param) ? 'array' : 'string';
+  return tekton === param.jsonType ? param.jsonType : `${param.jsonType} (Tekton: ${tekton})`;
+}
+
 /** The CLI's own params table: every spelling of each param. */
 function cliParamsTable(schema: JsonSchema): string {
   const rows = workflowParams(schema).map(
     (param) =>
-      `| \`${param.key}\` | \`${envVarName(param.key)}\` | \`--${flagName(param.key)}\` | ${param.jsonType} | ${param.required ? '(required)' : param.default === '' ? '' : code(param.default)} | ${cell(param.description)} |`,
+      `| \`${param.key}\` | \`${envVarName(param.key)}\` | \`--${flagName(param.key)}\` | ${cliType(param)} | ${param.required ? '(required)' : param.default === '' ? '' : code(param.default)} | ${cell(param.description)} |`,
   );
   return ['| param | env | flag | type | default | description |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
@@ -1090,6 +1122,27 @@ function toYaml(manifest: Record<string, unknown>, note?: string): string {
     ? ` ${HEADER.replaceAll('\n', '\n ')}\n ${note.replaceAll('\n', '\n ')}`
     : ` ${HEADER.replaceAll('\n', '\n ')}`;
   return doc.toString({ lineWidth: 0, indentSeq: true });
+}
+
+/**
+ * Artifact Hub's repository metadata (artifacthub-repo.yml). Artifact Hub reads it from the
+ * directory the repository URL points at, so each kind directory (one Artifact Hub repository)
+ * has its own. Set the ID Artifact Hub gives each repository (for the "Verified publisher" mark)
+ * and the owners who may claim them here.
+ */
+const ARTIFACT_HUB_REPOSITORY_IDS: Readonly<Record<'task' | 'stepaction', string>> = { task: '', stepaction: '' };
+const ARTIFACT_HUB_OWNERS: readonly { name: string; email: string }[] = [];
+
+function repoMetadata(kindName: string, kind: 'task' | 'stepaction'): string {
+  const id = ARTIFACT_HUB_REPOSITORY_IDS[kind];
+  return toYaml(
+    { ...(id ? { repositoryID: id } : {}), owners: [...ARTIFACT_HUB_OWNERS] },
+    [
+      `Artifact Hub repository metadata. Add this directory (${TEKTON_ROOT}/${kind}) to Artifact Hub as a`,
+      `"${kindName}" repository with directory-based versioning: it holds <name>/<version>/<name>.yaml.`,
+      'repositoryID (enables "Verified publisher") and owners (ownership claim) are set in the generator.',
+    ].join('\n'),
+  );
 }
 
 /** Every generated file's full content, by repository-relative path. READMEs need their current text. */
@@ -1142,31 +1195,43 @@ export function generate(schema: JsonSchema, readText: (file: string) => string)
     ),
   );
 
+  const taskExtras = (sidecarImage: string): ExtraParam[] => [
+    stepImageParam,
+    buildkitdImageParam(sidecarImage),
+    ...DAEMON_ENV_PARAMS,
+  ];
+  const taskTables = (sidecarImage: string) => ({
+    params: paramsTable(tektonParams(schema, 'task'), taskExtras(sidecarImage), 'task'),
+    workspaces: workspacesTable(schema),
+    results: resultsTable('tekton'),
+    'not-exposed': notExposedTable(['task', 'stepaction']),
+  });
   files.set(
     FILES.taskReadme,
-    fillMarkers(readText(FILES.taskReadme), FILES.taskReadme, {
-      params: paramsTable(
-        tektonParams(schema, 'task'),
-        [
-          stepImageParam,
-          {
-            ...buildkitdImageParam(BUILDKITD_IMAGE_DEFAULT),
-            defaultText: `\`${BUILDKITD_IMAGE_DEFAULT}\` (rootless Task: \`${BUILDKITD_ROOTLESS_IMAGE_DEFAULT}\`)`,
-          },
-          ...DAEMON_ENV_PARAMS,
-        ],
-        'task',
-      ),
-      workspaces: workspacesTable(schema),
-      results: resultsTable('tekton'),
+    fillMarkers(readText(FILES.taskReadme), FILES.taskReadme, taskTables(BUILDKITD_IMAGE_DEFAULT)),
+  );
+  files.set(
+    FILES.taskRootlessReadme,
+    fillMarkers(
+      readText(FILES.taskRootlessReadme),
+      FILES.taskRootlessReadme,
+      taskTables(BUILDKITD_ROOTLESS_IMAGE_DEFAULT),
+    ),
+  );
+  files.set(
+    FILES.stepActionReadme,
+    fillMarkers(readText(FILES.stepActionReadme), FILES.stepActionReadme, {
       'stepaction-params': paramsTable(
         tektonParams(schema, 'stepaction'),
         [stepImageParam, socketVolumeParam],
         'stepaction',
       ),
+      results: resultsTable('tekton'),
       'not-exposed': notExposedTable(['task', 'stepaction']),
     }),
   );
+  files.set(FILES.taskRepoMetadata, repoMetadata('Tekton tasks', 'task'));
+  files.set(FILES.stepActionRepoMetadata, repoMetadata('Tekton stepactions', 'stepaction'));
   files.set(
     FILES.argoReadme,
     fillMarkers(readText(FILES.argoReadme), FILES.argoReadme, {

@@ -3,11 +3,12 @@
 // dev.tekton.image.{apiVersion,kind,name}), written as an OCI image layout directory.
 //
 //   node dist/scripts/tekton-bundle.js OUT_DIR FILE.yaml [FILE.yaml ...]
+//   e.g. OUT_DIR tasks/tekton/task/*/0.1/*.yaml tasks/tekton/stepaction/*/0.1/*.yaml
 //
 // Publish the layout with any OCI tool, e.g.
 //   skopeo copy oci:OUT_DIR docker://ghcr.io/buildkit-step/tasks/buildkit-build:0.1
 //   oras cp --from-oci-layout OUT_DIR:latest ghcr.io/buildkit-step/tasks/buildkit-build:0.1
-// and reference it from a TaskRun with the bundles resolver (see tasks/buildkit-build/0.1/README.md).
+// and reference it from a TaskRun with the bundles resolver (see docs/workflow-files.md).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -4,16 +4,17 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { FILES } from '../../scripts/gen-tasks.js';
 import { REPO } from '../helpers.js';
 import type { Cluster } from './cluster.js';
 import { condition, until, type Named } from './kube.js';
 
 export const SHIPPED = {
-  task: path.join(REPO, 'tasks', 'buildkit-build', '0.1', 'buildkit-build.yaml'),
-  rootless: path.join(REPO, 'tasks', 'buildkit-build', '0.1', 'buildkit-build-rootless.yaml'),
-  stepAction: path.join(REPO, 'tasks', 'buildkit-build', '0.1', 'buildkit-build-stepaction.yaml'),
-  sample: path.join(REPO, 'tasks', 'buildkit-build', '0.1', 'samples', 'task-with-stepaction.yaml'),
-  workflowTemplate: path.join(REPO, 'tasks', 'argo', 'buildkit-build-workflowtemplate.yaml'),
+  task: path.join(REPO, FILES.task),
+  rootless: path.join(REPO, FILES.taskRootless),
+  stepAction: path.join(REPO, FILES.stepAction),
+  sample: path.join(REPO, FILES.sample),
+  workflowTemplate: path.join(REPO, FILES.argo),
 };
 
 export const shipped = (file: string): string => readFileSync(file, 'utf8');

@@ -7,14 +7,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, test } from 'node:test';
+import { FILES } from '../../scripts/gen-tasks.js';
 import { bundleEntries, tarOneFile, writeBundle } from '../../scripts/tekton-bundle.js';
 import { REPO } from '../helpers.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-bundle-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const task = readFileSync(path.join(REPO, 'tasks', 'buildkit-build', '0.1', 'buildkit-build.yaml'), 'utf8');
-const stepAction = readFileSync(path.join(REPO, 'tasks', 'buildkit-build', '0.1', 'buildkit-build-stepaction.yaml'), 'utf8');
+const task = readFileSync(path.join(REPO, FILES.task), 'utf8');
+const stepAction = readFileSync(path.join(REPO, FILES.stepAction), 'utf8');
 
 describe('tekton-bundle', () => {
   test('one entry per Tekton resource, kind lower-case singular, apiVersion without the group', () => {
