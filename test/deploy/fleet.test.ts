@@ -19,7 +19,10 @@ import { REPO } from '../helpers.js';
 
 type Manifest = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const documents = (): Manifest[] => YAML.parseAllDocuments(readFileSync(path.join(REPO, FLEET.dir, 'buildkitd-fleet.yaml'), 'utf8')).map((doc) => doc.toJS() as Manifest);
+const documents = (): Manifest[] =>
+  YAML.parseAllDocuments(readFileSync(path.join(REPO, FLEET.dir, 'buildkitd-fleet.yaml'), 'utf8')).map(
+    (doc) => doc.toJS() as Manifest,
+  );
 
 describe('deploy/buildkitd-fleet manifests', () => {
   test('match the generator (npm run gen-tasks leaves no diff)', () => {
@@ -52,25 +55,34 @@ describe('deploy/buildkitd-fleet manifests', () => {
     assert.equal(container.ports[0].containerPort, FLEET.port);
     assert.ok(container.args.includes(`tcp://0.0.0.0:${FLEET.port}`));
     for (const flag of ['--tlscacert', '--tlscert', '--tlskey']) assert.ok(container.args.includes(flag), flag);
-    const mounts = new Map<string, string>(container.volumeMounts.map((mount: Manifest) => [mount.name, mount.mountPath]));
+    const mounts = new Map<string, string>(
+      container.volumeMounts.map((mount: Manifest) => [mount.name, mount.mountPath]),
+    );
     assert.equal(statefulSet.spec.volumeClaimTemplates[0].metadata.name, 'state');
     assert.ok(mounts.has('state'), 'the claim is mounted');
     const certs = pod.spec.volumes.find((volume: Manifest) => volume.name === 'certs');
     assert.equal(certs.secret.secretName, FLEET.serverSecret);
     assert.ok(container.args.includes(`${mounts.get('certs')}/cert.pem`));
     assert.equal(container.securityContext.runAsUser, 1000, 'rootless');
-    assert.deepEqual(fleetEndpoints(), [0, 1, 2].map((n) => `tcp://${FLEET.name}-${n}.${FLEET.name}.${FLEET.namespace}.svc:${FLEET.port}`));
+    assert.deepEqual(
+      fleetEndpoints(),
+      [0, 1, 2].map((n) => `tcp://${FLEET.name}-${n}.${FLEET.name}.${FLEET.namespace}.svc:${FLEET.port}`),
+    );
   });
 });
 
 describe('deploy/buildkitd-fleet/make-certs.sh', () => {
-  test('certificates for every replica name; a real buildkitd serves them and the step\'s probe accepts each name', async () => {
+  test("certificates for every replica name; a real buildkitd serves them and the step's probe accepts each name", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'bks-fleet-certs-'));
     let daemon: Awaited<ReturnType<typeof startBuildkitd>> | undefined;
     try {
       execFileSync('bash', [path.join(REPO, FLEET.dir, 'make-certs.sh'), path.join(dir, 'out')], { stdio: 'pipe' });
       const out = path.join(dir, 'out');
-      const text = execFileSync('openssl', ['x509', '-in', path.join(out, 'server', 'cert.pem'), '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' });
+      const text = execFileSync(
+        'openssl',
+        ['x509', '-in', path.join(out, 'server', 'cert.pem'), '-noout', '-ext', 'subjectAltName'],
+        { encoding: 'utf8' },
+      );
       for (let n = 0; n < FLEET.replicas; n++) assert.ok(text.includes(`DNS:${replicaHost(FLEET, n)}`), text);
       for (const name of [FLEET.serverSecret, FLEET.clientSecret]) {
         const secret = YAML.parse(readFileSync(path.join(out, `${name}.yaml`), 'utf8')) as Manifest;
@@ -82,13 +94,36 @@ describe('deploy/buildkitd-fleet/make-certs.sh', () => {
       daemon = await startBuildkitd(findTools(), {
         dir: path.join(dir, 'daemon'),
         tcpAddress: `tcp://127.0.0.1:${await freePort()}`,
-        tls: { serverCa: server('ca.pem'), serverCert: server('cert.pem'), serverKey: server('key.pem'), client: { ca: client('ca.pem'), cert: client('cert.pem'), key: client('key.pem'), servername: replicaHost(FLEET, 0) } },
+        tls: {
+          serverCa: server('ca.pem'),
+          serverCert: server('cert.pem'),
+          serverKey: server('key.pem'),
+          client: {
+            ca: client('ca.pem'),
+            cert: client('cert.pem'),
+            key: client('key.pem'),
+            servername: replicaHost(FLEET, 0),
+          },
+        },
       });
       for (let n = 0; n < FLEET.replicas; n++) {
-        const answer = await probeDaemon(daemon.endpoint, { ca: client('ca.pem'), cert: client('cert.pem'), key: client('key.pem'), servername: replicaHost(FLEET, n) }, 5000);
+        const answer = await probeDaemon(
+          daemon.endpoint,
+          { ca: client('ca.pem'), cert: client('cert.pem'), key: client('key.pem'), servername: replicaHost(FLEET, n) },
+          5000,
+        );
         assert.equal(answer.ok, true, `${replicaHost(FLEET, n)}: ${JSON.stringify(answer)}`);
       }
-      const wrong = await probeDaemon(daemon.endpoint, { ca: client('ca.pem'), cert: client('cert.pem'), key: client('key.pem'), servername: 'buildkitd-0.other.buildkit.svc' }, 5000);
+      const wrong = await probeDaemon(
+        daemon.endpoint,
+        {
+          ca: client('ca.pem'),
+          cert: client('cert.pem'),
+          key: client('key.pem'),
+          servername: 'buildkitd-0.other.buildkit.svc',
+        },
+        5000,
+      );
       assert.equal(wrong.ok, false, 'a name the certificate does not hold is refused');
     } finally {
       await daemon?.stop();

@@ -50,11 +50,17 @@ type Run = { pid: number; exit: Promise<{ code: number | null; signal: NodeJS.Si
 
 /** Starts `argv` with FAKE_DIR=dir, in its own process group when `group`. */
 function start(argv: string[], dir: string, env: Record<string, string> = {}, group = false): Run {
-  const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '', FAKE_DIR: dir, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: group });
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { PATH: process.env.PATH ?? '', FAKE_DIR: dir, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: group,
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // 'exit', not 'close': a daemon left behind would hold stderr open, and the test must fail, not hang.
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { pid: child.pid!, exit, stderr: () => stderr };
 }
 
@@ -104,9 +110,16 @@ describe('sidecar launcher (busybox sh, fake daemon)', { timeout: 60_000 }, () =
     const dir = caseDir('term');
     const sidecar = shippedSidecar();
     const [, , script, name] = sidecar.command as string[];
-    const run = start([busybox, 'sh', '-c', script!, name!, fakeDaemon(dir), ...(sidecar.args.slice(1) as string[])], dir);
+    const run = start(
+      [busybox, 'sh', '-c', script!, name!, fakeDaemon(dir), ...(sidecar.args.slice(1) as string[])],
+      dir,
+    );
     const daemon = await daemonPid(dir);
-    assert.equal(readFileSync(path.join(dir, 'args'), 'utf8').trim(), (sidecar.args.slice(1) as string[]).join(' '), 'the daemon args reach the entrypoint');
+    assert.equal(
+      readFileSync(path.join(dir, 'args'), 'utf8').trim(),
+      (sidecar.args.slice(1) as string[]).join(' '),
+      'the daemon args reach the entrypoint',
+    );
     process.kill(run.pid, 'SIGTERM'); // the launcher only: it must forward the signal itself
     const exit = await run.exit;
     // Read at the launcher's exit: "exited" is written 300 ms after the TERM reached the daemon.
@@ -139,7 +152,9 @@ describe('sidecar launcher (busybox sh, fake daemon)', { timeout: 60_000 }, () =
   test('a daemon that exits on its own keeps its exit code (a crash still fails the Workflow)', async () => {
     for (const code of [0, 3]) {
       const dir = caseDir(`own-${code}`);
-      const run = start([busybox, 'sh', '-c', sidecarLauncher(), 'buildkitd-launcher', fakeDaemon(dir)], dir, { FAKE_EXIT: String(code) });
+      const run = start([busybox, 'sh', '-c', sidecarLauncher(), 'buildkitd-launcher', fakeDaemon(dir)], dir, {
+        FAKE_EXIT: String(code),
+      });
       assert.deepEqual(await run.exit, { code, signal: null }, run.stderr());
     }
   });
