@@ -9,17 +9,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import YAML from 'yaml';
 import { FILES, REPO_ROOT, sidecarLauncher } from '../../scripts/gen-tasks.js';
-
-type Manifest = Record<string, any>;
+import type { Container, Manifest } from './manifests.js';
 
 const busybox = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim();
 const work = mkdtempSync(path.join(tmpdir(), 'buildkit-step-launcher-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 /** The launcher command exactly as the shipped WorkflowTemplate gives it to its sidecar. */
-function shippedSidecar(): Manifest {
+function shippedSidecar(): Container {
   const template = YAML.parse(readFileSync(path.join(REPO_ROOT, FILES.argo), 'utf8'), { version: '1.1' }) as Manifest;
-  const [sidecar] = (template.spec.templates[0].sidecars ?? []) as Manifest[];
+  const [sidecar] = template.spec.templates[0]?.sidecars ?? [];
   assert.ok(sidecar, 'the WorkflowTemplate has a sidecar');
   return sidecar;
 }
@@ -109,15 +108,12 @@ describe('sidecar launcher (busybox sh, fake daemon)', { timeout: 60_000 }, () =
   test('SIGTERM to the launcher: the daemon gets SIGTERM, is waited for, and the launcher exits 143', async () => {
     const dir = caseDir('term');
     const sidecar = shippedSidecar();
-    const [, , script, name] = sidecar.command as string[];
-    const run = start(
-      [busybox, 'sh', '-c', script!, name!, fakeDaemon(dir), ...(sidecar.args.slice(1) as string[])],
-      dir,
-    );
+    const [, , script, name] = sidecar.command;
+    const run = start([busybox, 'sh', '-c', script!, name!, fakeDaemon(dir), ...sidecar.args.slice(1)], dir);
     const daemon = await daemonPid(dir);
     assert.equal(
       readFileSync(path.join(dir, 'args'), 'utf8').trim(),
-      (sidecar.args.slice(1) as string[]).join(' '),
+      sidecar.args.slice(1).join(' '),
       'the daemon args reach the entrypoint',
     );
     process.kill(run.pid, 'SIGTERM'); // the launcher only: it must forward the signal itself
