@@ -226,7 +226,7 @@ describe('auth-registry: htpasswd basic auth and docker config dirs', () => {
     assert.equal(manifest.status, 200);
   });
 
-  test('the .dockerconfigjson Secret layout works once linked as config.json', async () => {
+  test('the .dockerconfigjson Secret layout, linked as config.json, authenticates a push', async () => {
     const linked = path.join(dir, 'linked-docker-config');
     mkdirSync(linked, { recursive: true });
     symlinkSync(path.join(auth!.dockerconfigjsonDir, '.dockerconfigjson'), path.join(linked, 'config.json'));
