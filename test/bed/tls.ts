@@ -25,16 +25,15 @@ const openssl = (args: readonly string[]): void => {
 
 export type KeyPair = { cert: string; key: string };
 
+/** openssl req's arguments for a new unencrypted P-256 key. */
+const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
 /** A new P-256 key and a self-signed CA certificate for `subject` (openssl's -subj form, /CN=...). */
 export function makeCaFiles(ca: KeyPair, subject: string): KeyPair {
   openssl([
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...NEW_KEY,
     '-keyout',
     ca.key,
     '-out',
@@ -60,21 +59,7 @@ export function signLeaf(ca: KeyPair, leaf: KeyPair, subject: string, extensions
   const ext = `${leaf.cert}.ext`;
   const lines = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
   writeFileSync(ext, `${[...lines, ...extensions].join('\n')}\n`);
-  openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    leaf.key,
-    '-out',
-    csr,
-    '-subj',
-    subject,
-  ]);
+  openssl(['req', '-new', ...NEW_KEY, '-keyout', leaf.key, '-out', csr, '-subj', subject]);
   openssl([
     'x509',
     '-req',
