@@ -256,8 +256,8 @@ export function workflowParams(schema: JsonSchema): WorkflowParam[] {
       default:
         property.default === undefined
           ? ''
-          : type === 'string'
-            ? String(property.default)
+          : type === 'string' && typeof property.default === 'string'
+            ? property.default
             : JSON.stringify(property.default),
       description: shape ? `${base} ${shape}` : base,
       base,

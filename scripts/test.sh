@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command (`npm test`): installs what the tests need, builds, and runs every test
 # against the real pinned buildkitd, buildx and registry. Nothing is skipped.
+# Format, type and lint checks first: a violation fails in seconds, before any tool or Go build.
+bash "$(dirname "$0")/check.sh" || exit
 . "$(dirname "$0")/setup.sh"
 tools="$BUILDKIT_STEP_TOOLS_BIN"
 echo "buildkitd: $("$tools/buildkitd" --version)"

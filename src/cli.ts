@@ -35,15 +35,17 @@ type GlobalArgs = { paramsFile: string[]; resultsDir?: string } & Record<string,
 /** Runs the CLI and resolves with the process exit code. Never throws. */
 export async function main(io: Io): Promise<number> {
   const schema = paramsSchema();
-  const log = (line: string) => io.stderr(`buildkit-step: ${line}\n`);
+  // Status lines are few and the stream queues them: no need to wait for a drain here (the build
+  // log, which can be large, goes through `output`, which waits).
+  const log = (line: string): void => void io.stderr(`buildkit-step: ${line}\n`);
   const json = (value: unknown) => io.stdout(`${JSON.stringify(value)}\n`);
   // Tekton array params arrive as blocks at the end of the command line: taken off before yargs.
   let split: SplitArgv = { args: beforeArrays(io.argv), arrays: undefined };
-  let splitError: unknown;
+  let splitError: StepError | undefined;
   try {
     split = splitArrayArgs(io.argv, schema);
   } catch (error) {
-    splitError = error;
+    splitError = toStepError(error);
   }
   const loadParams = async (args: GlobalArgs): Promise<Params> => {
     if (splitError) throw splitError;

@@ -58,7 +58,7 @@ export async function materialize(
       config.buildArgs,
     );
 
-    const secretFiles = await namedFiles(config.secretsDir, 'secrets_dir', ID, async (file) => file);
+    const secretFiles = await namedFiles(config.secretsDir, 'secrets_dir', ID, (file) => Promise.resolve(file));
     const secretTexts = [...config.secrets.map((pair) => pair.value), ...config.ssh.map((pair) => pair.value)];
     const secretValues = await Promise.all(
       config.secrets.map(async (pair, index) => ({
@@ -68,7 +68,7 @@ export async function materialize(
     );
     const secrets = mergePairs(secretFiles, secretValues).map((pair) => ({ id: pair.key, src: pair.value }));
 
-    const sshFromDir = (await namedFiles(config.sshDir, 'ssh_dir', ID, async (file) => file, isNotAKey)).map(
+    const sshFromDir = (await namedFiles(config.sshDir, 'ssh_dir', ID, (file) => Promise.resolve(file), isNotAKey)).map(
       (pair) => ({
         key: sshIdOf(pair.key),
         value: pair.value,

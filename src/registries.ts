@@ -71,9 +71,9 @@ export function daemonConfigToml(settings: RegistrySettings): string {
   // A host listed twice gets its line once (as the sidecar's shell twin does).
   const add = (host: string, line: string) => tables.set(host, [...new Set([...(tables.get(host) ?? []), line])]);
   for (const { field, shape } of REGISTRY_FIELDS) {
-    if (shape === 'hosts') for (const host of settings[field] as string[]) add(host, `  ${field} = true`);
+    if (shape === 'hosts') for (const host of settings[field]) add(host, `  ${field} = true`);
     else
-      for (const [host, list] of Object.entries(settings[field] as Record<string, string[]>))
+      for (const [host, list] of Object.entries(settings[field]))
         add(host, `  ${field} = [${list.map(tomlString).join(', ')}]`);
   }
   if (tables.size === 0) return '';

@@ -4,24 +4,13 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { resolveConfig } from '../src/config.js';
+import { resolveConfig, type Params } from '../src/config.js';
 import { StepError } from '../src/errors.js';
 import { materialize, sshIdOf } from '../src/inputs.js';
 
-test('ssh-privatekey and OpenSSH key names forward as default; other files keep their name', () => {
-  assert.deepEqual(['ssh-privatekey', 'id_rsa', 'id_ed25519', 'id_ecdsa_sk', 'deploy', 'github'].map(sshIdOf), [
-    'default',
-    'default',
-    'default',
-    'default',
-    'deploy',
-    'github',
-  ]);
-});
-
-test('a missing ssh key file fails before the build with PARAMS_UNREADABLE naming the param', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-inputs-'));
-  const config = resolveConfig(
+/** The config of a minimal local build in `dir` (its cwd and temp dir), plus `extra` params. */
+const configIn = (dir: string, extra: Partial<Params>) =>
+  resolveConfig(
     {
       image: 'a/b',
       tags: ['1'],
@@ -44,10 +33,25 @@ test('a missing ssh key file fails before the build with PARAMS_UNREADABLE namin
       check: false,
       check_fail_on_warnings: false,
       endpoint_wait: 3,
-      ssh_key_files: [{ key: 'default', value: 'missing-key' }],
+      ...extra,
     },
     { cwd: dir, tmpDir: dir },
   );
+
+test('ssh-privatekey and OpenSSH key names forward as default; other files keep their name', () => {
+  assert.deepEqual(['ssh-privatekey', 'id_rsa', 'id_ed25519', 'id_ecdsa_sk', 'deploy', 'github'].map(sshIdOf), [
+    'default',
+    'default',
+    'default',
+    'default',
+    'deploy',
+    'github',
+  ]);
+});
+
+test('a missing ssh key file fails before the build with PARAMS_UNREADABLE naming the param', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-inputs-'));
+  const config = configIn(dir, { ssh_key_files: [{ key: 'default', value: 'missing-key' }] });
   await assert.rejects(
     materialize(config, path.join(dir, 'state')),
     (error: unknown) =>
@@ -66,33 +70,7 @@ test('a build_args_dir file over the 16,384-character value limit is refused, na
   // 16,384 four-byte characters pass (characters are counted as the schema counts them for build_args); one more fails.
   writeFileSync(path.join(argsDir, 'AT_LIMIT'), '😀'.repeat(16_384));
   writeFileSync(path.join(argsDir, 'TOO_BIG'), 'x'.repeat(16_385));
-  const config = resolveConfig(
-    {
-      image: 'a/b',
-      tags: ['1'],
-      context: '.',
-      dockerfile: 'Dockerfile',
-      endpoint: 'unix:///s',
-      daemon_timeout: 1,
-      push: false,
-      oci_tar: false,
-      sbom: false,
-      no_cache: false,
-      pull: false,
-      cache_export_fatal: false,
-      retries: 0,
-      results_max_bytes: 4096,
-      cache_key: 'buildcache',
-      cache_write: true,
-      cache_mode: 'max',
-      force_compression: false,
-      check: false,
-      check_fail_on_warnings: false,
-      endpoint_wait: 3,
-      build_args_dir: argsDir,
-    },
-    { cwd: dir, tmpDir: dir },
-  );
+  const config = configIn(dir, { build_args_dir: argsDir });
   await assert.rejects(
     materialize(config, path.join(dir, 'state')),
     (error: unknown) =>

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { RunResult, Runner } from '../src/buildx/run.js';
 import type { Params } from '../src/config.js';
+import type { ProbeResult } from '../src/daemon/probe.js';
 import { StepError } from '../src/errors.js';
 import { runBuild } from '../src/step.js';
 
@@ -41,14 +42,14 @@ const params = (dir: string, extra: Partial<Params> = {}): Params => ({
 /** A buildx stand-in: `create` succeeds; each `build` takes the next scripted outcome. */
 function scriptedBuildx(dir: string, builds: Array<Partial<RunResult> & { lines?: string[] }>) {
   const calls: string[][] = [];
-  const runner: Runner = async (_bin, args, options) => {
+  const runner: Runner = (_bin, args, options) => {
     calls.push([...args]);
-    if (args[0] === 'create') return { exitCode: 0, tail: [] };
+    if (args[0] === 'create') return Promise.resolve({ exitCode: 0, tail: [] });
     const outcome = builds.shift() ?? { exitCode: 0 };
     for (const line of outcome.lines ?? []) options.onLine?.(line);
     if (outcome.exitCode === 0)
       writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
-    return { exitCode: outcome.exitCode ?? 0, tail: outcome.tail ?? [] };
+    return Promise.resolve({ exitCode: outcome.exitCode ?? 0, tail: outcome.tail ?? [] });
   };
   return { runner, builds: () => calls.filter((call) => call[0] === 'build').length };
 }
@@ -58,7 +59,7 @@ function deps(dir: string, runner: Runner) {
     env: { TMPDIR: dir, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state') },
     cwd: dir,
     runner,
-    probe: async () => ({ ok: true as const, workers: 1 }),
+    probe: () => Promise.resolve({ ok: true as const, workers: 1 }),
     log: () => {},
     isTty: false,
     backoff: async () => {},
@@ -107,7 +108,7 @@ describe('runBuild', () => {
     await assert.rejects(
       runBuild(params(dir, { tags }), {
         ...deps(dir, buildx.runner),
-        probe: async () => (probes++, { ok: true as const, workers: 1 }),
+        probe: () => (probes++, Promise.resolve({ ok: true as const, workers: 1 })),
       }),
       (error: unknown) =>
         error instanceof StepError &&
@@ -183,10 +184,12 @@ describe('runBuild', () => {
     };
     const buildx = scriptedBuildx(dir, [lost]);
     let probes = 0;
-    const probe = async () =>
-      ++probes === 1
-        ? { ok: true as const, workers: 1 }
-        : { ok: false as const, transient: true, reason: 'ECONNREFUSED: connect ECONNREFUSED /nowhere.sock' };
+    const probe = (): Promise<ProbeResult> =>
+      Promise.resolve(
+        ++probes === 1
+          ? { ok: true, workers: 1 }
+          : { ok: false, transient: true, reason: 'ECONNREFUSED: connect ECONNREFUSED /nowhere.sock' },
+      );
     await assert.rejects(
       runBuild(params(dir, { daemon_timeout: 0.2 }), { ...deps(dir, buildx.runner), probe }),
       (error: unknown) => {
@@ -214,14 +217,17 @@ describe('runBuild', () => {
     ]);
     let probes = 0;
     let pauses = 0;
-    const probe = async () =>
-      ++probes === 2
-        ? { ok: false as const, transient: true, reason: 'ECONNREFUSED' }
-        : { ok: true as const, workers: 1 };
+    const probe = (): Promise<ProbeResult> =>
+      Promise.resolve(
+        ++probes === 2 ? { ok: false, transient: true, reason: 'ECONNREFUSED' } : { ok: true, workers: 1 },
+      );
     const outcome = await runBuild(params(dir), {
       ...deps(dir, buildx.runner),
       probe,
-      backoff: async () => void pauses++,
+      backoff: () => {
+        pauses++;
+        return Promise.resolve();
+      },
     });
     assert.equal(outcome.summary.attempts, 2);
     assert.equal(probes, 3, 'the first wait, then the wait again: refused once, then answered');

@@ -28,7 +28,7 @@ export function parseMetadata(text: string): BuildMetadata {
       `buildx metadata has no valid containerimage.digest (got ${JSON.stringify(digest) ?? 'nothing'})`,
     );
   }
-  const optional = (key: string) => (typeof record[key] === 'string' ? (record[key] as string) : undefined);
+  const optional = (key: string) => (typeof record[key] === 'string' ? record[key] : undefined);
   return {
     digest,
     configDigest: optional('containerimage.config.digest'),

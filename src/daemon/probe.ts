@@ -60,7 +60,7 @@ export function probeDaemon(
         finish({ ok: false, transient: true, reason: `HTTP/2 status ${headers[':status']}` });
       status = headers['grpc-status'] as string | undefined;
     });
-    request.on('trailers', (trailers) => {
+    request.on('trailers', (trailers: http2.IncomingHttpHeaders) => {
       status = (trailers['grpc-status'] as string | undefined) ?? status;
       if (status !== '0') {
         const message = decodeURIComponent(String(trailers['grpc-message'] ?? ''));

@@ -91,7 +91,7 @@ export function flagsLayer(flags: Record<string, unknown>, schema: JsonSchema): 
     if (value === undefined) continue;
     const type = paramType(schema, key);
     const arrayOfObjects = type === 'array' && typeof value === 'string';
-    const lines = arrayOfObjects ? linesValue(schema, key, value as string) : undefined;
+    const lines = arrayOfObjects ? linesValue(schema, key, value) : undefined;
     values[key] =
       lines ??
       (type === 'object' || arrayOfObjects ? parseEnvJson(`--${flagName(key)}`, value as string, type) : value);

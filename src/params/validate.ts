@@ -87,7 +87,8 @@ function explain(error: ErrorObject, merged: MergedParams, schema: JsonSchema): 
   // Secret values (writeOnly in the schema, on the param or the field) are never quoted back;
   // only a pair's `key` (the secret's id) is safe to show.
   const inSecretParam = secretParams(schema).has(topKey) && !error.instancePath.endsWith('/key');
-  const secret = inSecretParam || (error.parentSchema as JsonSchema | undefined)?.writeOnly === true;
+  const parent: JsonSchema | undefined = error.parentSchema;
+  const secret = inSecretParam || parent?.writeOnly === true;
   switch (error.keyword) {
     case 'required': {
       const missing = String(params.missingProperty);
@@ -121,7 +122,8 @@ function explain(error: ErrorObject, merged: MergedParams, schema: JsonSchema): 
 
 /** Pattern failures read better with the schema's own description than with the regex. */
 function describe(error: ErrorObject): string {
-  const description = (error.parentSchema as JsonSchema | undefined)?.description;
+  const parent: JsonSchema | undefined = error.parentSchema;
+  const description = parent?.description;
   if (description) return `valid: ${description.replace(/\.$/, '')}`;
   return `of the expected form (pattern ${String((error.params as { pattern: string }).pattern)})`;
 }

@@ -1,7 +1,8 @@
 // A bed registry behind htpasswd basic auth, plus docker config dirs holding its credentials.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ensureCommand } from './apt.js';
 import { startRegistry, type Registry, type RegistryOptions } from './registry.js';
 import type { Tools } from './tools.js';
 
@@ -18,30 +19,8 @@ export type AuthRegistry = {
   stop: () => Promise<void>;
 };
 
-const hasCommand = (name: string): boolean =>
-  spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
-
-/** Returns the path of `htpasswd`, apt-installing apache2-utils when it is missing (apt-get update first if that fails). */
-export function ensureHtpasswdTool(): string {
-  if (!hasCommand('htpasswd')) {
-    const install = () =>
-      spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'apache2-utils'], {
-        encoding: 'utf8',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    let result = install();
-    if (result.status !== 0) {
-      spawnSync('apt-get', ['update'], { stdio: 'ignore' });
-      result = install();
-    }
-    if (result.status !== 0 || !hasCommand('htpasswd')) {
-      throw new Error(
-        `test bed: htpasswd is missing and apt-get install apache2-utils failed (${result.status}):\n${result.stderr ?? result.error?.message}`,
-      );
-    }
-  }
-  return execFileSync('sh', ['-c', 'command -v htpasswd'], { encoding: 'utf8' }).trim();
-}
+/** Returns the path of `htpasswd`, apt-installing apache2-utils when it is missing. */
+export const ensureHtpasswdTool = (): string => ensureCommand('htpasswd', 'apache2-utils');
 
 /** One bcrypt htpasswd line (`user:$2y$...`), the only hash the registry accepts. */
 export function bcryptHtpasswdLine(user: string, password: string): string {

@@ -226,7 +226,7 @@ describe('auth-registry: htpasswd basic auth and docker config dirs', () => {
     assert.equal(manifest.status, 200);
   });
 
-  test('the .dockerconfigjson Secret layout works once linked as config.json', async () => {
+  test('the .dockerconfigjson Secret layout, linked as config.json, authenticates a push', async () => {
     const linked = path.join(dir, 'linked-docker-config');
     mkdirSync(linked, { recursive: true });
     symlinkSync(path.join(auth!.dockerconfigjsonDir, '.dockerconfigjson'), path.join(linked, 'config.json'));
@@ -269,7 +269,7 @@ describe('ssh-image: RUN --mount=type=ssh sees the forwarded keys', () => {
     ).then((result) => ({ result, layout }));
   };
 
-  test('--ssh default=<key> with RUN --mount=type=ssh', async () => {
+  test('--ssh default=<key>: RUN --mount=type=ssh sees the key (its fingerprint in ssh-add -l)', async () => {
     const key = makeSshKey(path.join(dir, 'keys'), 'default_key');
     assert.match(key.fingerprint, /^SHA256:[A-Za-z0-9+/]+$/);
     const { result, layout } = await build(
@@ -281,7 +281,7 @@ describe('ssh-image: RUN --mount=type=ssh sees the forwarded keys', () => {
     assert.ok(fileInLayout(layout, 'fp.txt').includes(key.fingerprint), 'fingerprint in /fp.txt');
   });
 
-  test('--ssh deploy=<key> with RUN --mount=type=ssh,id=deploy', async () => {
+  test('--ssh deploy=<key>: RUN --mount=type=ssh,id=deploy sees the key under its id', async () => {
     const key = makeSshKey(path.join(dir, 'keys'), 'deploy_key');
     const { result, layout } = await build(
       'deploy',

@@ -1,38 +1,16 @@
 // A base image with busybox and the host's ssh-add, and throw-away SSH keys, for RUN --mount=type=ssh tests.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ensureCommand } from './apt.js';
 import { pushContext } from './seed.js';
 import type { Tools } from './tools.js';
 
 export type SshKey = { privateKeyPath: string; publicKeyPath: string; fingerprint: string };
 
-const which = (name: string): string | undefined => {
-  const result = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  return result.status === 0 ? result.stdout.trim() : undefined;
-};
-
-/** Returns the path of `command`, apt-installing openssh-client when it is missing (apt-get update first if that fails). */
-export function ensureOpensshClient(command: 'ssh-add' | 'ssh-keygen' = 'ssh-add'): string {
-  const found = which(command);
-  if (found) return found;
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'openssh-client'], {
-      encoding: 'utf8',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-  let result = install();
-  if (result.status !== 0) {
-    spawnSync('apt-get', ['update'], { stdio: 'ignore' });
-    result = install();
-  }
-  const installed = which(command);
-  if (!installed)
-    throw new Error(
-      `test bed: ${command} is missing and apt-get install openssh-client failed (${result.status}):\n${result.stderr ?? result.error?.message}`,
-    );
-  return installed;
-}
+/** Returns the path of `command`, apt-installing openssh-client when it is missing. */
+export const ensureOpensshClient = (command: 'ssh-add' | 'ssh-keygen' = 'ssh-add'): string =>
+  ensureCommand(command, 'openssh-client');
 
 /** A new unencrypted ed25519 key at `<dir>/<name>`, with its `SHA256:...` fingerprint. */
 export function makeSshKey(dir: string, name: string): SshKey {

@@ -23,55 +23,43 @@ const openssl = (args: readonly string[]): void => {
   execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 };
 
-/** A new P-256 key and self-signed CA certificate. */
-function makeCa(dir: string, name: string): { cert: string; key: string } {
-  mkdirSync(dir, { recursive: true });
-  const cert = path.join(dir, 'ca.pem');
-  const key = path.join(dir, 'ca-key.pem');
+export type KeyPair = { cert: string; key: string };
+
+/** openssl req's arguments for a new unencrypted P-256 key. */
+const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/** A new P-256 key and a self-signed CA certificate for `subject` (openssl's -subj form, /CN=...). */
+export function makeCaFiles(ca: KeyPair, subject: string): KeyPair {
   openssl([
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...NEW_KEY,
     '-keyout',
-    key,
+    ca.key,
     '-out',
-    cert,
+    ca.cert,
     '-days',
     '2',
     '-subj',
-    `/CN=${name}`,
+    subject,
     '-addext',
     'basicConstraints=critical,CA:TRUE',
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
   ]);
-  return { cert, key };
+  return ca;
 }
 
-/** A new key and a certificate for it signed by `ca`, with the given X.509v3 extensions. */
-function makeLeaf(ca: { cert: string; key: string }, cert: string, key: string, cn: string, extensions: string): void {
-  const csr = `${cert}.csr`;
-  const ext = `${cert}.ext`;
-  writeFileSync(ext, extensions);
-  openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    `/CN=${cn}`,
-  ]);
+/**
+ * A new P-256 key and a leaf certificate for `subject` signed by `ca` (not a CA, for signatures and
+ * key exchange) with the X.509v3 `extensions` lines added (extended key usage, subject names).
+ */
+export function signLeaf(ca: KeyPair, leaf: KeyPair, subject: string, extensions: string[]): KeyPair {
+  const csr = `${leaf.cert}.csr`;
+  const ext = `${leaf.cert}.ext`;
+  const lines = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
+  writeFileSync(ext, `${[...lines, ...extensions].join('\n')}\n`);
+  openssl(['req', '-new', ...NEW_KEY, '-keyout', leaf.key, '-out', csr, '-subj', subject]);
   openssl([
     'x509',
     '-req',
@@ -86,10 +74,17 @@ function makeLeaf(ca: { cert: string; key: string }, cert: string, key: string, 
     '-days',
     '2',
     '-out',
-    cert,
+    leaf.cert,
     '-extfile',
     ext,
   ]);
+  return leaf;
+}
+
+/** A CA in `dir` (ca.pem, ca-key.pem). */
+function makeCa(dir: string, name: string): KeyPair {
+  mkdirSync(dir, { recursive: true });
+  return makeCaFiles({ cert: path.join(dir, 'ca.pem'), key: path.join(dir, 'ca-key.pem') }, `/CN=${name}`);
 }
 
 /** Writes CA, server, client and wrong-CA PEM files under `dir` and returns their paths. */
@@ -109,32 +104,9 @@ export function makeTlsFiles(dir: string): TlsFiles {
     return files;
   };
   const server = secret('server', ca.cert);
-  makeLeaf(
-    ca,
-    server.cert,
-    server.key,
-    '127.0.0.1',
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '',
-    ].join('\n'),
-  );
+  signLeaf(ca, server, '/CN=127.0.0.1', ['extendedKeyUsage=serverAuth', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
   const client = secret('client', ca.cert);
-  makeLeaf(
-    ca,
-    client.cert,
-    client.key,
-    'buildkit-step bed client',
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=clientAuth',
-      '',
-    ].join('\n'),
-  );
+  signLeaf(ca, client, '/CN=buildkit-step bed client', ['extendedKeyUsage=clientAuth']);
   const wrongCa = secret('wrong-ca', otherCa.cert);
   writeFileSync(wrongCa.cert, readFileSync(client.cert));
   writeFileSync(wrongCa.key, readFileSync(client.key));
@@ -164,20 +136,7 @@ export function tlsMaterial(files: TlsSecretDir, servername?: string): TlsMateri
 /** A new CA and a server certificate it signs for `address` (an IP): for an HTTPS bed registry. `ca` is the CA's PEM file. */
 export function makeRegistryTls(dir: string, address: string): { ca: string; cert: string; key: string } {
   const ca = makeCa(path.join(dir, 'ca'), 'buildkit-step bed registry CA');
-  const cert = path.join(dir, 'registry-cert.pem');
-  const key = path.join(dir, 'registry-key.pem');
-  makeLeaf(
-    ca,
-    cert,
-    key,
-    address,
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      `subjectAltName=IP:${address}`,
-      '',
-    ].join('\n'),
-  );
-  return { ca: ca.cert, cert, key };
+  const leaf = { cert: path.join(dir, 'registry-cert.pem'), key: path.join(dir, 'registry-key.pem') };
+  signLeaf(ca, leaf, `/CN=${address}`, ['extendedKeyUsage=serverAuth', `subjectAltName=IP:${address}`]);
+  return { ca: ca.cert, ...leaf };
 }

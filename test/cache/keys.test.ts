@@ -30,7 +30,7 @@ describe('keyAsTag', () => {
 });
 
 describe('cacheSuffix and cacheTag', () => {
-  test('target, one platform, both, several platforms', () => {
+  test('the suffix names the target and a single platform (slashes as dashes); several platforms, no suffix', () => {
     assert.equal(cacheSuffix(undefined, []), '');
     assert.equal(cacheSuffix('test', []), '-test');
     assert.equal(cacheSuffix(undefined, ['linux/arm64/v8']), '-linux-arm64-v8');

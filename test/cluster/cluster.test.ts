@@ -19,7 +19,17 @@ import { installArgo, installRegistry, installTekton } from './engines.js';
 import { buildImages, buildTektonImages, IMAGES, pinned } from './images.js';
 import { condition, until, type Named } from './kube.js';
 import { pushLayout, registryDigest } from './registry-tls.js';
-import { explain, results, runToEnd, scenarioNamespace, shipped, SHIPPED, succeeded, type TaskRun } from './runs.js';
+import {
+  explain,
+  results,
+  runToEnd,
+  scenarioNamespace,
+  shipped,
+  SHIPPED,
+  succeeded,
+  textResult,
+  type TaskRun,
+} from './runs.js';
 import { bundleEntries, writeBundle } from '../../scripts/tekton-bundle.js';
 import { buildStepImage } from './step-image.js';
 
@@ -147,8 +157,8 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'TaskRun Succeeded');
       assert.equal(got.IMAGE_URL, `${registry}/task-push/app:v1`);
-      assert.match(String(got.IMAGE_DIGEST), /^sha256:[a-f0-9]{64}$/);
-      assert.equal(got.IMAGE_REF, `${registry}/task-push/app@${got.IMAGE_DIGEST}`);
+      assert.match(String(textResult(got.IMAGE_DIGEST)), /^sha256:[a-f0-9]{64}$/);
+      assert.equal(got.IMAGE_REF, `${registry}/task-push/app@${textResult(got.IMAGE_DIGEST)}`);
       assert.equal(got.ERROR_REASON ?? '', '');
     });
     assert.equal(
@@ -379,7 +389,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     const ran = byTask('run');
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'PipelineRun Succeeded');
-      assert.match(String(build.IMAGE_DIGEST), /^sha256:[a-f0-9]{64}$/);
+      assert.match(String(textResult(build.IMAGE_DIGEST)), /^sha256:[a-f0-9]{64}$/);
       assert.equal(
         ran.hello,
         'hello from pipeline',
@@ -394,7 +404,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     );
     assert.equal(
       runPod?.spec.containers[0]?.image,
-      `${registry}/pipeline/app@${build.IMAGE_DIGEST}`,
+      `${registry}/pipeline/app@${textResult(build.IMAGE_DIGEST)}`,
       'the kubelet ran the image by digest',
     );
   });
@@ -427,7 +437,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     await expect(ns, run, () => {
       assert.ok(succeeded(run), 'TaskRun Succeeded');
       assert.equal(got.IMAGE_URL, `${registry}/stepaction/app:v1`);
-      assert.equal(got.IMAGE_REF, `${registry}/stepaction/app@${got.IMAGE_DIGEST}`);
+      assert.equal(got.IMAGE_REF, `${registry}/stepaction/app@${textResult(got.IMAGE_DIGEST)}`);
       assert.deepEqual(got.ARTIFACT_OUTPUTS, {
         uri: `${registry}/stepaction/app`,
         digest: got.IMAGE_DIGEST,
@@ -452,7 +462,7 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     await expect(ns, run, () => {
       assert.equal(condition(run, 'Succeeded')?.status, 'False');
       assert.equal(got.ERROR_REASON, 'PARAMS_INVALID');
-      assert.match(String(got.ERROR_MESSAGE), /tags/i);
+      assert.match(String(textResult(got.ERROR_MESSAGE)), /tags/i);
       assert.equal(got.IMAGE_DIGEST, undefined, 'no image result on failure');
     });
     assert.equal(await registryDigest(cluster!.pki.ca, registry, 'bad-params/app', 'v1'), undefined, 'nothing pushed');

@@ -143,7 +143,9 @@ export async function startCluster(bin: string, say: (line: string) => void): Pr
     const server = `https://${net.hostIp}:6443`;
     const kubeconfig = writeKubeconfig(st('admin.kubeconfig'), pki, server);
     const kube = kubeClient(path.join(bin, 'kubectl'), kubeconfig);
-    say(`kubernetes ${JSON.parse(k8sVersion(bin)).clientVersion.gitVersion}, state in ${dir}`);
+    say(
+      `kubernetes ${(JSON.parse(k8sVersion(bin)) as { clientVersion: { gitVersion: string } }).clientVersion.gitVersion}, state in ${dir}`,
+    );
 
     const [etcdClient, etcdPeer, etcdMetrics] = await Promise.all([freePort(), freePort(), freePort()]);
     const etcd = start('etcd', path.join(bin, 'etcd'), [

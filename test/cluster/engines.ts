@@ -49,6 +49,7 @@ export async function waitDeployments(
         .catch((e: Error) => e.message);
       throw new Error(
         `${(error as Error).message}\npods:\n${pods}\nevents:\n${events.split('\n').slice(-15).join('\n')}\nlogs:\n${logs}\nprevious logs:\n${previous}`,
+        { cause: error },
       );
     }
   }

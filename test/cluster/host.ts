@@ -117,7 +117,7 @@ function kubepodsCgroups(): string[] {
     }
     for (const name of entries) {
       const child = path.join(dir, name);
-      let isDir = false;
+      let isDir: boolean;
       try {
         isDir = statSync(child).isDirectory();
       } catch {

@@ -56,47 +56,11 @@ export function setUpNet(net: Net): void {
   run('sysctl', ['-q', '-w', `net.ipv4.conf.${net.bridge}.forwarding=1`]);
   // In mangle, before any rule Kubernetes adds to filter: nothing from or to a pod crosses to another interface.
   run('iptables', ['-w', '-t', 'mangle', '-N', ISOLATION_CHAIN]);
-  run('iptables', [
-    '-w',
-    '-t',
-    'mangle',
-    '-A',
-    ISOLATION_CHAIN,
-    '-s',
-    net.podCidr,
-    '!',
-    '-o',
-    net.bridge,
-    '-j',
-    'DROP',
-  ]);
-  run('iptables', [
-    '-w',
-    '-t',
-    'mangle',
-    '-A',
-    ISOLATION_CHAIN,
-    '-d',
-    net.podCidr,
-    '!',
-    '-i',
-    net.bridge,
-    '-j',
-    'DROP',
-  ]);
-  run('iptables', [
-    '-w',
-    '-t',
-    'mangle',
-    '-A',
-    ISOLATION_CHAIN,
-    '-d',
-    net.serviceCidr,
-    '!',
-    '-o',
-    net.bridge,
-    '-j',
-    'DROP',
-  ]);
+  const drops = [
+    ['-s', net.podCidr, '!', '-o', net.bridge],
+    ['-d', net.podCidr, '!', '-i', net.bridge],
+    ['-d', net.serviceCidr, '!', '-o', net.bridge],
+  ];
+  for (const match of drops) run('iptables', ['-w', '-t', 'mangle', '-A', ISOLATION_CHAIN, ...match, '-j', 'DROP']);
   run('iptables', ['-w', '-t', 'mangle', '-I', 'FORWARD', '1', '-j', ISOLATION_CHAIN]);
 }

@@ -4,16 +4,17 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { makeCaFiles, signLeaf, type KeyPair } from '../bed/tls.js';
 import type { Net } from './net.js';
 
 export type Pki = {
   dir: string;
   ca: string;
   caKey: string;
-  apiserver: { cert: string; key: string };
-  kubelet: { cert: string; key: string };
-  admin: { cert: string; key: string };
-  registry: { cert: string; key: string };
+  apiserver: KeyPair;
+  kubelet: KeyPair;
+  admin: KeyPair;
+  registry: KeyPair;
   saKey: string;
   saPub: string;
 };
@@ -22,80 +23,14 @@ const openssl = (args: readonly string[]): void => {
   execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 };
 
-function leaf(
-  dir: string,
-  ca: { cert: string; key: string },
-  name: string,
-  subject: string,
-  extensions: string[],
-): { cert: string; key: string } {
-  const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
-  const csr = path.join(dir, `${name}.csr`);
-  const ext = path.join(dir, `${name}.ext`);
-  writeFileSync(
-    ext,
-    `${['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ...extensions].join('\n')}\n`,
-  );
-  openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    subject,
-  ]);
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    ca.cert,
-    '-CAkey',
-    ca.key,
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-out',
-    cert,
-    '-extfile',
-    ext,
-  ]);
-  return { cert, key };
-}
+/** A leaf certificate `<dir>/<name>.crt` and key `<name>.key` signed by the cluster CA. */
+const leaf = (dir: string, ca: KeyPair, name: string, subject: string, extensions: string[]): KeyPair =>
+  signLeaf(ca, { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) }, subject, extensions);
 
 export function makePki(dir: string, net: Net): Pki {
   mkdirSync(dir, { recursive: true });
   const ca = { cert: path.join(dir, 'ca.crt'), key: path.join(dir, 'ca.key') };
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    ca.key,
-    '-out',
-    ca.cert,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=buildkit-step cluster bed CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+  makeCaFiles(ca, '/CN=buildkit-step cluster bed CA');
   const apiserver = leaf(dir, ca, 'apiserver', '/CN=kube-apiserver', [
     'extendedKeyUsage=serverAuth',
     `subjectAltName=IP:${net.hostIp},IP:${net.apiServiceIp},IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,

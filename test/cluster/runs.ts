@@ -1,6 +1,7 @@
 // Running the shipped files in the cluster: a namespace per scenario, the shipped YAML applied
 // unmodified, a run created and waited for, and everything a user would look at when it fails
 // (status, results, pod events, container logs) put into the assertion message.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -55,6 +56,12 @@ export const results = (run: TaskRun | undefined): Record<string, string | Recor
       typeof result.value === 'string' ? result.value.trim() : result.value,
     ]),
   );
+
+/** A result that must be text (every one but ARTIFACT_OUTPUTS), or undefined when absent. */
+export function textResult(value: Result['value'] | undefined): string | undefined {
+  assert.ok(typeof value !== 'object', `a text result, got ${JSON.stringify(value)}`);
+  return value;
+}
 
 const finished = (object: Named | undefined): boolean => {
   const succeeded = condition(object, 'Succeeded');

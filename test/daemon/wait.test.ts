@@ -10,9 +10,9 @@ function scripted(results: ProbeResult[]) {
   const timeouts: number[] = [];
   return {
     timeouts,
-    probe: async (_endpoint: string, _tls: unknown, timeoutMs: number) => {
+    probe: (_endpoint: string, _tls: unknown, timeoutMs: number): Promise<ProbeResult> => {
       timeouts.push(timeoutMs);
-      return results.shift() ?? { ok: false, transient: true, reason: 'ECONNREFUSED' };
+      return Promise.resolve(results.shift() ?? { ok: false, transient: true, reason: 'ECONNREFUSED' });
     },
   };
 }
@@ -82,8 +82,9 @@ describe('waitForDaemon', () => {
       log: () => {},
       initialDelayMs: 100,
       absentPollMs: 20,
-      sleep: async (ms) => {
+      sleep: (ms) => {
         pauses.push(ms);
+        return Promise.resolve();
       },
     });
     assert.deepEqual(waited, { tries: 10, workers: 1 });
@@ -103,7 +104,10 @@ describe('waitForDaemon', () => {
       timeoutMs: 60_000,
       probe,
       log: () => {},
-      sleep: async (ms) => void pauses.push(ms),
+      sleep: (ms) => {
+        pauses.push(ms);
+        return Promise.resolve();
+      },
     });
     assert.equal(pauses.length, 2);
     for (const ms of pauses) assert.ok(ms > 0 && ms < 100, `pause ${ms} ms`);
@@ -112,7 +116,7 @@ describe('waitForDaemon', () => {
   test('a refused tcp:// endpoint gets the short poll only for a while, then the backoff', async () => {
     let clock = 0;
     const refused: ProbeResult = { ok: false, transient: true, reason: 'ECONNREFUSED', code: 'ECONNREFUSED' };
-    const probe = async (): Promise<ProbeResult> => (clock >= 3000 ? { ok: true, workers: 1 } : refused);
+    const probe = (): Promise<ProbeResult> => Promise.resolve(clock >= 3000 ? { ok: true, workers: 1 } : refused);
     const pauses: number[] = [];
     await waitForDaemon({
       endpoint: 'tcp://buildkitd:1234',
@@ -123,9 +127,10 @@ describe('waitForDaemon', () => {
       initialDelayMs: 100,
       absentPollMs: 20,
       absentPollTcpForMs: 1000,
-      sleep: async (ms) => {
+      sleep: (ms) => {
         pauses.push(ms);
         clock += ms;
+        return Promise.resolve();
       },
     });
     assert.deepEqual(pauses.slice(0, 50), Array(50).fill(20), 'short polls for the first second');
@@ -148,9 +153,10 @@ describe('waitForDaemon', () => {
         log: () => {},
         now: () => clock,
         absentPollMs: 30,
-        sleep: async (ms) => {
+        sleep: (ms) => {
           pauses.push(ms);
           clock += ms;
+          return Promise.resolve();
         },
       }),
       (error: unknown) =>
@@ -168,9 +174,9 @@ describe('waitForDaemon', () => {
   test('an abort during the absent-socket polling ends the wait with INTERRUPTED', async () => {
     const controller = new AbortController();
     let tries = 0;
-    const probe = async (): Promise<ProbeResult> => {
+    const probe = (): Promise<ProbeResult> => {
       if (++tries === 3) controller.abort(new Error('SIGTERM'));
-      return { ok: false, transient: true, reason: 'ENOENT', code: 'ENOENT' };
+      return Promise.resolve({ ok: false, transient: true, reason: 'ENOENT', code: 'ENOENT' });
     };
     await assert.rejects(
       waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, probe, log: () => {}, signal: controller.signal }),
@@ -199,15 +205,16 @@ function onClock(results: ProbeResult[]) {
     seen,
     pauses,
     options: {
-      probe: async (): Promise<ProbeResult> => {
+      probe: (): Promise<ProbeResult> => {
         const result = results.length > 1 ? results.shift()! : results[0]!;
         seen.push({ at: clock, ...(result.ok ? {} : { code: result.code }) });
-        return result;
+        return Promise.resolve(result);
       },
       now: () => clock,
-      sleep: async (ms: number) => {
+      sleep: (ms: number) => {
         pauses.push(ms);
         clock += ms;
+        return Promise.resolve();
       },
       log: () => {},
     },
@@ -225,7 +232,7 @@ const refused: ProbeResult = {
 
 describe('waitForDaemon: EACCES right after the socket appears (buildkitd chmods it after creating it)', () => {
   test('EACCES within the grace after the socket appeared is waited out with the short poll', async () => {
-    const clock = onClock([absent, absent, ...Array(40).fill(denied), { ok: true, workers: 1 }]);
+    const clock = onClock([absent, absent, ...Array<ProbeResult>(40).fill(denied), { ok: true, workers: 1 }]);
     const waited = await waitForDaemon({
       endpoint: 'unix:///s',
       timeoutMs: 60_000,

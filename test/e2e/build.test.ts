@@ -149,7 +149,7 @@ describe('build against a real buildkitd', () => {
     }
   });
 
-  test('running the step twice in one pod (same buildx state dir) works', async () => {
+  test('the step run twice in one pod (same buildx state dir): both succeed, the second digest matches its layout', async () => {
     const dir = path.join(work, 'twice');
     const context = writeContext(path.join(dir, 'src'), { Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'twice' });
     const env = stepEnv({

@@ -131,7 +131,7 @@ describe('SIGTERM', () => {
       assert.ok(buildxSeen, 'buildx ran when the signal came');
       assertClean(run, { exit: 130, reason: 'INTERRUPTED' });
       assert.deepEqual(gone?.left, [], `buildx was still running ${gone?.ms} ms after SIGTERM`);
-      assert.ok(gone!.ms < 10_000, `buildx gone ${gone!.ms} ms after SIGTERM`);
+      assert.ok(gone.ms < 10_000, `buildx gone ${gone.ms} ms after SIGTERM`);
     });
     report(name, run);
   };
@@ -432,7 +432,7 @@ describe('a daemon that goes away', () => {
       assertClean(run, { exit: 0 });
       assert.ok(
         (run.summary.daemonWaitMs as number) >= 1000,
-        `the step waited ${run.summary.daemonWaitMs} ms for the new daemon`,
+        `the step waited ${String(run.summary.daemonWaitMs)} ms for the new daemon`,
       );
     });
     run.figures.daemonWaitMs = run.summary.daemonWaitMs as number;
@@ -486,7 +486,7 @@ describe('a registry that is down or failing', () => {
           },
         );
         await stopped;
-        runs[name]!.figures.cacheRegistryStopped = stopped ? 1 : 0;
+        runs[name].figures.cacheRegistryStopped = stopped ? 1 : 0;
       } finally {
         await cache.stop();
       }

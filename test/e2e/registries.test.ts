@@ -128,7 +128,7 @@ describe('registries on non-loopback addresses', () => {
     } catch (error) {
       failed = true;
       throw new Error(
-        `registries bed failed to start: ${(error as Error).message}${(error as { stderr?: Buffer }).stderr ? `\n${(error as { stderr?: Buffer }).stderr}` : ''}`,
+        `registries bed failed to start: ${(error as Error).message}${(error as { stderr?: Buffer }).stderr ? `\n${String((error as { stderr?: Buffer }).stderr)}` : ''}`,
         { cause: error },
       );
     }

@@ -9,7 +9,7 @@ import { rankEndpoints } from '../../src/fleet/route.js';
 const fleet = ['tcp://a:1234', 'tcp://b:1234', 'tcp://c:1234'];
 const key = 'registry.example.com/team/app';
 const order = rankEndpoints(fleet, key);
-const up: ProbeResult = { ok: true, workers: 1 } as ProbeResult;
+const up: ProbeResult = { ok: true, workers: 1 };
 const refused = { ok: false, transient: true, reason: 'connect ECONNREFUSED', code: 'ECONNREFUSED' } as ProbeResult;
 const badTls = { ok: false, transient: false, reason: 'certificate signed by unknown authority' } as ProbeResult;
 
@@ -26,9 +26,11 @@ function run(
     waitMs: 60,
     timeoutMs,
     tls,
-    probe: async (endpoint) => {
+    probe: (endpoint) => {
       probed.push(endpoint);
-      return typeof answers === 'function' ? answers(endpoint, probed.length) : (answers[endpoint] ?? refused);
+      return Promise.resolve(
+        typeof answers === 'function' ? answers(endpoint, probed.length) : (answers[endpoint] ?? refused),
+      );
     },
     log: (line) => lines.push(line),
   });

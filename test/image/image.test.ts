@@ -64,7 +64,7 @@ const CRED_HELPERS: Array<{ name: string; args: string[]; prints: RegExp }> = [
 ];
 let credHelpersBin = '';
 
-async function timed<T>(what: string, run: () => Promise<T>): Promise<T> {
+async function timed<T>(what: string, run: () => T | Promise<T>): Promise<T> {
   const started = Date.now();
   const result = await run();
   const line = `${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`;
@@ -147,7 +147,7 @@ before(
       config = readConfig(layout, manifest);
 
       rootfs = path.join(work, 'bundle', 'rootfs');
-      await timed('image unpacked', async () => unpackImage(layout, manifest, rootfs));
+      await timed('image unpacked', () => unpackImage(layout, manifest, rootfs));
     } catch (error) {
       failed = true;
       say(`setup failed; logs in ${logs}\n${tail(log('buildx'), 60)}`);
@@ -202,7 +202,7 @@ describe('the step image', () => {
       assert.equal(config.os, 'linux');
       assert.equal(config.config.User, `${STEP_UID}:${STEP_GID}`, 'the user the Tasks run the step as');
       assert.deepEqual(config.config.Entrypoint, ['node', '/app/dist/src/main.js']);
-      assert.ok(config.config.Env?.includes('TMPDIR=/tmp'), `env: ${config.config.Env}`);
+      assert.ok(config.config.Env?.includes('TMPDIR=/tmp'), `env: ${JSON.stringify(config.config.Env)}`);
       assert.equal(config.config.Labels?.['org.opencontainers.image.title'], 'buildkit-step');
       assert.equal(config.config.Labels?.['io.github.buildkit-step.buildx.version'], pinnedVersion('BUILDX_VERSION'));
     }));

@@ -24,13 +24,21 @@ export type BundleOptions = {
   args?: string[];
 };
 
+/** The parts of runc's config.json (an OCI runtime spec) that writeBundle edits; the rest is kept as runc wrote it. */
+type RuntimeSpec = {
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  process: { terminal: boolean; args: string[]; env: string[]; cwd: string; user: { uid: number; gid: number } };
+  mounts: { destination: string; type: string; source: string; options: string[] }[];
+};
+
 /** `runc spec`, then edited into the container a Tekton step would get. */
 export function writeBundle(runc: string, options: BundleOptions): void {
   mkdirSync(options.bundle, { recursive: true });
   const file = path.join(options.bundle, 'config.json');
   rmSync(file, { force: true }); // runc spec refuses to overwrite
   execFileSync(runc, ['spec', '--bundle', options.bundle]);
-  const spec = JSON.parse(readFileSync(file, 'utf8'));
+  const spec = JSON.parse(readFileSync(file, 'utf8')) as RuntimeSpec;
   const { Entrypoint = [], Cmd = [], Env = [], WorkingDir } = options.image.config;
   spec.root = { path: path.relative(options.bundle, options.rootfs) || options.rootfs, readonly: false };
   spec.hostname = 'step';

@@ -162,7 +162,7 @@ describe('list params from the command line, env lines and JSON', () => {
     );
   });
 
-  test('which params take which forms', () => {
+  test('KEY=VALUE strings for the non-secret pair lists only; tags and secrets are list params; secret ssh takes JSON only, no lines', () => {
     assert.deepEqual(keyValueParams(schema), [
       'build_args',
       'ssh_key_files',

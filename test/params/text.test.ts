@@ -53,7 +53,7 @@ describe('textProblems', () => {
     assert.deepEqual(textProblems({ tags: deep }, secrets), []);
   });
 
-  test('printableKey', () => {
+  test('printableKey: a plain key as it is, one with control characters JSON-quoted', () => {
     assert.equal(printableKey('build_args'), 'build_args');
     assert.equal(printableKey('a\nb'), '"a\\nb"');
   });

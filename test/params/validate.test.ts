@@ -41,12 +41,13 @@ const documents: Array<Record<string, unknown>> = [
   { image: 7, tags: 'latest', result_paths: { NOPE: '/x' }, labels: [{ key: 'a', value: 'b', extra: 1 }] },
 ];
 
+const parentDescription = (parent: JsonSchema | undefined) => parent?.description;
 const shape = (errors: ErrorObject[] | null | undefined) =>
   (errors ?? []).map((error) => ({
     keyword: error.keyword,
     instancePath: error.instancePath,
     params: error.params,
-    description: (error.parentSchema as JsonSchema | undefined)?.description,
+    description: parentDescription(error.parentSchema),
   }));
 
 describe('the precompiled params validator', () => {
@@ -70,7 +71,7 @@ describe('the precompiled params validator', () => {
   });
 
   test('a schema it was not made from is compiled at run time and enforced as written', () => {
-    const changed = structuredClone(schema) as JsonSchema;
+    const changed = structuredClone<JsonSchema>(schema);
     changed.properties = {
       ...changed.properties,
       image: { type: 'string', pattern: '^only/this$', description: 'the one image this schema allows' },

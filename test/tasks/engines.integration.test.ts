@@ -75,30 +75,44 @@ describe("the engines' own validation of the shipped files", () => {
     assert.deepEqual(result.lines.sort(), documents.map((doc) => `OK ${doc}`).sort());
   });
 
-  test("the Argo README's example Workflow: accepted by Argo with the shipped template, its POD_SPEC_PATCH JSON scoped to the build pod", { timeout: 15 * 60_000 }, async () => {
-    const readme = text(FILES.argoReadme);
-    const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((body) => /^kind: Workflow$/m.test(body));
-    assert.equal(examples.length, 1, 'one example Workflow');
-    const workflow = YAML.parse(examples[0]!) as Manifest;
-    const build = workflow.spec.templates[0]!.steps[0]![0]!;
-    const patchText = build.arguments.parameters.find((p) => p.name === 'POD_SPEC_PATCH')?.value ?? '';
-    assert.ok(!patchText.includes('\n'), 'the patch is one line, as Argo substitutes it into podSpecPatch');
-    const patch = JSON.parse(patchText) as PodPatch;
-    assert.deepEqual(patch.containers.map((c) => c.name), ['main', 'buildkitd'], 'patches only the containers of the build pod');
-    const mounted = new Set(patch.containers.flatMap((c) => names(c.volumeMounts)));
-    for (const volume of patch.volumes) assert.ok(mounted.has(volume.name) || volume.name === 'buildkitd-state', `${volume.name} is mounted`);
-    assert.equal(workflow.spec.podSpecPatch, undefined, 'no Workflow-level podSpecPatch');
-    const dir = mkdtempSync(path.join(tmpdir(), 'buildkit-step-readme-'));
-    try {
-      const file = path.join(dir, 'example-workflow.yaml');
-      writeFileSync(file, examples[0]!);
-      const result = await validate([FILES.argo, file]);
-      assert.equal(result.code, 0, `${result.lines.join('\n')}\n${result.stderr}`);
-      assert.ok(result.lines.some((line) => line.startsWith(`OK ${file} Workflow/`)), result.lines.join('\n'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  test(
+    "the Argo README's example Workflow: accepted by Argo with the shipped template, its POD_SPEC_PATCH JSON scoped to the build pod",
+    { timeout: 15 * 60_000 },
+    async () => {
+      const readme = text(FILES.argoReadme);
+      const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)]
+        .map((m) => m[1]!)
+        .filter((body) => /^kind: Workflow$/m.test(body));
+      assert.equal(examples.length, 1, 'one example Workflow');
+      const workflow = YAML.parse(examples[0]!) as Manifest;
+      const build = workflow.spec.templates[0]!.steps[0]![0]!;
+      const patchText = build.arguments.parameters.find((p) => p.name === 'POD_SPEC_PATCH')?.value ?? '';
+      assert.ok(!patchText.includes('\n'), 'the patch is one line, as Argo substitutes it into podSpecPatch');
+      const patch = JSON.parse(patchText) as PodPatch;
+      assert.deepEqual(
+        patch.containers.map((c) => c.name),
+        ['main', 'buildkitd'],
+        'patches only the containers of the build pod',
+      );
+      const mounted = new Set(patch.containers.flatMap((c) => names(c.volumeMounts)));
+      for (const volume of patch.volumes)
+        assert.ok(mounted.has(volume.name) || volume.name === 'buildkitd-state', `${volume.name} is mounted`);
+      assert.equal(workflow.spec.podSpecPatch, undefined, 'no Workflow-level podSpecPatch');
+      const dir = mkdtempSync(path.join(tmpdir(), 'buildkit-step-readme-'));
+      try {
+        const file = path.join(dir, 'example-workflow.yaml');
+        writeFileSync(file, examples[0]!);
+        const result = await validate([FILES.argo, file]);
+        assert.equal(result.code, 0, `${result.lines.join('\n')}\n${result.stderr}`);
+        assert.ok(
+          result.lines.some((line) => line.startsWith(`OK ${file} Workflow/`)),
+          result.lines.join('\n'),
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   test('the engines reject broken copies, for the expected reason', { timeout: 15 * 60_000 }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'buildkit-step-tasks-'));
@@ -119,20 +133,60 @@ describe("the engines' own validation of the shipped files", () => {
         container.script = `#!/bin/sh\nexec buildkit-step build > ${resultPath}\n`;
       };
       const cases: Case[] = [
-        { name: 'task-misspelt', from: FILES.task, change: (m) => misspell(taskStep(m)), reason: "additional properties 'imagee' not allowed" },
-        { name: 'task-param', from: FILES.task, change: (m) => addEnv(taskStep(m), '$(params.NOPE)'), reason: 'non-existent variable in "$(params.NOPE)"' },
-        { name: 'task-result', from: FILES.task, change: (m) => scriptWriting(taskStep(m), '$(results.NOPE.path)'), reason: 'non-existent variable in' },
-        { name: 'rootless-misspelt', from: FILES.taskRootless, change: (m) => misspell(m.spec.sidecars[0]!), reason: "additional properties 'imagee' not allowed" },
-        { name: 'stepaction-misspelt', from: FILES.stepAction, change: (m) => misspell(m.spec), reason: "additional properties 'imagee' not allowed" },
-        { name: 'stepaction-param', from: FILES.stepAction, change: (m) => addEnv(m.spec, '$(params.NOPE)'), reason: 'non-existent variable in "$(params.NOPE)"' },
+        {
+          name: 'task-misspelt',
+          from: FILES.task,
+          change: (m) => misspell(taskStep(m)),
+          reason: "additional properties 'imagee' not allowed",
+        },
+        {
+          name: 'task-param',
+          from: FILES.task,
+          change: (m) => addEnv(taskStep(m), '$(params.NOPE)'),
+          reason: 'non-existent variable in "$(params.NOPE)"',
+        },
+        {
+          name: 'task-result',
+          from: FILES.task,
+          change: (m) => scriptWriting(taskStep(m), '$(results.NOPE.path)'),
+          reason: 'non-existent variable in',
+        },
+        {
+          name: 'rootless-misspelt',
+          from: FILES.taskRootless,
+          change: (m) => misspell(m.spec.sidecars[0]!),
+          reason: "additional properties 'imagee' not allowed",
+        },
+        {
+          name: 'stepaction-misspelt',
+          from: FILES.stepAction,
+          change: (m) => misspell(m.spec),
+          reason: "additional properties 'imagee' not allowed",
+        },
+        {
+          name: 'stepaction-param',
+          from: FILES.stepAction,
+          change: (m) => addEnv(m.spec, '$(params.NOPE)'),
+          reason: 'non-existent variable in "$(params.NOPE)"',
+        },
         {
           name: 'stepaction-result',
           from: FILES.stepAction,
           change: (m) => scriptWriting(m.spec, '$(step.results.NOPE.path)'),
           reason: 'non-existent variable in',
         },
-        { name: 'argo-misspelt', from: FILES.argo, change: (m) => misspell(argoMain(m)), reason: "additional properties 'imagee' not allowed" },
-        { name: 'argo-param', from: FILES.argo, change: (m) => addEnv(argoMain(m), '{{inputs.parameters.nope}}'), reason: 'failed to resolve {{inputs.parameters.nope}}' },
+        {
+          name: 'argo-misspelt',
+          from: FILES.argo,
+          change: (m) => misspell(argoMain(m)),
+          reason: "additional properties 'imagee' not allowed",
+        },
+        {
+          name: 'argo-param',
+          from: FILES.argo,
+          change: (m) => addEnv(argoMain(m), '{{inputs.parameters.nope}}'),
+          reason: 'failed to resolve {{inputs.parameters.nope}}',
+        },
       ];
       const files = cases.map((c) => {
         const manifest = load(c.from);
@@ -147,7 +201,10 @@ describe("the engines' own validation of the shipped files", () => {
         const line = result.lines.find((l) => l.startsWith(`FAIL ${files[index]} `));
         assert.ok(line, `${c.name}: a FAIL line (got:\n${result.lines.join('\n')})`);
         assert.ok(line.includes(c.reason), `${c.name}: expected "${c.reason}" in\n${line}`);
-        assert.ok(line.includes('NOPE') || line.includes('nope') || line.includes('imagee'), `${c.name}: the reason names the broken part\n${line}`);
+        assert.ok(
+          line.includes('NOPE') || line.includes('nope') || line.includes('imagee'),
+          `${c.name}: the reason names the broken part\n${line}`,
+        );
       });
       assert.equal(result.lines.length, cases.length);
     } finally {

@@ -9,17 +9,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import YAML from 'yaml';
 import { FILES, REPO_ROOT, sidecarLauncher } from '../../scripts/gen-tasks.js';
-
-type Manifest = Record<string, any>;
+import type { Container, Manifest } from './manifests.js';
 
 const busybox = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim();
 const work = mkdtempSync(path.join(tmpdir(), 'buildkit-step-launcher-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 /** The launcher command exactly as the shipped WorkflowTemplate gives it to its sidecar. */
-function shippedSidecar(): Manifest {
+function shippedSidecar(): Container {
   const template = YAML.parse(readFileSync(path.join(REPO_ROOT, FILES.argo), 'utf8'), { version: '1.1' }) as Manifest;
-  const [sidecar] = (template.spec.templates[0].sidecars ?? []) as Manifest[];
+  const [sidecar] = template.spec.templates[0]?.sidecars ?? [];
   assert.ok(sidecar, 'the WorkflowTemplate has a sidecar');
   return sidecar;
 }
@@ -50,11 +49,17 @@ type Run = { pid: number; exit: Promise<{ code: number | null; signal: NodeJS.Si
 
 /** Starts `argv` with FAKE_DIR=dir, in its own process group when `group`. */
 function start(argv: string[], dir: string, env: Record<string, string> = {}, group = false): Run {
-  const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '', FAKE_DIR: dir, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: group });
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { PATH: process.env.PATH ?? '', FAKE_DIR: dir, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: group,
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // 'exit', not 'close': a daemon left behind would hold stderr open, and the test must fail, not hang.
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { pid: child.pid!, exit, stderr: () => stderr };
 }
 
@@ -103,10 +108,14 @@ describe('sidecar launcher (busybox sh, fake daemon)', { timeout: 60_000 }, () =
   test('SIGTERM to the launcher: the daemon gets SIGTERM, is waited for, and the launcher exits 143', async () => {
     const dir = caseDir('term');
     const sidecar = shippedSidecar();
-    const [, , script, name] = sidecar.command as string[];
-    const run = start([busybox, 'sh', '-c', script!, name!, fakeDaemon(dir), ...(sidecar.args.slice(1) as string[])], dir);
+    const [, , script, name] = sidecar.command;
+    const run = start([busybox, 'sh', '-c', script!, name!, fakeDaemon(dir), ...sidecar.args.slice(1)], dir);
     const daemon = await daemonPid(dir);
-    assert.equal(readFileSync(path.join(dir, 'args'), 'utf8').trim(), (sidecar.args.slice(1) as string[]).join(' '), 'the daemon args reach the entrypoint');
+    assert.equal(
+      readFileSync(path.join(dir, 'args'), 'utf8').trim(),
+      sidecar.args.slice(1).join(' '),
+      'the daemon args reach the entrypoint',
+    );
     process.kill(run.pid, 'SIGTERM'); // the launcher only: it must forward the signal itself
     const exit = await run.exit;
     // Read at the launcher's exit: "exited" is written 300 ms after the TERM reached the daemon.
@@ -139,7 +148,9 @@ describe('sidecar launcher (busybox sh, fake daemon)', { timeout: 60_000 }, () =
   test('a daemon that exits on its own keeps its exit code (a crash still fails the Workflow)', async () => {
     for (const code of [0, 3]) {
       const dir = caseDir(`own-${code}`);
-      const run = start([busybox, 'sh', '-c', sidecarLauncher(), 'buildkitd-launcher', fakeDaemon(dir)], dir, { FAKE_EXIT: String(code) });
+      const run = start([busybox, 'sh', '-c', sidecarLauncher(), 'buildkitd-launcher', fakeDaemon(dir)], dir, {
+        FAKE_EXIT: String(code),
+      });
       assert.deepEqual(await run.exit, { code, signal: null }, run.stderr());
     }
   });

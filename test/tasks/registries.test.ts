@@ -12,7 +12,8 @@ import { envVarName, workflowParamName } from '../../src/params/names.js';
 
 type Manifest = Record<string, any>;
 
-const load = (file: string): Manifest => YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
+const load = (file: string): Manifest =>
+  YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
 
 const TEKTON: Array<[string, string]> = [
   [FILES.task, '/etc/buildkit'],
@@ -27,22 +28,51 @@ describe('registry settings in the workflow files', () => {
       const [sidecar] = task.spec.sidecars as Manifest[];
       assert.equal(sidecar!.command[2], sidecarLauncher(), `${file}: the generated launcher`);
       const env = new Map((sidecar!.env as Manifest[]).map((e) => [e.name, e.value]));
-      for (const key of DAEMON_SCHEMA_PARAMS) assert.equal(env.get(envVarName(key)), `$(params.${workflowParamName(key)})`, `${file}: sidecar ${envVarName(key)}`);
+      for (const key of DAEMON_SCHEMA_PARAMS)
+        assert.equal(
+          env.get(envVarName(key)),
+          `$(params.${workflowParamName(key)})`,
+          `${file}: sidecar ${envVarName(key)}`,
+        );
       const declared = new Map((task.spec.workspaces as Manifest[]).map((w) => [w.name, w]));
       assert.equal(declared.get('registry-ca')?.mountPath, '/workspace/registry-ca');
       assert.equal(declared.get('registry-ca')?.optional, true);
       assert.equal(declared.get('buildkitd-config')?.mountPath, configDir, `${file}: buildkitd.toml at ${configDir}`);
       const step = (task.spec.steps as Manifest[])[0]!;
-      const usage = (container: Manifest, name: string) => (container.workspaces as Manifest[]).find((w) => w.name === name)?.mountPath;
-      assert.equal(usage(step, 'registry-ca'), '/workspace/registry-ca', `${file}: the step sees the CA files (it checks them)`);
-      assert.equal(usage(sidecar!, 'registry-ca'), '/workspace/registry-ca', `${file}: the daemon sees them at the same path`);
+      const usage = (container: Manifest, name: string) =>
+        (container.workspaces as Manifest[]).find((w) => w.name === name)?.mountPath;
+      assert.equal(
+        usage(step, 'registry-ca'),
+        '/workspace/registry-ca',
+        `${file}: the step sees the CA files (it checks them)`,
+      );
+      assert.equal(
+        usage(sidecar!, 'registry-ca'),
+        '/workspace/registry-ca',
+        `${file}: the daemon sees them at the same path`,
+      );
       assert.equal(usage(sidecar!, 'buildkitd-config'), configDir);
-      const stepParams = file === FILES.sample ? new Map((step.params as Manifest[]).map((p) => [p.name, p.value])) : new Map((step.env as Manifest[]).map((e) => [e.name, e.value]));
+      const stepParams =
+        file === FILES.sample
+          ? new Map((step.params as Manifest[]).map((p) => [p.name, p.value]))
+          : new Map((step.env as Manifest[]).map((e) => [e.name, e.value]));
       for (const key of DAEMON_SCHEMA_PARAMS) {
-        const [name, value] = file === FILES.sample ? [workflowParamName(key), `$(params.${workflowParamName(key)})`] : [envVarName(key), `$(params.${workflowParamName(key)})`];
-        assert.equal(stepParams.get(name), value, `${file}: the step gets ${workflowParamName(key)} from the same param`);
+        const [name, value] =
+          file === FILES.sample
+            ? [workflowParamName(key), `$(params.${workflowParamName(key)})`]
+            : [envVarName(key), `$(params.${workflowParamName(key)})`];
+        assert.equal(
+          stepParams.get(name),
+          value,
+          `${file}: the step gets ${workflowParamName(key)} from the same param`,
+        );
       }
-      for (const key of DAEMON_SCHEMA_PARAMS) assert.equal((task.spec.params as Manifest[]).find((p) => p.name === workflowParamName(key))?.default, '', `${file}: ${workflowParamName(key)} unset by default`);
+      for (const key of DAEMON_SCHEMA_PARAMS)
+        assert.equal(
+          (task.spec.params as Manifest[]).find((p) => p.name === workflowParamName(key))?.default,
+          '',
+          `${file}: ${workflowParamName(key)} unset by default`,
+        );
     }
   });
 
@@ -57,9 +87,16 @@ describe('registry settings in the workflow files', () => {
       assert.equal(mainEnv.get(envVarName(key)), sidecarEnv.get(envVarName(key)), `${key}: one input for both`);
     }
     const volumes = new Map((template.volumes as Manifest[]).map((v) => [v.name, v]));
-    assert.deepEqual(volumes.get('registry-ca')?.configMap, { name: '{{inputs.parameters.REGISTRY_CA_CONFIGMAP}}', optional: true });
-    assert.deepEqual(volumes.get('buildkitd-config')?.configMap, { name: '{{inputs.parameters.BUILDKITD_CONFIG_CONFIGMAP}}', optional: true });
-    const mount = (container: Manifest, name: string) => (container.volumeMounts as Manifest[]).find((m) => m.name === name)?.mountPath;
+    assert.deepEqual(volumes.get('registry-ca')?.configMap, {
+      name: '{{inputs.parameters.REGISTRY_CA_CONFIGMAP}}',
+      optional: true,
+    });
+    assert.deepEqual(volumes.get('buildkitd-config')?.configMap, {
+      name: '{{inputs.parameters.BUILDKITD_CONFIG_CONFIGMAP}}',
+      optional: true,
+    });
+    const mount = (container: Manifest, name: string) =>
+      (container.volumeMounts as Manifest[]).find((m) => m.name === name)?.mountPath;
     assert.equal(mount(template.container, 'registry-ca'), '/workspace/registry-ca');
     assert.equal(mount(sidecar, 'registry-ca'), '/workspace/registry-ca');
     assert.equal(mount(sidecar, 'buildkitd-config'), '/etc/buildkit');

@@ -7,13 +7,23 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
-import { DAEMON_SCHEMA_PARAMS, FILES, NOT_EXPOSED, REPO_ROOT, run, TEKTON_NAMES, WORKSPACE_PARAMS } from '../../scripts/gen-tasks.js';
+import {
+  DAEMON_SCHEMA_PARAMS,
+  FILES,
+  NOT_EXPOSED,
+  REPO_ROOT,
+  run,
+  TEKTON_NAMES,
+  WORKSPACE_PARAMS,
+} from '../../scripts/gen-tasks.js';
 import { RESULT_NAMES } from '../../src/result-names.js';
 import { envVarName, workflowParamName } from '../../src/params/names.js';
 
 type Manifest = Record<string, any>;
 
-const SCHEMA = JSON.parse(readFileSync(path.join(REPO_ROOT, 'schemas', 'params.schema.json'), 'utf8')) as { properties: Record<string, unknown> };
+const SCHEMA = JSON.parse(readFileSync(path.join(REPO_ROOT, 'schemas', 'params.schema.json'), 'utf8')) as {
+  properties: Record<string, unknown>;
+};
 const KEYS = Object.keys(SCHEMA.properties);
 /** The params the workflow files declare: every schema param except the deliberately NOT_EXPOSED ones. */
 const EXPOSED_KEYS = KEYS.filter((key) => NOT_EXPOSED[key] === undefined);
@@ -21,7 +31,11 @@ const ARGO_FILES = [FILES.argo, FILES.argoCluster, FILES.argoRootless];
 const YAML_FILES = [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample, ...ARGO_FILES];
 
 /** List params: Tekton `type: array` params that reach the step as array blocks in `args` (not the registry params, which the sidecar reads from env too). */
-const LIST_KEYS = new Set(EXPOSED_KEYS.filter((key) => (SCHEMA.properties[key] as { type?: string }).type === 'array' && !DAEMON_SCHEMA_PARAMS.includes(key)));
+const LIST_KEYS = new Set(
+  EXPOSED_KEYS.filter(
+    (key) => (SCHEMA.properties[key] as { type?: string }).type === 'array' && !DAEMON_SCHEMA_PARAMS.includes(key),
+  ),
+);
 /** A param's name in the Tekton files. */
 const tektonName = (key: string) => TEKTON_NAMES[key] ?? workflowParamName(key);
 
@@ -31,17 +45,25 @@ function arrayBlocks(args: string[]): Map<string, string> {
   assert.ok(header, 'the args carry an --array-params header');
   const keys = header.slice('--array-params='.length).split(',');
   const start = args.indexOf(header);
-  assert.equal(args.length, start + 1 + 2 * keys.length, 'the header is followed by one marker and one array reference per list, and nothing else');
-  return new Map(keys.map((key, index) => {
-    assert.equal(args[start + 1 + 2 * index], `--array=${key}`, `marker of ${key} in header order`);
-    return [key, args[start + 2 + 2 * index]!];
-  }));
+  assert.equal(
+    args.length,
+    start + 1 + 2 * keys.length,
+    'the header is followed by one marker and one array reference per list, and nothing else',
+  );
+  return new Map(
+    keys.map((key, index) => {
+      assert.equal(args[start + 1 + 2 * index], `--array=${key}`, `marker of ${key} in header order`);
+      return [key, args[start + 2 + 2 * index]!];
+    }),
+  );
 }
 
-const load = (file: string): Manifest => YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
+const load = (file: string): Manifest =>
+  YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
 const text = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
 const names = (list: { name: string }[] | undefined) => (list ?? []).map((item) => item.name);
-const envOf = (container: Manifest) => new Map((container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+const envOf = (container: Manifest) =>
+  new Map((container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
 
 /** Every string value in a manifest except descriptions (prose, never substituted). */
 function stringsOf(value: unknown): string[] {
@@ -56,7 +78,11 @@ function stringsOf(value: unknown): string[] {
 describe('generated workflow files', () => {
   test('match the generator (no drift from the schema)', () => {
     const { changed } = run(REPO_ROOT, { check: true });
-    assert.deepEqual(changed, [], `out of date, regenerate: npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js`);
+    assert.deepEqual(
+      changed,
+      [],
+      `out of date, regenerate: npx tsc -p tsconfig.json && node dist/scripts/gen-tasks.js`,
+    );
   });
 
   test('a new schema param reaches every file (generator run on a scratch copy)', () => {
@@ -71,7 +97,12 @@ describe('generated workflow files', () => {
       writeFileSync(schemaFile, JSON.stringify(schema));
       const check = run(root, { check: true });
       const unchanged: string[] = [FILES.sample, FILES.taskRepoMetadata, FILES.stepActionRepoMetadata];
-      assert.deepEqual([...check.changed].sort(), Object.values(FILES).filter((f) => !unchanged.includes(f)).sort());
+      assert.deepEqual(
+        [...check.changed].sort(),
+        Object.values(FILES)
+          .filter((f) => !unchanged.includes(f))
+          .sort(),
+      );
       run(root, { check: false });
       for (const file of [
         FILES.task,
@@ -85,7 +116,10 @@ describe('generated workflow files', () => {
       ]) {
         assert.ok(readFileSync(path.join(root, file), 'utf8').includes('ZZ_PROBE'), `${file}: ZZ_PROBE`);
       }
-      assert.ok(readFileSync(path.join(root, FILES.readme), 'utf8').includes('`PARAM_ZZ_PROBE` | `--zz-probe`'), 'README: PARAM_ZZ_PROBE and --zz-probe');
+      assert.ok(
+        readFileSync(path.join(root, FILES.readme), 'utf8').includes('`PARAM_ZZ_PROBE` | `--zz-probe`'),
+        'README: PARAM_ZZ_PROBE and --zz-probe',
+      );
       assert.deepEqual(run(root, { check: true }).changed, [], 'a second run changes nothing');
     } finally {
       rmSync(root, { recursive: true, force: true });
@@ -111,17 +145,38 @@ describe('generated workflow files', () => {
         } else if (LIST_KEYS.has(key)) {
           const spec = (task.spec.params as Manifest[]).find((param) => param.name === name);
           assert.equal(spec?.type, 'array', `${file}: ${name} is a Tekton array param`);
-          assert.deepEqual(spec?.default, key === 'tags' ? undefined : [], `${file}: ${name} defaults to [] (unset), TAGS is required`);
-          assert.equal(blocks.get(key), `$(params.${name}[*])`, `${file}: ${name} reaches the step as a whole array in args`);
+          assert.deepEqual(
+            spec?.default,
+            key === 'tags' ? undefined : [],
+            `${file}: ${name} defaults to [] (unset), TAGS is required`,
+          );
+          assert.equal(
+            blocks.get(key),
+            `$(params.${name}[*])`,
+            `${file}: ${name} reaches the step as a whole array in args`,
+          );
           assert.equal(env.get(envVarName(key)), undefined, `${file}: no ${envVarName(key)} env for a list`);
         } else {
           assert.ok(params.includes(name), `${file}: param ${name}`);
-          assert.match(env.get(envVarName(key)) ?? '', new RegExp(`\\$\\(params\\.${name}\\)`), `${file}: ${envVarName(key)}`);
+          assert.match(
+            env.get(envVarName(key)) ?? '',
+            new RegExp(`\\$\\(params\\.${name}\\)`),
+            `${file}: ${envVarName(key)}`,
+          );
         }
       }
-      assert.deepEqual([...blocks.keys()].sort(), [...LIST_KEYS].filter((key) => !WORKSPACE_PARAMS[key]).sort(), `${file}: a block for every list`);
-      assert.ok(params.includes('CHAINS-GIT_URL') && params.includes('CHAINS-GIT_COMMIT'), `${file}: the source-provenance names Tekton Chains reads`);
-      const unknown = [...env.keys()].filter((name) => name.startsWith('PARAM_') && !EXPOSED_KEYS.some((key) => envVarName(key) === name));
+      assert.deepEqual(
+        [...blocks.keys()].sort(),
+        [...LIST_KEYS].filter((key) => !WORKSPACE_PARAMS[key]).sort(),
+        `${file}: a block for every list`,
+      );
+      assert.ok(
+        params.includes('CHAINS-GIT_URL') && params.includes('CHAINS-GIT_COMMIT'),
+        `${file}: the source-provenance names Tekton Chains reads`,
+      );
+      const unknown = [...env.keys()].filter(
+        (name) => name.startsWith('PARAM_') && !EXPOSED_KEYS.some((key) => envVarName(key) === name),
+      );
       assert.deepEqual(unknown, [], `${file}: PARAM_* the CLI would reject`);
       assert.deepEqual(names(task.spec.results), [...RESULT_NAMES], `${file}: results`);
       const artifactOutputs = (task.spec.results as Manifest[]).find((result) => result.name === 'ARTIFACT_OUTPUTS');
@@ -146,7 +201,10 @@ describe('generated workflow files', () => {
     assert.equal(action.spec.script, undefined);
     assert.deepEqual(names(action.spec.results), [...RESULT_NAMES]);
     const resultPaths = JSON.parse(env.get(envVarName('result_paths')) ?? '{}') as Record<string, string>;
-    assert.deepEqual(resultPaths, Object.fromEntries(RESULT_NAMES.map((name) => [name, `$(step.results.${name}.path)`])));
+    assert.deepEqual(
+      resultPaths,
+      Object.fromEntries(RESULT_NAMES.map((name) => [name, `$(step.results.${name}.path)`])),
+    );
     assert.equal(action.spec.sidecars, undefined);
     assert.equal(action.spec.volumes, undefined);
 
@@ -159,9 +217,14 @@ describe('generated workflow files', () => {
     assert.equal(sample.spec.steps[0].ref.name, action.metadata.name);
   });
 
-  test("the sample Task passes each StepAction param a value of its type (Tekton resolves StepActions only at run time)", () => {
+  test('the sample Task passes each StepAction param a value of its type (Tekton resolves StepActions only at run time)', () => {
     const action = load(FILES.stepAction);
-    const types = new Map((action.spec.params as Manifest[]).map((param) => [param.name as string, (param.type as string | undefined) ?? 'string']));
+    const types = new Map(
+      (action.spec.params as Manifest[]).map((param) => [
+        param.name as string,
+        (param.type as string | undefined) ?? 'string',
+      ]),
+    );
     const [step] = load(FILES.sample).spec.steps as Manifest[];
     for (const passed of step?.params as Manifest[]) {
       const type = types.get(passed.name as string);
@@ -179,28 +242,58 @@ describe('generated workflow files', () => {
       const env = envOf(build.container);
       for (const key of EXPOSED_KEYS) {
         assert.ok(inputs.includes(workflowParamName(key)), `${file}: input ${workflowParamName(key)}`);
-        assert.equal(env.get(envVarName(key)), `{{inputs.parameters.${workflowParamName(key)}}}`, `${file}: ${envVarName(key)}`);
+        assert.equal(
+          env.get(envVarName(key)),
+          `{{inputs.parameters.${workflowParamName(key)}}}`,
+          `${file}: ${envVarName(key)}`,
+        );
       }
       assert.equal(env.get('BUILDKIT_STEP_RESULTS_DIR'), '/tmp/results');
       assert.deepEqual(
-        (build.outputs.parameters as Manifest[]).map((output) => [output.name, output.valueFrom.path, output.valueFrom.default]),
-        [...RESULT_NAMES.map((name) => [name, `/tmp/results/${name}`, '']), ['METADATA', '{{inputs.parameters.METADATA_FILE}}', '']],
+        (build.outputs.parameters as Manifest[]).map((output) => [
+          output.name,
+          output.valueFrom.path,
+          output.valueFrom.default,
+        ]),
+        [
+          ...RESULT_NAMES.map((name) => [name, `/tmp/results/${name}`, '']),
+          ['METADATA', '{{inputs.parameters.METADATA_FILE}}', ''],
+        ],
         `${file}: results, and METADATA read from wherever METADATA_FILE points`,
       );
-      assert.equal((build.inputs.parameters as Manifest[]).find((p) => p.name === 'METADATA_FILE')?.value, '/tmp/metadata/metadata.json', `${file}: by default not the artifact path`);
+      assert.equal(
+        (build.inputs.parameters as Manifest[]).find((p) => p.name === 'METADATA_FILE')?.value,
+        '/tmp/metadata/metadata.json',
+        `${file}: by default not the artifact path`,
+      );
       // Without an artifact repository Argo can save no artifact: this one is optional and its file absent unless asked for.
-      assert.deepEqual(build.outputs.artifacts, [{ name: 'metadata', path: '/tmp/outputs/metadata.json', optional: true, archive: { none: {} } }], `${file}: metadata artifact`);
-      assert.ok(Array.isArray(build.container.command) && build.container.command.length > 0, 'main has an explicit command');
-      for (const sidecar of build.sidecars as Manifest[]) assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
+      assert.deepEqual(
+        build.outputs.artifacts,
+        [{ name: 'metadata', path: '/tmp/outputs/metadata.json', optional: true, archive: { none: {} } }],
+        `${file}: metadata artifact`,
+      );
+      assert.ok(
+        Array.isArray(build.container.command) && build.container.command.length > 0,
+        'main has an explicit command',
+      );
+      for (const sidecar of build.sidecars as Manifest[])
+        assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
     }
     const [namespaced, cluster, rootless] = ARGO_FILES.map(load);
     assert.equal(cluster!.kind, 'ClusterWorkflowTemplate');
     assert.deepEqual(cluster!.spec, namespaced!.spec, 'the cluster template is the namespaced one, cluster-wide');
     assert.equal(rootless!.metadata.name, 'buildkit-build-rootless');
     const rootlessSidecar = (rootless!.spec.templates as Manifest[])[0]!.sidecars[0] as Manifest;
-    assert.deepEqual(rootlessSidecar.args.slice(0, 3), ['rootlesskit', 'buildkitd', '--addr'], 'the rootless image entrypoint, under the launcher');
+    assert.deepEqual(
+      rootlessSidecar.args.slice(0, 3),
+      ['rootlesskit', 'buildkitd', '--addr'],
+      'the rootless image entrypoint, under the launcher',
+    );
     assert.equal(rootlessSidecar.securityContext.runAsUser, 1000);
-    assert.equal((rootless!.spec.arguments.parameters as Manifest[]).find((p) => p.name === 'BUILDKITD_IMAGE')?.value, 'docker.io/moby/buildkit:v0.34.2-rootless');
+    assert.equal(
+      (rootless!.spec.arguments.parameters as Manifest[]).find((p) => p.name === 'BUILDKITD_IMAGE')?.value,
+      'docker.io/moby/buildkit:v0.34.2-rootless',
+    );
   });
 
   test('buildkitd sidecars: the image entrypoint kept, users pinned, startup and readiness probes, log limits from params', () => {
@@ -214,20 +307,42 @@ describe('generated workflow files', () => {
       const [sidecar] = task.spec.sidecars as Manifest[];
       assert.ok(sidecar, `${file}: a sidecar`);
       // The launcher writes the registry params' buildkitd.toml, then runs the image's own ENTRYPOINT.
-      assert.deepEqual([sidecar.command[0], sidecar.command[1], sidecar.command[3]], ['sh', '-c', 'buildkitd-launcher'], `${file}: the launcher`);
+      assert.deepEqual(
+        [sidecar.command[0], sidecar.command[1], sidecar.command[3]],
+        ['sh', '-c', 'buildkitd-launcher'],
+        `${file}: the launcher`,
+      );
       const entrypoint = variant === 'privileged' ? ['/usr/bin/buildkitd-entrypoint'] : ['rootlesskit', 'buildkitd'];
-      assert.deepEqual(sidecar.args.slice(0, entrypoint.length + 1), [...entrypoint, '--addr'], `${file}: the launcher runs the image's entrypoint with the daemon's flags`);
+      assert.deepEqual(
+        sidecar.args.slice(0, entrypoint.length + 1),
+        [...entrypoint, '--addr'],
+        `${file}: the launcher runs the image's entrypoint with the daemon's flags`,
+      );
       assert.deepEqual(
         sidecar.securityContext,
         variant === 'privileged'
           ? { privileged: true, runAsUser: 0, runAsNonRoot: false }
-          : { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, seccompProfile: { type: 'Unconfined' }, appArmorProfile: { type: 'Unconfined' } },
+          : {
+              runAsUser: 1000,
+              runAsGroup: 1000,
+              runAsNonRoot: true,
+              seccompProfile: { type: 'Unconfined' },
+              appArmorProfile: { type: 'Unconfined' },
+            },
         `${file}: sidecar securityContext`,
       );
       for (const probe of ['startupProbe', 'readinessProbe']) {
-        assert.deepEqual(sidecar[probe]?.exec?.command?.slice(0, 3), ['buildctl', '--addr', sidecar.args[entrypoint.length + 1]], `${file}: ${probe} asks the daemon`);
+        assert.deepEqual(
+          sidecar[probe]?.exec?.command?.slice(0, 3),
+          ['buildctl', '--addr', sidecar.args[entrypoint.length + 1]],
+          `${file}: ${probe} asks the daemon`,
+        );
       }
-      assert.deepEqual(names(sidecar.workspaces), ['registry-ca', 'buildkitd-config'], `${file}: the sidecar mounts only the registry CAs and the daemon config`);
+      assert.deepEqual(
+        names(sidecar.workspaces),
+        ['registry-ca', 'buildkitd-config'],
+        `${file}: the sidecar mounts only the registry CAs and the daemon config`,
+      );
       const [step] = task.spec.steps as Manifest[];
       assert.deepEqual(
         names(step!.workspaces),
@@ -236,10 +351,18 @@ describe('generated workflow files', () => {
       );
       for (const usage of step!.workspaces as Manifest[]) {
         const declared = (task.spec.workspaces as Manifest[]).find((w) => w.name === usage.name)!;
-        assert.equal(usage.mountPath, declared.mountPath ?? `/workspace/${usage.name}`, `${file}: ${usage.name} at its own path`);
+        assert.equal(
+          usage.mountPath,
+          declared.mountPath ?? `/workspace/${usage.name}`,
+          `${file}: ${usage.name} at its own path`,
+        );
       }
       assert.equal(task.metadata.annotations['tekton.dev/pipelines.minVersion'], '1.0.0', `${file}: minVersion`);
-      assert.equal((task.spec.params as Manifest[]).find((p) => p.name === 'PUSH')?.default, 'true', `${file}: PUSH defaults to true`);
+      assert.equal(
+        (task.spec.params as Manifest[]).find((p) => p.name === 'PUSH')?.default,
+        'true',
+        `${file}: PUSH defaults to true`,
+      );
       assert.ok(names(task.spec.params).includes('BUILDKITD_IMAGE'), `${file}: BUILDKITD_IMAGE param`);
       assert.equal(sidecar.image, '$(params.BUILDKITD_IMAGE)');
       if (file !== FILES.sample) {
@@ -252,7 +375,11 @@ describe('generated workflow files', () => {
           ],
         );
         for (const name of ['BUILDKITD_STEP_LOG_MAX_SIZE', 'BUILDKITD_STEP_LOG_MAX_SPEED']) {
-          assert.equal((task.spec.params as Manifest[]).find((p) => p.name === name)?.default, '', `${file}: ${name} unset by default`);
+          assert.equal(
+            (task.spec.params as Manifest[]).find((p) => p.name === name)?.default,
+            '',
+            `${file}: ${name} unset by default`,
+          );
         }
       }
     }
@@ -260,31 +387,61 @@ describe('generated workflow files', () => {
     const passed = new Map((sample.spec.steps[0].params as Manifest[]).map((p) => [p.name, p.value]));
     assert.equal(passed.get('STEP_IMAGE'), '$(params.STEP_IMAGE)');
     assert.equal(passed.get('PUSH'), '$(params.PUSH)');
-    assert.equal(passed.get('SECRETS_DIR'), '$(workspaces.build-secrets.path)', 'the sample mounts Secrets through a workspace');
-    assert.equal(load(FILES.stepAction).spec.params.find((p: Manifest) => p.name === 'PUSH')?.default, 'true', 'StepAction: PUSH defaults to true');
-    assert.equal(load(FILES.stepAction).metadata.annotations['tekton.dev/pipelines.minVersion'], '1.0.0', 'StepAction: minVersion');
+    assert.equal(
+      passed.get('SECRETS_DIR'),
+      '$(workspaces.build-secrets.path)',
+      'the sample mounts Secrets through a workspace',
+    );
+    assert.equal(
+      load(FILES.stepAction).spec.params.find((p: Manifest) => p.name === 'PUSH')?.default,
+      'true',
+      'StepAction: PUSH defaults to true',
+    );
+    assert.equal(
+      load(FILES.stepAction).metadata.annotations['tekton.dev/pipelines.minVersion'],
+      '1.0.0',
+      'StepAction: minVersion',
+    );
 
     const argo = load(FILES.argo);
     const build = (argo.spec.templates as Manifest[])[0]!;
     const [sidecar] = build.sidecars as Manifest[];
     assert.equal(sidecar!.command[0], 'sh', 'Argo: the launcher, since the emissary needs a command');
-    assert.deepEqual(sidecar!.args.slice(0, 2), ['/usr/bin/buildkitd-entrypoint', '--addr'], "Argo: the launcher runs the image's entrypoint");
+    assert.deepEqual(
+      sidecar!.args.slice(0, 2),
+      ['/usr/bin/buildkitd-entrypoint', '--addr'],
+      "Argo: the launcher runs the image's entrypoint",
+    );
     assert.deepEqual(sidecar!.securityContext, { privileged: true, runAsUser: 0, runAsNonRoot: false });
-    assert.equal((build.inputs.parameters as Manifest[]).find((p) => p.name === 'PUSH')?.value, 'true', 'Argo: PUSH defaults to true');
+    assert.equal(
+      (build.inputs.parameters as Manifest[]).find((p) => p.name === 'PUSH')?.value,
+      'true',
+      'Argo: PUSH defaults to true',
+    );
     assert.equal((argo.spec.arguments.parameters as Manifest[]).find((p) => p.name === 'PUSH')?.value, 'true');
     assert.deepEqual(
       (sidecar!.env as Manifest[]).map((e) => e.value),
-      [...DAEMON_SCHEMA_PARAMS.map((key) => `{{inputs.parameters.${workflowParamName(key)}}}`), '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SIZE}}', '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SPEED}}'],
+      [
+        ...DAEMON_SCHEMA_PARAMS.map((key) => `{{inputs.parameters.${workflowParamName(key)}}}`),
+        '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SIZE}}',
+        '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SPEED}}',
+      ],
     );
     // The rootless image's entrypoint is `rootlesskit buildkitd`: that pair is the entrypoint kept.
-    for (const file of YAML_FILES) assert.doesNotMatch(text(file).replace(/- rootlesskit\n(\s*)- buildkitd\n/g, ''), /^\s*- buildkitd$/m, `${file}: no bare buildkitd command`);
+    for (const file of YAML_FILES)
+      assert.doesNotMatch(
+        text(file).replace(/- rootlesskit\n(\s*)- buildkitd\n/g, ''),
+        /^\s*- buildkitd$/m,
+        `${file}: no bare buildkitd command`,
+      );
   });
 
   test('secret-carrying params (NOT_EXPOSED) are in no workflow file: no param, input, argument or env', () => {
     assert.deepEqual(Object.keys(NOT_EXPOSED).sort(), ['secrets', 'ssh'], 'the inline secret params');
     for (const key of Object.keys(NOT_EXPOSED)) assert.ok(KEYS.includes(key), `NOT_EXPOSED ${key} is a schema param`);
     const writeOnly = KEYS.filter((key) => (SCHEMA.properties[key] as { writeOnly?: boolean }).writeOnly === true);
-    for (const key of writeOnly) assert.ok(NOT_EXPOSED[key] !== undefined, `${key} is writeOnly (secret) in the schema but exposed`);
+    for (const key of writeOnly)
+      assert.ok(NOT_EXPOSED[key] !== undefined, `${key} is writeOnly (secret) in the schema but exposed`);
     for (const file of YAML_FILES) {
       const raw = text(file);
       const manifest = load(file);
@@ -298,7 +455,9 @@ describe('generated workflow files', () => {
         ...(manifest.kind === 'StepAction' ? [manifest.spec as Manifest] : []),
         ...((manifest.spec.steps ?? []) as Manifest[]),
         ...((manifest.spec.sidecars ?? []) as Manifest[]),
-        ...((manifest.spec.templates ?? []) as Manifest[]).flatMap((t) => [t.container, ...(t.sidecars ?? [])].filter(Boolean) as Manifest[]),
+        ...((manifest.spec.templates ?? []) as Manifest[]).flatMap(
+          (t) => [t.container, ...(t.sidecars ?? [])].filter(Boolean) as Manifest[],
+        ),
       ];
       const envNames = containers.flatMap((container) => names(container.env));
       for (const key of Object.keys(NOT_EXPOSED)) {
@@ -309,7 +468,11 @@ describe('generated workflow files', () => {
         // PARAM_SECRETS_DIR, PARAM_SSH_DIR and PARAM_SSH_KEY_FILES are fine: only the exact name counts.
         assert.doesNotMatch(raw, new RegExp(`${env}(?![A-Za-z0-9_])`), `${file}: mentions ${env}`);
         assert.doesNotMatch(raw, new RegExp(`name: ['"]?${name}['"]?[ \\t]*$`, 'm'), `${file}: a ${name} param`);
-        assert.doesNotMatch(raw, new RegExp(`params\\.${name}\\)|parameters\\.${name}\\}`), `${file}: a reference to ${name}`);
+        assert.doesNotMatch(
+          raw,
+          new RegExp(`params\\.${name}\\)|parameters\\.${name}\\}`),
+          `${file}: a reference to ${name}`,
+        );
       }
     }
   });
@@ -319,11 +482,14 @@ describe('generated workflow files', () => {
     for (const file of [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample]) {
       const manifest = load(file);
       const body = stringsOf(manifest).join('\n');
-      const refs = [...body.matchAll(/\$\((?:step\.results|results|steps\.[a-z0-9-]+\.results)\.([A-Za-z0-9_-]+)/g)].map((m) => m[1]);
+      const refs = [
+        ...body.matchAll(/\$\((?:step\.results|results|steps\.[a-z0-9-]+\.results)\.([A-Za-z0-9_-]+)/g),
+      ].map((m) => m[1]);
       assert.ok(refs.length > 0 || file !== FILES.stepAction, `${file}: result references found`);
       for (const ref of refs) assert.ok(declared.has(ref!), `${file}: undeclared result ${ref}`);
       const params = new Set(names(manifest.spec.params));
-      for (const m of body.matchAll(/\$\(params\.([A-Za-z0-9_-]+)(?:\[\*\])?\)/g)) assert.ok(params.has(m[1]!), `${file}: undeclared param ${m[1]}`);
+      for (const m of body.matchAll(/\$\(params\.([A-Za-z0-9_-]+)(?:\[\*\])?\)/g))
+        assert.ok(params.has(m[1]!), `${file}: undeclared param ${m[1]}`);
     }
   });
 
@@ -409,16 +575,22 @@ describe('generated workflow files', () => {
   test('the README params table states each value size limit, and what the Secret and ConfigMap dirs skip', () => {
     const schema = SCHEMA as unknown as { properties: Record<string, any>; $defs: Record<string, any> };
     const def = (ref: string | undefined) => (ref ? schema.$defs[ref.replace('#/$defs/', '')] : undefined);
-    const valueLimit = (key: string) => def(schema.properties[key]?.items?.$ref)?.properties?.value?.maxLength as number | undefined;
+    const valueLimit = (key: string) =>
+      def(schema.properties[key]?.items?.$ref)?.properties?.value?.maxLength as number | undefined;
     // A dir param carries values of the list param it stands in for.
     const dirOf: Record<string, string> = { build_args_dir: 'build_args', secrets_dir: 'secrets' };
     const readme = text(FILES.readme);
     const table = readme.slice(readme.indexOf('<!-- params:start -->'), readme.indexOf('<!-- params:end -->'));
     const row = (key: string) => table.split('\n').find((line) => line.startsWith(`| \`${key}\` |`)) ?? '';
-    const limited = KEYS.map((key) => [key, valueLimit(dirOf[key] ?? key)] as const).filter((entry): entry is readonly [string, number] => entry[1] !== undefined);
+    const limited = KEYS.map((key) => [key, valueLimit(dirOf[key] ?? key)] as const).filter(
+      (entry): entry is readonly [string, number] => entry[1] !== undefined,
+    );
     assert.ok(limited.length >= 7, `limited params: ${limited.map(([key]) => key).join(', ')}`);
     for (const [key, limit] of limited) {
-      assert.ok(row(key).includes(limit.toLocaleString('en-US')) || row(key).includes(String(limit)), `README params row of ${key} states its limit ${limit}`);
+      assert.ok(
+        row(key).includes(limit.toLocaleString('en-US')) || row(key).includes(String(limit)),
+        `README params row of ${key} states its limit ${limit}`,
+      );
     }
     for (const key of ['secrets_dir', 'build_args_dir', 'ssh_dir']) {
       assert.match(row(key), /[Hh]idden (files|entries)/, `${key}: hidden entries`);

@@ -30,9 +30,15 @@ describe('tekton-bundle', () => {
   });
 
   test('refuses an input without Tekton resources, duplicates, and more than 10', () => {
-    assert.throws(() => bundleEntries(['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n']), /no Tekton resources/);
+    assert.throws(
+      () => bundleEntries(['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n']),
+      /no Tekton resources/,
+    );
     assert.throws(() => bundleEntries([task, task]), /task\/buildkit-build is in the input twice/);
-    const many = Array.from({ length: 11 }, (_, i) => `apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t${i}}\n`);
+    const many = Array.from(
+      { length: 11 },
+      (_, i) => `apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t${i}}\n`,
+    );
     assert.throws(() => bundleEntries(many), /at most 10/);
   });
 
@@ -51,9 +57,15 @@ describe('tekton-bundle', () => {
     const index = JSON.parse(readFileSync(path.join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
     assert.equal(index.manifests[0]!.digest, digest);
     const blob = (d: string) => readFileSync(path.join(out, 'blobs', 'sha256', d.slice(7)));
-    const manifest = JSON.parse(blob(digest).toString()) as { layers: { digest: string; annotations: Record<string, string> }[] };
+    const manifest = JSON.parse(blob(digest).toString()) as {
+      layers: { digest: string; annotations: Record<string, string> }[];
+    };
     assert.equal(manifest.layers.length, 1);
-    assert.deepEqual(manifest.layers[0]!.annotations, { 'dev.tekton.image.apiVersion': 'v1', 'dev.tekton.image.kind': 'task', 'dev.tekton.image.name': 'buildkit-build' });
+    assert.deepEqual(manifest.layers[0]!.annotations, {
+      'dev.tekton.image.apiVersion': 'v1',
+      'dev.tekton.image.kind': 'task',
+      'dev.tekton.image.name': 'buildkit-build',
+    });
     const tar = gunzipSync(blob(manifest.layers[0]!.digest));
     const file = path.join(dir, 'layer.tar');
     writeFileSync(file, tar);
