@@ -8,39 +8,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
 import { DAEMON_SCHEMA_PARAMS, FILES, REPO_ROOT } from '../../scripts/gen-tasks.js';
+import type { Container, Manifest, Named, Param } from './manifests.js';
 import { validate } from './validate.js';
-
-type Param = { name: string; value?: string; default?: string | string[] };
-type Container = {
-  image?: string;
-  imagee?: string;
-  env: { name: string; value: string }[];
-  command?: string[];
-  args?: string[];
-  script?: string;
-};
-type Template = {
-  container: Container;
-  inputs: { parameters: Param[] };
-  steps: { arguments: { parameters: Param[] } }[][];
-};
-/** The parts of a Task, StepAction, WorkflowTemplate or Workflow these tests read or break. */
-type Manifest = {
-  kind: string;
-  metadata: { name: string };
-  spec: Container & {
-    steps: Container[];
-    sidecars: Container[];
-    params: Param[];
-    arguments: { parameters: Param[] };
-    templates: Template[];
-    podSpecPatch?: string;
-  };
-};
-type PodPatch = {
-  volumes: { name: string }[];
-  containers: { name: string; volumeMounts?: { name: string }[] }[];
-};
 
 const ARGO_FILES = [FILES.argo, FILES.argoCluster, FILES.argoRootless];
 const YAML_FILES = [FILES.task, FILES.taskRootless, FILES.stepAction, FILES.sample, ...ARGO_FILES];
@@ -86,9 +55,10 @@ describe("the engines' own validation of the shipped files", () => {
       assert.equal(examples.length, 1, 'one example Workflow');
       const workflow = YAML.parse(examples[0]!) as Manifest;
       const build = workflow.spec.templates[0]!.steps[0]![0]!;
-      const patchText = build.arguments.parameters.find((p) => p.name === 'POD_SPEC_PATCH')?.value ?? '';
+      const patchText = build.arguments.parameters.find((p) => p.name === 'POD_SPEC_PATCH')?.value;
+      assert.ok(typeof patchText === 'string', 'the example passes POD_SPEC_PATCH as a string');
       assert.ok(!patchText.includes('\n'), 'the patch is one line, as Argo substitutes it into podSpecPatch');
-      const patch = JSON.parse(patchText) as PodPatch;
+      const patch = JSON.parse(patchText) as { volumes: Named[]; containers: Container[] };
       assert.deepEqual(
         patch.containers.map((c) => c.name),
         ['main', 'buildkitd'],
@@ -120,14 +90,15 @@ describe("the engines' own validation of the shipped files", () => {
       type Case = { name: string; from: string; change: (m: Manifest) => void; reason: string };
       const taskStep = (m: Manifest) => m.spec.steps[0]!;
       const argoMain = (m: Manifest) => m.spec.templates[0]!.container;
-      const misspell = (container: Container) => {
+      // The broken copies break the shape on purpose: edited as plain records.
+      const misspell = (container: Record<string, unknown>) => {
         container.imagee = container.image;
         delete container.image;
       };
       const addEnv = (container: Container, value: string) => container.env.push({ name: 'BROKEN', value });
       // Tekton checks result references only inside `script` (not env/args), so the broken copy
       // swaps the command for a script; the shipped files' env references are checked in tasks.test.ts.
-      const scriptWriting = (container: Container, resultPath: string) => {
+      const scriptWriting = (container: Record<string, unknown>, resultPath: string) => {
         delete container.command;
         delete container.args;
         container.script = `#!/bin/sh\nexec buildkit-step build > ${resultPath}\n`;

@@ -57,6 +57,9 @@ export type Spec = Container & {
 
 export type Manifest = {
   kind: string;
-  metadata: { name: string; annotations: Record<string, string> };
+  metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> };
   spec: Spec;
 };
+
+/** Artifact Hub's repository metadata (artifacthub-repo.yml) beside the Tekton catalog dirs. */
+export type RepoMetadata = { repositoryID?: string; owners?: unknown[] };

@@ -9,8 +9,7 @@ import { describe, test } from 'node:test';
 import YAML from 'yaml';
 import { DAEMON_SCHEMA_PARAMS, FILES, REPO_ROOT, sidecarLauncher } from '../../scripts/gen-tasks.js';
 import { envVarName, workflowParamName } from '../../src/params/names.js';
-
-type Manifest = Record<string, any>;
+import type { Container, Manifest } from './manifests.js';
 
 const load = (file: string): Manifest =>
   YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
@@ -25,22 +24,22 @@ describe('registry settings in the workflow files', () => {
   test('Tekton: the sidecar runs the launcher with the registry params; CAs in step and sidecar; buildkitd.toml where the daemon reads it', () => {
     for (const [file, configDir] of TEKTON) {
       const task = load(file);
-      const [sidecar] = task.spec.sidecars as Manifest[];
+      const [sidecar] = task.spec.sidecars;
       assert.equal(sidecar!.command[2], sidecarLauncher(), `${file}: the generated launcher`);
-      const env = new Map((sidecar!.env as Manifest[]).map((e) => [e.name, e.value]));
+      const env = new Map(sidecar!.env.map((e) => [e.name, e.value]));
       for (const key of DAEMON_SCHEMA_PARAMS)
         assert.equal(
           env.get(envVarName(key)),
           `$(params.${workflowParamName(key)})`,
           `${file}: sidecar ${envVarName(key)}`,
         );
-      const declared = new Map((task.spec.workspaces as Manifest[]).map((w) => [w.name, w]));
+      const declared = new Map(task.spec.workspaces.map((w) => [w.name, w]));
       assert.equal(declared.get('registry-ca')?.mountPath, '/workspace/registry-ca');
       assert.equal(declared.get('registry-ca')?.optional, true);
       assert.equal(declared.get('buildkitd-config')?.mountPath, configDir, `${file}: buildkitd.toml at ${configDir}`);
-      const step = (task.spec.steps as Manifest[])[0]!;
-      const usage = (container: Manifest, name: string) =>
-        (container.workspaces as Manifest[]).find((w) => w.name === name)?.mountPath;
+      const step = task.spec.steps[0]!;
+      const usage = (container: Container, name: string) =>
+        container.workspaces.find((w) => w.name === name)?.mountPath;
       assert.equal(
         usage(step, 'registry-ca'),
         '/workspace/registry-ca',
@@ -54,8 +53,8 @@ describe('registry settings in the workflow files', () => {
       assert.equal(usage(sidecar!, 'buildkitd-config'), configDir);
       const stepParams =
         file === FILES.sample
-          ? new Map((step.params as Manifest[]).map((p) => [p.name, p.value]))
-          : new Map((step.env as Manifest[]).map((e) => [e.name, e.value]));
+          ? new Map(step.params.map((p) => [p.name, p.value]))
+          : new Map(step.env.map((e) => [e.name, e.value]));
       for (const key of DAEMON_SCHEMA_PARAMS) {
         const [name, value] =
           file === FILES.sample
@@ -69,7 +68,7 @@ describe('registry settings in the workflow files', () => {
       }
       for (const key of DAEMON_SCHEMA_PARAMS)
         assert.equal(
-          (task.spec.params as Manifest[]).find((p) => p.name === workflowParamName(key))?.default,
+          task.spec.params.find((p) => p.name === workflowParamName(key))?.default,
           '',
           `${file}: ${workflowParamName(key)} unset by default`,
         );
@@ -77,16 +76,16 @@ describe('registry settings in the workflow files', () => {
   });
 
   test('Argo: the same env for both containers, optional ConfigMap volumes for CAs and buildkitd.toml', () => {
-    const template = (load(FILES.argo).spec.templates as Manifest[])[0]!;
-    const sidecar = (template.sidecars as Manifest[])[0]!;
+    const template = load(FILES.argo).spec.templates[0]!;
+    const sidecar = template.sidecars[0]!;
     assert.equal(sidecar.command[2], sidecarLauncher());
-    const sidecarEnv = new Map((sidecar.env as Manifest[]).map((e) => [e.name, e.value]));
-    const mainEnv = new Map((template.container.env as Manifest[]).map((e) => [e.name, e.value]));
+    const sidecarEnv = new Map(sidecar.env.map((e) => [e.name, e.value]));
+    const mainEnv = new Map(template.container.env.map((e) => [e.name, e.value]));
     for (const key of DAEMON_SCHEMA_PARAMS) {
       assert.equal(sidecarEnv.get(envVarName(key)), `{{inputs.parameters.${workflowParamName(key)}}}`);
       assert.equal(mainEnv.get(envVarName(key)), sidecarEnv.get(envVarName(key)), `${key}: one input for both`);
     }
-    const volumes = new Map((template.volumes as Manifest[]).map((v) => [v.name, v]));
+    const volumes = new Map(template.volumes.map((v) => [v.name, v]));
     assert.deepEqual(volumes.get('registry-ca')?.configMap, {
       name: '{{inputs.parameters.REGISTRY_CA_CONFIGMAP}}',
       optional: true,
@@ -95,8 +94,8 @@ describe('registry settings in the workflow files', () => {
       name: '{{inputs.parameters.BUILDKITD_CONFIG_CONFIGMAP}}',
       optional: true,
     });
-    const mount = (container: Manifest, name: string) =>
-      (container.volumeMounts as Manifest[]).find((m) => m.name === name)?.mountPath;
+    const mount = (container: Container, name: string) =>
+      container.volumeMounts.find((m) => m.name === name)?.mountPath;
     assert.equal(mount(template.container, 'registry-ca'), '/workspace/registry-ca');
     assert.equal(mount(sidecar, 'registry-ca'), '/workspace/registry-ca');
     assert.equal(mount(sidecar, 'buildkitd-config'), '/etc/buildkit');

@@ -18,8 +18,8 @@ import {
 } from '../../scripts/gen-tasks.js';
 import { RESULT_NAMES } from '../../src/result-names.js';
 import { envVarName, workflowParamName } from '../../src/params/names.js';
-
-type Manifest = Record<string, any>;
+import type { JsonSchema } from '../../src/params/schema.js';
+import type { Container, Manifest, RepoMetadata } from './manifests.js';
 
 const SCHEMA = JSON.parse(readFileSync(path.join(REPO_ROOT, 'schemas', 'params.schema.json'), 'utf8')) as {
   properties: Record<string, unknown>;
@@ -62,8 +62,7 @@ const load = (file: string): Manifest =>
   YAML.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'), { version: '1.1' }) as Manifest;
 const text = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
 const names = (list: { name: string }[] | undefined) => (list ?? []).map((item) => item.name);
-const envOf = (container: Manifest) =>
-  new Map((container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+const envOf = (container: Container) => new Map(container.env.map((e) => [e.name, e.value]));
 
 /** Every string value in a manifest except descriptions (prose, never substituted). */
 function stringsOf(value: unknown): string[] {
@@ -131,10 +130,10 @@ describe('generated workflow files', () => {
       const task = load(file);
       const params = names(task.spec.params);
       const workspaces = names(task.spec.workspaces);
-      const [step] = task.spec.steps as Manifest[];
+      const [step] = task.spec.steps;
       assert.ok(step && step.script === undefined, `${file}: the step has no script`);
       const env = envOf(step);
-      const blocks = arrayBlocks(step.args as string[]);
+      const blocks = arrayBlocks(step.args);
       for (const key of EXPOSED_KEYS) {
         const workspace = WORKSPACE_PARAMS[key];
         const name = tektonName(key);
@@ -143,7 +142,7 @@ describe('generated workflow files', () => {
           assert.equal(env.get(envVarName(key)), `$(workspaces.${workspace}.path)`, `${file}: ${envVarName(key)}`);
           assert.ok(!params.includes(name), `${file}: ${key} comes from a workspace, not a param`);
         } else if (LIST_KEYS.has(key)) {
-          const spec = (task.spec.params as Manifest[]).find((param) => param.name === name);
+          const spec = task.spec.params.find((param) => param.name === name);
           assert.equal(spec?.type, 'array', `${file}: ${name} is a Tekton array param`);
           assert.deepEqual(
             spec?.default,
@@ -179,10 +178,10 @@ describe('generated workflow files', () => {
       );
       assert.deepEqual(unknown, [], `${file}: PARAM_* the CLI would reject`);
       assert.deepEqual(names(task.spec.results), [...RESULT_NAMES], `${file}: results`);
-      const artifactOutputs = (task.spec.results as Manifest[]).find((result) => result.name === 'ARTIFACT_OUTPUTS');
+      const artifactOutputs = task.spec.results.find((result) => result.name === 'ARTIFACT_OUTPUTS');
       assert.equal(artifactOutputs?.type, 'object');
       assert.deepEqual(Object.keys(artifactOutputs?.properties ?? {}).sort(), ['digest', 'isBuildArtifact', 'uri']);
-      assert.equal((task.spec.sidecars as Manifest[]).length, 1, `${file}: one buildkitd sidecar`);
+      assert.equal(task.spec.sidecars.length, 1, `${file}: one buildkitd sidecar`);
     }
   });
 
@@ -190,7 +189,7 @@ describe('generated workflow files', () => {
     const action = load(FILES.stepAction);
     const params = names(action.spec.params);
     const env = envOf(action.spec);
-    const blocks = arrayBlocks(action.spec.args as string[]);
+    const blocks = arrayBlocks(action.spec.args);
     for (const key of EXPOSED_KEYS) {
       if (key === 'result_paths') continue;
       const name = tektonName(key);
@@ -210,24 +209,19 @@ describe('generated workflow files', () => {
 
     const sample = load(FILES.sample);
     assert.deepEqual(
-      (sample.spec.results as Manifest[]).map((result) => [result.name, result.value]),
+      sample.spec.results.map((result) => [result.name, result.value]),
       RESULT_NAMES.map((name) => [name, `$(steps.build.results.${name})`]),
     );
     assert.ok(names(sample.spec.volumes).includes('buildkit-socket'));
-    assert.equal(sample.spec.steps[0].ref.name, action.metadata.name);
+    assert.equal(sample.spec.steps[0]?.ref.name, action.metadata.name);
   });
 
   test('the sample Task passes each StepAction param a value of its type (Tekton resolves StepActions only at run time)', () => {
     const action = load(FILES.stepAction);
-    const types = new Map(
-      (action.spec.params as Manifest[]).map((param) => [
-        param.name as string,
-        (param.type as string | undefined) ?? 'string',
-      ]),
-    );
-    const [step] = load(FILES.sample).spec.steps as Manifest[];
-    for (const passed of step?.params as Manifest[]) {
-      const type = types.get(passed.name as string);
+    const types = new Map(action.spec.params.map((param) => [param.name, param.type ?? 'string']));
+    const [step] = load(FILES.sample).spec.steps;
+    for (const passed of step?.params ?? []) {
+      const type = types.get(passed.name);
       assert.ok(type, `the StepAction has no param ${String(passed.name)}`);
       assert.equal(Array.isArray(passed.value) ? 'array' : 'string', type, `${String(passed.name)}: the value's type`);
     }
@@ -236,7 +230,7 @@ describe('generated workflow files', () => {
   test('Argo templates (namespaced, cluster-wide, rootless): every param as an input reaching env, every result as an output with a default, the metadata as a parameter and an optional artifact', () => {
     for (const file of ARGO_FILES) {
       const template = load(file);
-      const build = (template.spec.templates as Manifest[]).find((t) => t.name === template.spec.entrypoint);
+      const build = template.spec.templates.find((t) => t.name === template.spec.entrypoint);
       assert.ok(build, file);
       const inputs = names(build.inputs.parameters);
       const env = envOf(build.container);
@@ -250,11 +244,7 @@ describe('generated workflow files', () => {
       }
       assert.equal(env.get('BUILDKIT_STEP_RESULTS_DIR'), '/tmp/results');
       assert.deepEqual(
-        (build.outputs.parameters as Manifest[]).map((output) => [
-          output.name,
-          output.valueFrom.path,
-          output.valueFrom.default,
-        ]),
+        build.outputs.parameters.map((output) => [output.name, output.valueFrom.path, output.valueFrom.default]),
         [
           ...RESULT_NAMES.map((name) => [name, `/tmp/results/${name}`, '']),
           ['METADATA', '{{inputs.parameters.METADATA_FILE}}', ''],
@@ -262,7 +252,7 @@ describe('generated workflow files', () => {
         `${file}: results, and METADATA read from wherever METADATA_FILE points`,
       );
       assert.equal(
-        (build.inputs.parameters as Manifest[]).find((p) => p.name === 'METADATA_FILE')?.value,
+        build.inputs.parameters.find((p) => p.name === 'METADATA_FILE')?.value,
         '/tmp/metadata/metadata.json',
         `${file}: by default not the artifact path`,
       );
@@ -276,14 +266,14 @@ describe('generated workflow files', () => {
         Array.isArray(build.container.command) && build.container.command.length > 0,
         'main has an explicit command',
       );
-      for (const sidecar of build.sidecars as Manifest[])
+      for (const sidecar of build.sidecars)
         assert.ok(sidecar.command?.length > 0, `sidecar ${sidecar.name} has a command`);
     }
     const [namespaced, cluster, rootless] = ARGO_FILES.map(load);
     assert.equal(cluster!.kind, 'ClusterWorkflowTemplate');
     assert.deepEqual(cluster!.spec, namespaced!.spec, 'the cluster template is the namespaced one, cluster-wide');
     assert.equal(rootless!.metadata.name, 'buildkit-build-rootless');
-    const rootlessSidecar = (rootless!.spec.templates as Manifest[])[0]!.sidecars[0] as Manifest;
+    const rootlessSidecar = rootless!.spec.templates[0]!.sidecars[0]!;
     assert.deepEqual(
       rootlessSidecar.args.slice(0, 3),
       ['rootlesskit', 'buildkitd', '--addr'],
@@ -291,7 +281,7 @@ describe('generated workflow files', () => {
     );
     assert.equal(rootlessSidecar.securityContext.runAsUser, 1000);
     assert.equal(
-      (rootless!.spec.arguments.parameters as Manifest[]).find((p) => p.name === 'BUILDKITD_IMAGE')?.value,
+      rootless!.spec.arguments.parameters.find((p) => p.name === 'BUILDKITD_IMAGE')?.value,
       'docker.io/moby/buildkit:v0.34.2-rootless',
     );
   });
@@ -304,7 +294,7 @@ describe('generated workflow files', () => {
     ];
     for (const [file, variant] of tekton) {
       const task = load(file);
-      const [sidecar] = task.spec.sidecars as Manifest[];
+      const [sidecar] = task.spec.sidecars;
       assert.ok(sidecar, `${file}: a sidecar`);
       // The launcher writes the registry params' buildkitd.toml, then runs the image's own ENTRYPOINT.
       assert.deepEqual(
@@ -331,7 +321,7 @@ describe('generated workflow files', () => {
             },
         `${file}: sidecar securityContext`,
       );
-      for (const probe of ['startupProbe', 'readinessProbe']) {
+      for (const probe of ['startupProbe', 'readinessProbe'] as const) {
         assert.deepEqual(
           sidecar[probe]?.exec?.command?.slice(0, 3),
           ['buildctl', '--addr', sidecar.args[entrypoint.length + 1]],
@@ -343,14 +333,14 @@ describe('generated workflow files', () => {
         ['registry-ca', 'buildkitd-config'],
         `${file}: the sidecar mounts only the registry CAs and the daemon config`,
       );
-      const [step] = task.spec.steps as Manifest[];
+      const [step] = task.spec.steps;
       assert.deepEqual(
         names(step!.workspaces),
         names(task.spec.workspaces).filter((name) => name !== 'buildkitd-config'),
         `${file}: the step names every other workspace, so no credential is mounted into the sidecar`,
       );
-      for (const usage of step!.workspaces as Manifest[]) {
-        const declared = (task.spec.workspaces as Manifest[]).find((w) => w.name === usage.name)!;
+      for (const usage of step!.workspaces) {
+        const declared = task.spec.workspaces.find((w) => w.name === usage.name)!;
         assert.equal(
           usage.mountPath,
           declared.mountPath ?? `/workspace/${usage.name}`,
@@ -358,16 +348,12 @@ describe('generated workflow files', () => {
         );
       }
       assert.equal(task.metadata.annotations['tekton.dev/pipelines.minVersion'], '1.0.0', `${file}: minVersion`);
-      assert.equal(
-        (task.spec.params as Manifest[]).find((p) => p.name === 'PUSH')?.default,
-        'true',
-        `${file}: PUSH defaults to true`,
-      );
+      assert.equal(task.spec.params.find((p) => p.name === 'PUSH')?.default, 'true', `${file}: PUSH defaults to true`);
       assert.ok(names(task.spec.params).includes('BUILDKITD_IMAGE'), `${file}: BUILDKITD_IMAGE param`);
       assert.equal(sidecar.image, '$(params.BUILDKITD_IMAGE)');
       if (file !== FILES.sample) {
         assert.deepEqual(
-          (sidecar.env as Manifest[]).map((e) => [e.name, e.value]),
+          sidecar.env.map((e) => [e.name, e.value]),
           [
             ...DAEMON_SCHEMA_PARAMS.map((key) => [envVarName(key), `$(params.${workflowParamName(key)})`]),
             ['BUILDKIT_STEP_LOG_MAX_SIZE', '$(params.BUILDKITD_STEP_LOG_MAX_SIZE)'],
@@ -375,16 +361,12 @@ describe('generated workflow files', () => {
           ],
         );
         for (const name of ['BUILDKITD_STEP_LOG_MAX_SIZE', 'BUILDKITD_STEP_LOG_MAX_SPEED']) {
-          assert.equal(
-            (task.spec.params as Manifest[]).find((p) => p.name === name)?.default,
-            '',
-            `${file}: ${name} unset by default`,
-          );
+          assert.equal(task.spec.params.find((p) => p.name === name)?.default, '', `${file}: ${name} unset by default`);
         }
       }
     }
     const sample = load(FILES.sample);
-    const passed = new Map((sample.spec.steps[0].params as Manifest[]).map((p) => [p.name, p.value]));
+    const passed = new Map(sample.spec.steps[0]!.params.map((p) => [p.name, p.value]));
     assert.equal(passed.get('STEP_IMAGE'), '$(params.STEP_IMAGE)');
     assert.equal(passed.get('PUSH'), '$(params.PUSH)');
     assert.equal(
@@ -393,7 +375,7 @@ describe('generated workflow files', () => {
       'the sample mounts Secrets through a workspace',
     );
     assert.equal(
-      load(FILES.stepAction).spec.params.find((p: Manifest) => p.name === 'PUSH')?.default,
+      load(FILES.stepAction).spec.params.find((p) => p.name === 'PUSH')?.default,
       'true',
       'StepAction: PUSH defaults to true',
     );
@@ -404,8 +386,8 @@ describe('generated workflow files', () => {
     );
 
     const argo = load(FILES.argo);
-    const build = (argo.spec.templates as Manifest[])[0]!;
-    const [sidecar] = build.sidecars as Manifest[];
+    const build = argo.spec.templates[0]!;
+    const [sidecar] = build.sidecars;
     assert.equal(sidecar!.command[0], 'sh', 'Argo: the launcher, since the emissary needs a command');
     assert.deepEqual(
       sidecar!.args.slice(0, 2),
@@ -413,14 +395,10 @@ describe('generated workflow files', () => {
       "Argo: the launcher runs the image's entrypoint",
     );
     assert.deepEqual(sidecar!.securityContext, { privileged: true, runAsUser: 0, runAsNonRoot: false });
-    assert.equal(
-      (build.inputs.parameters as Manifest[]).find((p) => p.name === 'PUSH')?.value,
-      'true',
-      'Argo: PUSH defaults to true',
-    );
-    assert.equal((argo.spec.arguments.parameters as Manifest[]).find((p) => p.name === 'PUSH')?.value, 'true');
+    assert.equal(build.inputs.parameters.find((p) => p.name === 'PUSH')?.value, 'true', 'Argo: PUSH defaults to true');
+    assert.equal(argo.spec.arguments.parameters.find((p) => p.name === 'PUSH')?.value, 'true');
     assert.deepEqual(
-      (sidecar!.env as Manifest[]).map((e) => e.value),
+      sidecar!.env.map((e) => e.value),
       [
         ...DAEMON_SCHEMA_PARAMS.map((key) => `{{inputs.parameters.${workflowParamName(key)}}}`),
         '{{inputs.parameters.BUILDKITD_STEP_LOG_MAX_SIZE}}',
@@ -448,16 +426,14 @@ describe('generated workflow files', () => {
       const declared: string[] = [
         ...names(manifest.spec.params),
         ...names(manifest.spec.arguments?.parameters),
-        ...((manifest.spec.templates ?? []) as Manifest[]).flatMap((t) => names(t.inputs?.parameters)),
-        ...((manifest.spec.steps ?? []) as Manifest[]).flatMap((step) => names(step.params)),
+        ...(manifest.spec.templates ?? []).flatMap((t) => names(t.inputs?.parameters)),
+        ...(manifest.spec.steps ?? []).flatMap((step) => names(step.params)),
       ];
-      const containers: Manifest[] = [
-        ...(manifest.kind === 'StepAction' ? [manifest.spec as Manifest] : []),
-        ...((manifest.spec.steps ?? []) as Manifest[]),
-        ...((manifest.spec.sidecars ?? []) as Manifest[]),
-        ...((manifest.spec.templates ?? []) as Manifest[]).flatMap(
-          (t) => [t.container, ...(t.sidecars ?? [])].filter(Boolean) as Manifest[],
-        ),
+      const containers: Container[] = [
+        ...(manifest.kind === 'StepAction' ? [manifest.spec] : []),
+        ...(manifest.spec.steps ?? []),
+        ...(manifest.spec.sidecars ?? []),
+        ...(manifest.spec.templates ?? []).flatMap((t) => [t.container, ...(t.sidecars ?? [])].filter(Boolean)),
       ];
       const envNames = containers.flatMap((container) => names(container.env));
       for (const key of Object.keys(NOT_EXPOSED)) {
@@ -546,8 +522,7 @@ describe('generated workflow files', () => {
       [FILES.stepAction, 'stepaction'],
     ] as const;
     for (const [file, kind] of tektonFiles) {
-      type Meta = { name: string; labels: Record<string, string>; annotations: Record<string, string> };
-      const manifest = load(file) as { kind: string; metadata: Meta };
+      const manifest = load(file);
       const version = manifest.metadata.labels['app.kubernetes.io/version']!;
       // <kind>/<name>/<version>/<name>.yaml, the version label matching the directory.
       const expected = `tasks/tekton/${kind}/${manifest.metadata.name}/${version}/${manifest.metadata.name}.yaml`;
@@ -566,17 +541,17 @@ describe('generated workflow files', () => {
       assert.ok(existsSync(path.join(REPO_ROOT, path.dirname(file), 'README.md')), `${file}: a README beside it`);
     }
     for (const file of [FILES.taskRepoMetadata, FILES.stepActionRepoMetadata]) {
-      const metadata = load(file) as { repositoryID?: string; owners?: unknown[] };
+      const metadata = YAML.parse(text(file), { version: '1.1' }) as RepoMetadata | null;
       assert.ok(metadata && Array.isArray(metadata.owners), `${file}: a metadata object Artifact Hub can read`);
     }
     assert.equal(path.dirname(FILES.sample), `${path.dirname(FILES.stepAction)}/samples`, 'the sample in samples/');
   });
 
   test('the README params table states each value size limit, and what the Secret and ConfigMap dirs skip', () => {
-    const schema = SCHEMA as unknown as { properties: Record<string, any>; $defs: Record<string, any> };
-    const def = (ref: string | undefined) => (ref ? schema.$defs[ref.replace('#/$defs/', '')] : undefined);
+    const schema = SCHEMA as unknown as JsonSchema;
+    const def = (ref: string | undefined) => (ref ? schema.$defs?.[ref.replace('#/$defs/', '')] : undefined);
     const valueLimit = (key: string) =>
-      def(schema.properties[key]?.items?.$ref)?.properties?.value?.maxLength as number | undefined;
+      def(schema.properties?.[key]?.items?.$ref)?.properties?.value?.maxLength as number | undefined;
     // A dir param carries values of the list param it stands in for.
     const dirOf: Record<string, string> = { build_args_dir: 'build_args', secrets_dir: 'secrets' };
     const readme = text(FILES.readme);
