@@ -110,6 +110,8 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
   const materialized = await materialize(resolved, stateDir(deps.env));
   /** The `buildx create` under way or done: resolves with its failure, never rejects. */
   let creating: Promise<StepError | undefined> | undefined;
+  const stopCreate = new AbortController();
+  const createSignal = deps.signal ? AbortSignal.any([deps.signal, stopCreate.signal]) : stopCreate.signal;
   try {
     // Made (and checked) before anything runs: a value execve cannot take fails here, not after the daemon wait.
     const inputs = { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs;
@@ -121,8 +123,11 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
     const bin = buildxBin(deps.env);
     const env = buildxEnv(deps.env, materialized.dockerConfigDir, resolved.proxyEnv);
     // With one endpoint (no fleet to pick from) the builder is created while the daemon wait
-    // runs: a late sidecar hides its cost. The wait's outcome still comes first.
-    if (resolved.endpoints.length === 0) creating = createBuilder(resolved, bin, env, materialized.tls?.files, deps);
+    // runs: a late sidecar hides its cost. The wait's outcome still comes first, and a failed
+    // wait stops the create (for a `tcp://` endpoint buildx create tries to reach the daemon for
+    // up to 20 s).
+    if (resolved.endpoints.length === 0)
+      creating = createBuilder(resolved, bin, env, materialized.tls?.files, { ...deps, signal: createSignal });
     const waitStarted = Date.now();
     const tls = materialized.tls?.material;
     // A fleet: the routing key's replica, or the next one in its order that answers.
@@ -209,7 +214,9 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
     };
     return { config, results, summary };
   } finally {
-    // It reads the TLS files that cleanup removes.
+    // Once the step has failed, a create still running is of no use; it reads the TLS files that
+    // cleanup removes. (On success it ended before the build.)
+    stopCreate.abort();
     await creating;
     await materialized.cleanup();
   }

@@ -295,6 +295,28 @@ describe('runBuild: buildx create and the daemon wait', () => {
     }
   });
 
+  test('a daemon that never answers stops a buildx create still running: the step does not wait for it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    let stopped = false;
+    // Like buildx create against a tcp:// endpoint that accepts and never answers: 20 s, unless stopped.
+    const runner: Runner = (_bin, _args, options) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve({ exitCode: 0, tail: [] }), 20_000);
+        options.signal?.addEventListener('abort', () => {
+          stopped = true;
+          clearTimeout(timer);
+          resolve({ exitCode: 1, tail: [] });
+        });
+      });
+    const started = Date.now();
+    await assert.rejects(
+      runBuild(params(dir, { daemon_timeout: 0.2 }), { ...deps(dir, runner), probe: () => Promise.resolve(absent) }),
+      (error: unknown) => error instanceof StepError && error.code === 'DAEMON_UNREACHABLE',
+    );
+    assert.ok(stopped, 'the create was stopped');
+    assert.ok(Date.now() - started < 5000, `ended ${Date.now() - started} ms after it started`);
+  });
+
   test('a daemon that answers and a failed buildx create: the create failure, before any build', async () => {
     const cases = [
       {
