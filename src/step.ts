@@ -223,9 +223,10 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
 }
 
 /**
- * `buildx create` of the remote builder, a node per endpoint. It writes buildx's config and
- * contacts no daemon, so it may run while the daemon wait does. Resolves with its failure rather
- * than rejecting: when the wait fails too, the wait's error is the step's.
+ * `buildx create` of the remote builder, a node per endpoint. It writes buildx's config and needs
+ * no answer from the daemon (it tries a `tcp://` one, and succeeds without), so it may run while
+ * the daemon wait does. Resolves with its failure rather than rejecting: when the wait fails
+ * too, the wait's error is the step's.
  */
 async function createBuilder(
   config: BuildConfig,
