@@ -2,9 +2,10 @@
 // CLI, src/main.ts with every dependency and the params schema, into one ES module file: the one
 // thing the image ships and the tests run. Node then reads one file instead of ~300 modules.
 //
-// In the bundle, src/params/compile.ts (ajv compiling the schema at run time) is replaced by
-// ajv's standalone code for the schema the bundle carries, generated here: the same build reads
-// the one schema file for both, so they cannot differ.
+// In the bundle, src/params/compile.ts (ajv compiling a schema at run time) is replaced by ajv's
+// standalone code for the schema the bundle carries, generated here: the same build reads the one
+// schema file for both, so they cannot differ. Any other schema (daemon-config drops `required`)
+// is still compiled by ajv, which the bundle then loads on that first use only.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,7 @@ const BUNDLE = (JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { bin
 ]!;
 const SCHEMA = `${root}schemas/params.schema.json`;
 
-/** ES module text that replaces src/params/compile.ts: the generated validator for the shipped schema only. */
+/** ES module text that replaces src/params/compile.ts: the generated validator for the shipped schema. */
 function generatedCompile(): string {
   const ajv = new Ajv2020({ ...AJV_OPTIONS, code: { source: true } });
   const code = standaloneCode.default(ajv, ajv.compile(JSON.parse(readFileSync(SCHEMA, 'utf8')) as object));
@@ -31,8 +32,9 @@ function generatedCompile(): string {
     `(function (module, exports) {\n${code}\n})(module, module.exports);`,
     `export const AJV_OPTIONS = ${JSON.stringify(AJV_OPTIONS)};`,
     'export function compileSchema(schema) {',
-    "  if (schema !== shipped) throw new Error('this build validates only the params schema it was bundled with');",
-    '  return module.exports;',
+    '  if (schema === shipped) return module.exports;',
+    "  const { Ajv2020 } = require('ajv/dist/2020.js');",
+    '  return new Ajv2020(AJV_OPTIONS).compile(schema);',
     '}',
   ].join('\n');
 }
