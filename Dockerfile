@@ -95,14 +95,14 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # docker-credential-* binaries>` skips the Go builds.
 FROM cred-helpers-build AS cred-helpers-bin
 
-# --- the CLI, compiled -----------------------------------------------------------------------
+# --- the CLI, bundled ---------------------------------------------------------------------------
 # `npm ci` needs the npm registry. Two optional build secrets adapt it to a CI network without
 # landing in any layer:
 #   --secret id=npmrc,src=$HOME/.npmrc              a registry mirror and/or its auth token
 #   --secret id=ca-certs,src=/path/to/ca-bundle.pem  extra CA certificates (PEM) that npm and go
 #       trust in this build: for a mirror or a TLS-inspecting proxy with a private CA
-# Runs on the build platform: the runtime dependencies are plain JavaScript (no install scripts,
-# no native addons), so what is built here runs on every target platform.
+# Runs on the build platform: the bundle is plain JavaScript, so what is built here runs on every
+# target platform.
 FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -113,18 +113,16 @@ RUN --mount=type=cache,target=/root/.npm \
  && npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY schemas ./schemas
-COPY scripts/gen-validator.ts scripts/bundle-execa.ts ./scripts/
+COPY scripts/bundle.ts ./scripts/
 COPY src ./src
-# tsconfig also includes test/ and scripts/, which .dockerignore keeps out: only src/ and the two
-# build scripts compile. `npm run build` then writes ajv's standalone code for the params schema
-# into dist/src/params/ and bundles execa into one file in dist/src/buildx/ (esbuild, a dev
-# dependency with a native binary for the build platform only). Then drop the dev dependencies
-# (TypeScript, types, esbuild): the runtime copies node_modules from here.
+# tsconfig also includes test/ and scripts/, which .dockerignore keeps out: only src/ and the
+# bundle script compile. `npm run build` type-checks, then bundles the CLI with its dependencies
+# and the params schema into one file (scripts/bundle.ts, esbuild): the only file the runtime
+# takes from here, so no node_modules ships.
 RUN npm run build \
- && chmod 0755 dist/src/main.js \
- && mkdir -p /out/bin \
- && ln -s /app/dist/src/main.js /out/bin/buildkit-step \
- && npm prune --omit=dev --no-audit --no-fund
+ && mkdir -p /out/app /out/bin \
+ && install -m 0755 dist/buildkit-step.mjs /out/app/buildkit-step.mjs \
+ && ln -s /app/buildkit-step.mjs /out/bin/buildkit-step
 
 # --- the step image ------------------------------------------------------------------------------
 # The only stage on the target platform; it runs nothing, it only copies.
@@ -138,10 +136,7 @@ LABEL org.opencontainers.image.title="buildkit-step" \
       io.github.buildkit-step.cred-helpers.versions="ecr-login ${ECR_LOGIN_VERSION}, gcr ${GCR_VERSION}, acr-env ${ACR_ENV_VERSION}"
 
 # Everything is owned by root and read-only for the step user.
-COPY package.json /app/package.json
-COPY schemas /app/schemas
-COPY --from=build /src/node_modules /app/node_modules
-COPY --from=build /src/dist/src /app/dist/src
+COPY --from=build /out/app/ /app/
 COPY --from=build /out/bin/ /usr/local/bin/
 COPY --from=buildx-bin /buildx /usr/local/bin/buildx
 COPY --from=cred-helpers-bin /docker-credential-ecr-login /docker-credential-gcr /docker-credential-acr-env /usr/local/bin/
@@ -157,4 +152,4 @@ WORKDIR /workspace
 # The node images' `node` user, numeric for runAsNonRoot. How it reaches the daemon's socket
 # (the sidecar's `--group`, or a rootless daemon as the same uid): scripts/pod-layout.ts.
 USER 1000:1000
-ENTRYPOINT ["node", "/app/dist/src/main.js"]
+ENTRYPOINT ["node", "/app/buildkit-step.mjs"]

@@ -9,9 +9,12 @@
 // params/secrets/tags variant, 5), BENCH_CONTEXT_ROUNDS (large contexts, 1; 0 skips them),
 // BENCH_NEWTAG_ROUNDS (new-tag cache rounds, 3). BENCH_ONLY=cache runs only the cache sections
 // (2: fresh-pod rebuilds and new tags), for a quick before/after of a cache change;
-// BENCH_ONLY=fleet only the fleet section (4, BENCH_FLEET_ROUNDS rounds, 3).
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// BENCH_ONLY=fleet only the fleet section (4, BENCH_FLEET_ROUNDS rounds, 3); BENCH_ONLY=overhead
+// only section 1. BENCH_BASELINE (a git ref, default a31a5d3: the step before the one-file
+// bundle) is built once into a cache under $TMPDIR and run in section 1's paired rounds next to
+// the step of this checkout; BENCH_BASELINE= (empty) leaves it out.
+import { execFileSync, execSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { probeDaemon } from '../src/daemon/probe.js';
 import { startBuildkitd, type Buildkitd } from '../test/bed/buildkitd.js';
 import { startBed, tempDir, type Bed } from '../test/bed/index.js';
-import { CLI, writeContext } from '../test/helpers.js';
+import { CLI, REPO, writeContext } from '../test/helpers.js';
 
 const rounds = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -36,7 +39,9 @@ const CONTEXT_ROUNDS = rounds('BENCH_CONTEXT_ROUNDS', 1);
 const NEWTAG_ROUNDS = Math.max(1, rounds('BENCH_NEWTAG_ROUNDS', 3));
 const ONLY = process.env.BENCH_ONLY ?? '';
 const FLEET_ROUNDS = Math.max(1, rounds('BENCH_FLEET_ROUNDS', 3));
-if (!['', 'cache', 'fleet'].includes(ONLY)) throw new Error(`BENCH_ONLY must be empty, cache or fleet, got ${ONLY}`);
+if (!['', 'overhead', 'cache', 'fleet'].includes(ONLY))
+  throw new Error(`BENCH_ONLY must be empty, overhead, cache or fleet, got ${ONLY}`);
+const BASELINE = process.env.BENCH_BASELINE ?? 'a31a5d3';
 /** Whether a section runs: every section by default, only the named one with BENCH_ONLY. */
 const runs = (section: 'overhead' | 'cache' | 'scale' | 'fleet') => ONLY === '' || ONLY === section;
 
@@ -121,8 +126,34 @@ function stepEnv(bed: Bed, dir: string, params: Record<string, unknown>): NodeJS
   return env;
 }
 
-const runStep = (env: NodeJS.ProcessEnv, options: { onStderr?: (text: string) => void } = {}) =>
-  run(process.execPath, [CLI, 'build'], env, options);
+const runStep = (env: NodeJS.ProcessEnv, options: { onStderr?: (text: string) => void; cli?: string } = {}) =>
+  run(process.execPath, [options.cli ?? CLI, 'build'], env, options);
+
+/**
+ * The step at git ref `ref`, built once (git archive, npm ci, npm run build) into a cache dir
+ * under $TMPDIR named by the commit: the path of its CLI, as its package.json `bin` names it.
+ */
+function baselineCli(ref: string): { cli: string; commit: string } {
+  const commit = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], {
+    cwd: REPO,
+    encoding: 'utf8',
+  }).trim();
+  const dir = path.join(os.tmpdir(), 'buildkit-step-bench', `baseline-${commit}`);
+  const ready = path.join(dir, '.bench-ready');
+  if (!existsSync(ready)) {
+    progress(`building the baseline step ${ref} (${commit}) in ${dir}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    execSync(`git archive --format=tar ${commit} | tar -x -C '${dir}'`, { cwd: REPO, stdio: 'ignore' });
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'ignore' });
+    execFileSync('npm', ['run', 'build'], { cwd: dir, stdio: 'ignore' });
+    writeFileSync(ready, `${commit}\n`);
+  }
+  const bin = (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin[
+    'buildkit-step'
+  ]!;
+  return { cli: path.join(dir, bin), commit };
+}
 
 /**
  * The bare `buildx build` the step would run with these params: the argv from `print-argv`, a
@@ -164,39 +195,63 @@ async function paired(
   params: Record<string, unknown>,
   count: number,
   secrets: Record<string, string> = {},
+  baseline?: string,
 ) {
-  const runner = await pairedRunner(bed, dir, params, secrets);
+  const runner = await pairedRunner(bed, dir, params, secrets, baseline);
   for (let round = 0; round < count; round++) await runner.round(round);
   return runner.figures();
 }
 
-/** What `paired` does, one round at a time, so that several variants can be interleaved. */
+/**
+ * What `paired` does, one round at a time, so that several variants can be interleaved. With
+ * `baseline` (another build's CLI), each round also runs that step, with a state dir of its own
+ * kept across rounds like the step's.
+ */
 async function pairedRunner(
   bed: Bed,
   dir: string,
   params: Record<string, unknown>,
   secrets: Record<string, string> = {},
+  baseline?: string,
 ) {
   const base = stepEnv(bed, dir, params);
+  const oldEnv = { ...base, BUILDKIT_STEP_STATE_DIR: path.join(dir, 'state-baseline') };
   const bare = await bareBuildx(bed, dir, base, secrets);
   await runStep(base); // fills the daemon's cache
+  if (baseline) await runStep(oldEnv, { cli: baseline });
   await run(bed.tools.buildx, bare.argv, bare.env);
-  const rounds: Array<{ bare: number; step: number; fresh: number; summary: Summary }> = [];
+  type Name = 'bare' | 'step' | 'fresh' | 'old';
+  const rounds: Array<{
+    bare: number;
+    step: number;
+    fresh: number;
+    summary: Summary;
+    old?: number;
+    oldSummary?: Summary;
+  }> = [];
   const round = async (index: number) => {
     const freshEnv = { ...base, BUILDKIT_STEP_STATE_DIR: path.join(dir, `state-${index}`) };
-    const runs: Record<'bare' | 'step' | 'fresh', () => Promise<Run>> = {
+    const runs: Record<Name, () => Promise<Run>> = {
       bare: () => run(bed.tools.buildx, bare.argv, bare.env),
       step: () => runStep(base),
       fresh: () => runStep(freshEnv),
+      old: () => runStep(oldEnv, { cli: baseline }),
     };
-    const order = (['bare', 'step', 'fresh'] as const).map((_, position, all) => all[(position + index) % all.length]!);
-    const took: Partial<Record<'bare' | 'step' | 'fresh', Run>> = {};
+    const names: Name[] = baseline ? ['bare', 'step', 'old', 'fresh'] : ['bare', 'step', 'fresh'];
+    const order = names.map((_, position, all) => all[(position + index) % all.length]!);
+    const took: Partial<Record<Name, Run>> = {};
     for (const name of order) took[name] = await runs[name]();
     const summary = summaryOf(took.step!);
     // FROM is never reported as cached; every other step must be.
     if (summary.cachedSteps < summary.steps - 1)
       progress(`warning: a step run was not fully cached (${summary.cachedSteps}/${summary.steps})`);
-    rounds.push({ bare: took.bare!.ms, step: took.step!.ms, fresh: took.fresh!.ms, summary });
+    rounds.push({
+      bare: took.bare!.ms,
+      step: took.step!.ms,
+      fresh: took.fresh!.ms,
+      summary,
+      ...(took.old ? { old: took.old.ms, oldSummary: summaryOf(took.old) } : {}),
+    });
     rmSync(freshEnv.BUILDKIT_STEP_STATE_DIR, { recursive: true, force: true });
   };
   const figures = () => ({
@@ -208,6 +263,8 @@ async function pairedRunner(
     freshExtra: rounds.map((entry) => entry.fresh - entry.bare),
     rssMiB: rounds.map((entry) => entry.summary.maxRssKiB / 1024),
     daemonWait: rounds.map((entry) => entry.summary.daemonWaitMs),
+    oldExtra: rounds.filter((entry) => entry.old !== undefined).map((entry) => entry.old! - entry.bare),
+    oldRssMiB: rounds.filter((entry) => entry.oldSummary).map((entry) => entry.oldSummary!.maxRssKiB / 1024),
   });
   return { round, figures };
 }
@@ -616,7 +673,7 @@ async function pieces(
 ): Promise<Array<{ name: string; cpu?: number; wall: number }>> {
   const env = stepEnv(bed, dir, { image: 'bench/pieces', tags: ['1'], context: dir });
   const buildxEnv = { PATH: process.env.PATH, BUILDX_CONFIG: path.join(dir, 'pieces-buildx') };
-  const dist = path.resolve(CLI, '..');
+  const dist = path.join(REPO, 'dist', 'src');
   const report =
     'const used = process.cpuUsage(); console.log(JSON.stringify({ cpu: (used.user + used.system) / 1000, wall: performance.now() }));';
   const node = (code: string) => async () => {
@@ -632,22 +689,18 @@ async function pieces(
     ['Node start, nothing loaded', node('')],
     ['+ import yargs', node("await import('yargs');")],
     ['+ import fs-extra', node("await import('fs-extra');")],
-    ['+ import execa from its package (~150 modules; before)', node("await import('execa');")],
-    ["+ import execa from the build's one-file bundle (now)", node(`await import(${url('buildx/execa.bundle.js')});`)],
+    ['+ import execa from its package (~150 modules)', node("await import('execa');")],
     [
-      '+ ajv compiling the params schema at run time (before)',
+      '+ ajv compiling the params schema at run time (the bundle carries it precompiled)',
       node(
         `const { Ajv2020 } = await import('ajv/dist/2020.js'); const fs = await import('node:fs'); new Ajv2020({ allErrors: true, strict: true, verbose: true }).compile(JSON.parse(fs.readFileSync(${schemaFile}, 'utf8')));`,
       ),
     ],
     [
-      '+ the validator generated at build time (now)',
-      node(
-        `const { createRequire } = await import('node:module'); createRequire(${url('params/validate.js')})('./params-validator.generated.cjs');`,
-      ),
+      "+ import the step's whole static module graph, unbundled (dist/src/cli.js)",
+      node(`await import(${url('cli.js')});`),
     ],
-    ["+ import the step's whole static module graph (cli.js)", node(`await import(${url('cli.js')});`)],
-    ['`buildkit-step validate`, whole process', wall(process.execPath, [CLI, 'validate'], env)],
+    ['`buildkit-step validate` (the bundle), whole process', wall(process.execPath, [CLI, 'validate'], env)],
     [
       '`buildx create` (remote driver), whole process',
       wall(
@@ -795,7 +848,8 @@ try {
       context: cachedContext,
       oci_layout: path.join(work, 'cached', 'layout'),
     };
-    const overhead = await paired(bed, path.join(work, 'cached'), cachedParams, ROUNDS);
+    const baseline = BASELINE ? baselineCli(BASELINE) : undefined;
+    const overhead = await paired(bed, path.join(work, 'cached'), cachedParams, ROUNDS, {}, baseline?.cli);
     row('1. cached build: bare `buildx build` wall time', spread(overhead.bare, ms), '', '');
     row('1. cached build: `buildkit-step build` wall time', spread(overhead.step, ms), '', '');
     row(
@@ -818,6 +872,31 @@ try {
       verdict(quantile(overhead.rssMiB, 1) < 80),
     );
     row('1. daemon wait inside the step (daemon up)', spread(overhead.daemonWait, ms), '', '');
+    if (baseline) {
+      const newExtra = median(overhead.extra);
+      const oldExtra = median(overhead.oldExtra);
+      const mib = (value: number) => `${value.toFixed(1)} MiB`;
+      row(
+        '1. **step − bare buildx** (this checkout; the same figure as above)',
+        spread(overhead.extra, ms),
+        '≤ 100 ms',
+        verdict(newExtra <= 100),
+      );
+      row(`1. baseline step (${baseline.commit}) − bare buildx, same rounds`, spread(overhead.oldExtra, ms), '', '');
+      row(
+        '1. **overhead: this checkout / baseline** (medians of the two rows above)',
+        ratio(newExtra / oldExtra),
+        '≤ 0.5',
+        verdict(newExtra / oldExtra <= 0.5),
+      );
+      row(`1. baseline step (${baseline.commit}) peak RSS`, spread(overhead.oldRssMiB, mib), '', '');
+      row(
+        '1. **peak RSS: this checkout − baseline** (medians)',
+        `${(median(overhead.rssMiB) - median(overhead.oldRssMiB)).toFixed(1)} MiB`,
+        '≤ 0',
+        verdict(median(overhead.rssMiB) <= median(overhead.oldRssMiB)),
+      );
+    }
 
     progress(`1. late daemon, ${LATE_ROUNDS} rounds`);
     const late: Array<Awaited<ReturnType<typeof lateDaemon>>> = [];

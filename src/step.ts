@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'fs-extra';
-import { buildArgv, createNodesArgv, dockerfileCheckArgv, localExportArgv, type BuildInputs } from './buildx/argv.js';
+import {
+  buildArgv,
+  createNodesArgv,
+  dockerfileCheckArgv,
+  localExportArgv,
+  type BuildInputs,
+  type TlsFiles,
+} from './buildx/argv.js';
 import { countCheckFindings } from './buildx/check.js';
 import { classifyFailure, errorSection, HELPER_FAILED, type Failure } from './buildx/failure.js';
 import { parseMetadata } from './buildx/metadata.js';
@@ -101,6 +108,10 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
   if (!resolved.check) checkResultsFit(resolved);
   await checkWritable(resolved);
   const materialized = await materialize(resolved, stateDir(deps.env));
+  /** The `buildx create` under way or done: resolves with its failure, never rejects. */
+  let creating: Promise<StepError | undefined> | undefined;
+  const stopCreate = new AbortController();
+  const createSignal = deps.signal ? AbortSignal.any([deps.signal, stopCreate.signal]) : stopCreate.signal;
   try {
     // Made (and checked) before anything runs: a value execve cannot take fails here, not after the daemon wait.
     const inputs = { ...materialized.inputs, progress: deps.isTty ? 'auto' : 'plain' } satisfies BuildInputs;
@@ -109,6 +120,14 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
       resolved.localExport && !resolved.check
         ? localExportArgv(resolved, inputs, resolved.localExport.dir, resolved.localExport.target)
         : undefined;
+    const bin = buildxBin(deps.env);
+    const env = buildxEnv(deps.env, materialized.dockerConfigDir, resolved.proxyEnv);
+    // With one endpoint (no fleet to pick from) the builder is created while the daemon wait
+    // runs: a late sidecar hides its cost. The wait's outcome still comes first, and a failed
+    // wait stops the create (for a `tcp://` endpoint buildx create tries to reach the daemon for
+    // up to 20 s).
+    if (resolved.endpoints.length === 0)
+      creating = createBuilder(resolved, bin, env, materialized.tls?.files, { ...deps, signal: createSignal });
     const waitStarted = Date.now();
     const tls = materialized.tls?.material;
     // A fleet: the routing key's replica, or the next one in its order that answers.
@@ -157,18 +176,9 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
       );
     }
 
-    const bin = buildxBin(deps.env);
-    const env = buildxEnv(deps.env, materialized.dockerConfigDir, config.proxyEnv);
-    await fs.ensureDir(env.BUILDX_CONFIG as string);
-    for (const create of createNodesArgv(config, materialized.tls?.files)) {
-      const created = await deps.runner(bin, create, { env, signal: deps.signal, write: deps.output });
-      if (created.spawnError) throw buildxMissing(bin, created.spawnError);
-      if (created.exitCode !== 0)
-        throw new StepError(
-          'INTERNAL',
-          `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`,
-        );
-    }
+    const createFailure = await (creating ??
+      (creating = createBuilder(config, bin, env, materialized.tls?.files, deps)));
+    if (createFailure) throw createFailure;
 
     const buildStarted = Date.now();
     const runDeps = {
@@ -204,7 +214,41 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
     };
     return { config, results, summary };
   } finally {
+    // Once the step has failed, a create still running is of no use; it reads the TLS files that
+    // cleanup removes. (On success it ended before the build.)
+    stopCreate.abort();
+    await creating;
     await materialized.cleanup();
+  }
+}
+
+/**
+ * `buildx create` of the remote builder, a node per endpoint. It writes buildx's config and needs
+ * no answer from the daemon (it tries a `tcp://` one, and succeeds without), so it may run while
+ * the daemon wait does. Resolves with its failure rather than rejecting: when the wait fails
+ * too, the wait's error is the step's.
+ */
+async function createBuilder(
+  config: BuildConfig,
+  bin: string,
+  env: Record<string, string | undefined>,
+  tlsFiles: TlsFiles | undefined,
+  deps: StepDeps,
+): Promise<StepError | undefined> {
+  try {
+    await fs.ensureDir(env.BUILDX_CONFIG as string);
+    for (const create of createNodesArgv(config, tlsFiles)) {
+      const created = await deps.runner(bin, create, { env, signal: deps.signal, write: deps.output });
+      if (created.spawnError) return buildxMissing(bin, created.spawnError);
+      if (created.exitCode !== 0)
+        return new StepError(
+          'INTERNAL',
+          `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`,
+        );
+    }
+    return undefined;
+  } catch (error) {
+    return toStepError(error);
   }
 }
 

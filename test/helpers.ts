@@ -5,7 +5,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(REPO, 'dist', 'src', 'main.js');
+/** The CLI as it ships: the one-file bundle `npm run build` makes (scripts/bundle.ts), named by package.json `bin`. */
+export const CLI = path.join(
+  REPO,
+  (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin[
+    'buildkit-step'
+  ]!,
+);
 
 export type CliRun = {
   exitCode: number | null;
@@ -26,7 +32,7 @@ export type CliOptions = {
   wrap?: string[];
 };
 
-/** Runs `node dist/src/main.js ...` with a clean env plus `env`; collects output and result files. */
+/** Runs the bundled CLI (`node dist/buildkit-step.mjs ...`) with a clean env plus `env`; collects output and result files. */
 export function runCli(options: CliOptions): Promise<CliRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -71,11 +77,17 @@ export function writeContext(dir: string, files: Record<string, string>): string
 }
 
 /** A stand-in buildx that records its argv (one line a run) and environment; for tests that must prove what buildx got. */
-export function fakeBuildx(dir: string): { bin: string; ran: () => boolean; env: () => string } {
+export function fakeBuildx(dir: string): { bin: string; ran: () => boolean; calls: () => string[]; env: () => string } {
   mkdirSync(dir, { recursive: true });
   const bin = path.join(dir, 'buildx');
   const marker = path.join(dir, 'ran');
   const envFile = path.join(dir, 'env');
   writeFileSync(bin, `#!/bin/sh\necho "$@" >> '${marker}'\nenv >> '${envFile}'\nexit 0\n`, { mode: 0o755 });
-  return { bin, ran: () => existsSync(marker), env: () => (existsSync(envFile) ? readFileSync(envFile, 'utf8') : '') };
+  return {
+    bin,
+    ran: () => existsSync(marker),
+    /** Each run's argv, joined by spaces. */
+    calls: () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean) : []),
+    env: () => (existsSync(envFile) ? readFileSync(envFile, 'utf8') : ''),
+  };
 }

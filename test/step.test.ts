@@ -250,3 +250,123 @@ describe('runBuild', () => {
     );
   });
 });
+
+describe('runBuild: buildx create and the daemon wait', () => {
+  /** A buildx whose `create` takes `createMs` and ends as `create` says; events go to `events`. */
+  function timedBuildx(dir: string, events: string[], createMs: number, create: Partial<RunResult> = {}): Runner {
+    const builds = scriptedBuildx(dir, [{ exitCode: 0 }]);
+    return async (bin, args, options) => {
+      if (args[0] !== 'create') return builds.runner(bin, args, options);
+      events.push(`create started ${args.at(-1)}`);
+      await new Promise((resolve) => setTimeout(resolve, createMs));
+      events.push('create done');
+      return { exitCode: 0, tail: [], ...create };
+    };
+  }
+  const absent = { ok: false as const, transient: true, reason: 'ENOENT: no socket', code: 'ENOENT' };
+
+  test('the builder is created while the wait for a late daemon runs, and the build starts once both are done', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const events: string[] = [];
+    let probes = 0;
+    const probe = () => {
+      events.push(`probe ${++probes}`);
+      return Promise.resolve(probes < 5 ? absent : { ok: true as const, workers: 1 });
+    };
+    const outcome = await runBuild(params(dir), { ...deps(dir, timedBuildx(dir, events, 30)), probe });
+    assert.equal(outcome.results.IMAGE_DIGEST, digest);
+    assert.ok(
+      events.indexOf('create started unix:///nowhere.sock') < events.indexOf('probe 2'),
+      `create started with the wait: ${events.join(', ')}`,
+    );
+    assert.ok(
+      events.indexOf('create done') < events.indexOf('probe 5'),
+      `create done while the daemon was still absent: ${events.join(', ')}`,
+    );
+  });
+
+  test('a daemon that never answers wins over a failed buildx create: DAEMON_UNREACHABLE, and the create had ended', async () => {
+    for (const create of [
+      { exitCode: 1, tail: ['ERROR: bad builder'] },
+      { exitCode: 1, tail: [], spawnError: Object.assign(new Error('no buildx'), { code: 'ENOENT' }) },
+    ]) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+      const events: string[] = [];
+      await assert.rejects(
+        runBuild(params(dir, { daemon_timeout: 0.2 }), {
+          ...deps(dir, timedBuildx(dir, events, 300, create)),
+          probe: () => Promise.resolve(absent),
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof StepError);
+          assert.equal(error.code, 'DAEMON_UNREACHABLE');
+          assert.match(error.message, /did not answer within 0\.2 s/);
+          return true;
+        },
+      );
+      assert.deepEqual(events, ['create started unix:///nowhere.sock', 'create done'], 'cleanup waited for the create');
+    }
+  });
+
+  test('a daemon that never answers stops a buildx create still running: the step does not wait for it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    let stopped = false;
+    // Like buildx create against a tcp:// endpoint that accepts and never answers: 20 s, unless stopped.
+    const runner: Runner = (_bin, _args, options) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve({ exitCode: 0, tail: [] }), 20_000);
+        options.signal?.addEventListener('abort', () => {
+          stopped = true;
+          clearTimeout(timer);
+          resolve({ exitCode: 1, tail: [] });
+        });
+      });
+    const started = Date.now();
+    await assert.rejects(
+      runBuild(params(dir, { daemon_timeout: 0.2 }), { ...deps(dir, runner), probe: () => Promise.resolve(absent) }),
+      (error: unknown) => error instanceof StepError && error.code === 'DAEMON_UNREACHABLE',
+    );
+    assert.ok(stopped, 'the create was stopped');
+    assert.ok(Date.now() - started < 5000, `ended ${Date.now() - started} ms after it started`);
+  });
+
+  test('a daemon that answers and a failed buildx create: the create failure, before any build', async () => {
+    const cases = [
+      {
+        create: { exitCode: 1, tail: ['ERROR: bad builder'] },
+        code: 'INTERNAL',
+        message: /buildx create failed \(exit 1\): ERROR: bad builder/,
+      },
+      {
+        create: { exitCode: 1, tail: [], spawnError: Object.assign(new Error('no buildx'), { code: 'ENOENT' }) },
+        code: 'BUILDX_MISSING',
+        message: /cannot start buildx: ENOENT/,
+      },
+    ];
+    for (const { create, code, message } of cases) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+      const events: string[] = [];
+      await assert.rejects(
+        runBuild(params(dir), deps(dir, timedBuildx(dir, events, 10, create))),
+        (error: unknown) => error instanceof StepError && error.code === code && message.test(error.message),
+      );
+      assert.deepEqual(events, ['create started unix:///nowhere.sock', 'create done'], 'no build ran');
+    }
+  });
+
+  test('with a fleet the builder is created after the pick, for the replica picked', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const events: string[] = [];
+    const probe = (endpoint: string) => {
+      events.push(`probe ${endpoint}`);
+      return Promise.resolve({ ok: true as const, workers: 1 });
+    };
+    const outcome = await runBuild(params(dir, { endpoints: ['tcp://10.0.0.1:1234', 'tcp://10.0.0.2:1234'] }), {
+      ...deps(dir, timedBuildx(dir, events, 10)),
+      probe,
+    });
+    const picked = outcome.summary.fleet?.endpoint;
+    assert.ok(picked);
+    assert.deepEqual(events.slice(-3), [`probe ${picked}`, `create started ${picked}`, 'create done']);
+  });
+});

@@ -1,5 +1,6 @@
 // Runs buildx as a child process, streaming its output to our stderr line by line (masked).
 // The one place buildx is spawned.
+import { execa } from 'execa';
 import { masker, type Masker } from '../mask.js';
 import { writeOrWait } from '../output.js';
 import { lineSplitter, type Piece } from './lines.js';
@@ -26,27 +27,10 @@ export type Runner = (bin: string, args: readonly string[], options: RunOptions)
 const TAIL_LINES = 60;
 /** Characters of each line kept in the tail: enough for any error message, bounded for any line. */
 const TAIL_LINE_CHARS = 4096;
-
-/** execa bundled into one file by scripts/bundle-execa.ts, next to this module. */
-export const EXECA_BUNDLE = 'execa.bundle.js';
-
-/**
- * execa, loaded on first use (validate, print-argv and a step that fails on its params never
- * need it): from the one-file bundle the build makes (~40 ms), else from the package (~150 ES
- * modules, ~0.15 s).
- */
-export async function loadExeca(): Promise<{ execa: typeof import('execa').execa; from: 'bundle' | 'package' }> {
-  try {
-    const bundle = (await import(new URL(`./${EXECA_BUNDLE}`, import.meta.url).href)) as typeof import('execa');
-    return { execa: bundle.execa, from: 'bundle' };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    return { execa: (await import('execa')).execa, from: 'package' };
-  }
-}
+/** How long buildx gets to cancel its build after SIGTERM before it is killed. */
+const KILL_AFTER_MS = 5000;
 
 export const runBuildx: Runner = async (bin, args, options) => {
-  const { execa } = await loadExeca();
   const mask = options.mask ?? masker([]);
   const write = options.write ?? writeOrWait(process.stderr);
   const tail: string[] = [];
@@ -74,8 +58,11 @@ export const runBuildx: Runner = async (bin, args, options) => {
       if (tail.length > TAIL_LINES) tail.shift();
     }
   };
-  // buildx runs in a process group of its own, and a stop signals the whole group: a wrapper
-  // script around buildx (or anything it started) cannot outlive the step.
+  // A stop (the signal aborts) is execa's: SIGTERM to buildx, so it cancels its build, and
+  // SIGKILL if it has not exited after KILL_AFTER_MS. What execa does not do: buildx runs in a
+  // process group of its own, and once it exits, whatever is left of the group is killed. A
+  // wrapper script around buildx, or anything it started, cannot outlive the step, nor hold
+  // buildx's stdout (and so the step) open.
   const child = execa(bin, args, {
     env: options.env,
     extendEnv: false,
@@ -83,13 +70,17 @@ export const runBuildx: Runner = async (bin, args, options) => {
     buffer: false,
     reject: false,
     detached: true,
+    cancelSignal: options.signal,
+    forceKillAfterDelay: KILL_AFTER_MS,
   });
-  const stopGroup = stopper(child.pid);
-  // Once buildx exits, what is left of its group goes too: a leftover still holding buildx's
-  // stdout would otherwise keep the pipes (and the step) open.
-  child.once('exit', stopGroup.done);
-  options.signal?.addEventListener('abort', stopGroup.stop, { once: true });
-  if (options.signal?.aborted) stopGroup.stop();
+  const killGroup = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  };
+  child.once('exit', killGroup);
   // stdout and stderr are split separately so their lines never interleave mid-line (only the
   // pieces of a line longer than 64 KiB can have the other stream's lines between them).
   // A masker that keeps state across lines (a helper's hidden output) gets one per stream and run.
@@ -98,8 +89,6 @@ export const runBuildx: Runner = async (bin, args, options) => {
   child.stdout?.on('data', (chunk: Buffer) => show(out.take(chunk)));
   child.stderr?.on('data', (chunk: Buffer) => show(err.take(chunk)));
   const result = await child;
-  options.signal?.removeEventListener('abort', stopGroup.stop);
-  stopGroup.done();
   show(out.end());
   show(err.end());
   await paused;
@@ -107,32 +96,3 @@ export const runBuildx: Runner = async (bin, args, options) => {
   const spawnError = code === 'ENOENT' || code === 'EACCES' ? (result as unknown as NodeJS.ErrnoException) : undefined;
   return { exitCode: result.exitCode ?? (result.failed ? 1 : 0), tail, spawnError };
 };
-
-/** How long buildx gets to cancel its build after SIGTERM before its group is killed. */
-const KILL_AFTER_MS = 5000;
-
-/**
- * `stop`: SIGTERM to the process group `pid` leads, SIGKILL after KILL_AFTER_MS. `done` (once
- * the leader exited): SIGKILL to whatever is left in the group, so nothing it started stays.
- */
-function stopper(pid: number | undefined): { stop: () => void; done: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  const signalGroup = (signal: NodeJS.Signals) => {
-    if (!pid) return;
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // the group is gone already
-    }
-  };
-  return {
-    stop: () => {
-      signalGroup('SIGTERM');
-      timer ??= setTimeout(() => signalGroup('SIGKILL'), KILL_AFTER_MS);
-    },
-    done: () => {
-      clearTimeout(timer);
-      signalGroup('SIGKILL');
-    },
-  };
-}

@@ -1,5 +1,6 @@
 // The params JSON Schema, the single source of truth for parameter names, types and defaults.
-import { readFileSync } from 'node:fs';
+// Imported as a JSON module: the CLI bundle carries it inline, the compiled modules read it from dist/schemas/.
+import shipped from '../../schemas/params.schema.json' with { type: 'json' };
 
 export type JsonSchema = {
   description?: string;
@@ -13,14 +14,9 @@ export type JsonSchema = {
   [keyword: string]: unknown;
 };
 
-const SCHEMA_URL = new URL('../../../schemas/params.schema.json', import.meta.url);
-
-let cached: JsonSchema | undefined;
-
-/** The params schema as shipped in `schemas/`, read once. */
+/** The params schema as shipped in `schemas/`. */
 export function paramsSchema(): JsonSchema {
-  cached ??= JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as JsonSchema;
-  return cached;
+  return shipped;
 }
 
 /** Follows a local `#/$defs/...` reference, or returns the schema itself. */

@@ -1,60 +1,27 @@
 // Validates merged params against the schema and explains each problem by parameter name.
-import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type { ErrorObject, Options, ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { StepError } from '../errors.js';
+import { compileSchema } from './compile.js';
 import type { MergedParams } from './layers.js';
 import { closestName, envVarName, flagName } from './names.js';
 import { paramKeys, type JsonSchema } from './schema.js';
 import { article, kindOf, printableKey, textProblems, truncate } from './text.js';
 
-/** Ajv's options, the same for the validator generated at build time and one compiled at run time. */
-export const AJV_OPTIONS = { allErrors: true, strict: true, verbose: true } as const satisfies Options;
+const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
-/** The file `scripts/gen-validator.ts` writes next to this module: ajv's standalone code for the shipped schema. */
-export const PRECOMPILED_FILE = 'params-validator.generated.cjs';
-
-/** Identifies a schema's content; the generated validator carries the one it was made from. */
-export const schemaHash = (schema: JsonSchema): string =>
-  createHash('sha256').update(JSON.stringify(schema)).digest('hex');
-
-const require = createRequire(import.meta.url);
-const compiled = new WeakMap<JsonSchema, { validate: ValidateFunction; source: 'precompiled' | 'runtime' }>();
-
-/**
- * The validator for `schema`: the one generated at build time when it was made from this very
- * schema (compiling the schema at run time costs ~0.1 s of every step), else compiled now.
- */
-function compile(schema: JsonSchema): { validate: ValidateFunction; source: 'precompiled' | 'runtime' } {
-  let entry = compiled.get(schema);
-  if (!entry) {
-    const precompiled = loadPrecompiled();
-    if (precompiled && precompiled.schemaHash === schemaHash(schema)) {
-      entry = { validate: precompiled, source: 'precompiled' };
-    } else {
-      const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
-      entry = { validate: new Ajv2020(AJV_OPTIONS).compile(schema), source: 'runtime' };
-    }
-    compiled.set(schema, entry);
+/** The validator for `schema`, compiled once per schema object. */
+function compile(schema: JsonSchema): ValidateFunction {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = compileSchema(schema);
+    compiled.set(schema, validate);
   }
-  return entry;
+  return validate;
 }
-
-function loadPrecompiled(): (ValidateFunction & { schemaHash?: string }) | undefined {
-  try {
-    return require(`./${PRECOMPILED_FILE}`) as ValidateFunction & { schemaHash?: string };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
-    throw error;
-  }
-}
-
-/** Whether `schema` is checked by the build-time validator or one compiled at run time (for tests and the benchmark). */
-export const validatorSource = (schema: JsonSchema): 'precompiled' | 'runtime' => compile(schema).source;
 
 /** Returns the params unchanged when valid; otherwise throws PARAMS_INVALID listing every problem. */
 export function validateParams<T>(merged: MergedParams, schema: JsonSchema): T {
-  const { validate } = compile(schema);
+  const validate = compile(schema);
   const valid = validate(merged.values);
   const problems = [
     ...(valid ? [] : (validate.errors ?? []).map((error) => explain(error, merged, schema))),

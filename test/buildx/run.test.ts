@@ -2,12 +2,12 @@
 // long its lines are, a stop reaches buildx's whole process group, and nothing buildx started
 // outlives it.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EXECA_BUNDLE, loadExeca, runBuildx } from '../../src/buildx/run.js';
+import { runBuildx } from '../../src/buildx/run.js';
 import { masker } from '../../src/mask.js';
 
 const script = (body: string) => {
@@ -54,6 +54,26 @@ describe('runBuildx', () => {
     assert.ok(Date.now() - started < 4000, `stopped after ${Date.now() - started} ms, not after the 30 s sleep`);
     assert.notEqual(result.exitCode, 0);
     assert.ok(await goneSoon(child), 'the child under the wrapper is gone');
+  });
+
+  test('a buildx that ignores SIGTERM is killed 5 s after the stop', async () => {
+    const bin = script(`trap '' TERM\necho ready\nwhile :; do sleep 0.2; done`);
+    const controller = new AbortController();
+    let stopped = 0;
+    const result = await runBuildx(bin, [], {
+      env: { PATH: process.env.PATH },
+      signal: controller.signal,
+      write: () => {},
+      onLine: (line) => {
+        if (line !== 'ready') return;
+        stopped = Date.now();
+        controller.abort();
+      },
+    });
+    const took = Date.now() - stopped;
+    assert.ok(stopped > 0, 'it started');
+    assert.notEqual(result.exitCode, 0);
+    assert.ok(took >= 4500 && took < 9000, `killed ${took} ms after the stop`);
   });
 
   // A leftover that still holds buildx's stdout would keep the pipes (and the step) open for its 30 s.
@@ -177,14 +197,6 @@ test('while the output is not taken (write returned a promise), buildx is not re
 });
 
 describe('runBuildx with a real child process', () => {
-  test('execa comes from the one-file bundle the build made', async () => {
-    assert.ok(
-      existsSync(new URL(`../../src/buildx/${EXECA_BUNDLE}`, import.meta.url)),
-      'npm run build writes the bundle',
-    );
-    assert.equal((await loadExeca()).from, 'bundle');
-  });
-
   test('streams both outputs line by line (masked), keeps the tail, and returns the exit code', async () => {
     const shown: string[] = [];
     const lines: string[] = [];

@@ -5,14 +5,14 @@
 // assembled fails the suite with the reason.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startBed, tempDir, type Bed } from '../bed/index.js';
 import { imageManifests, layoutIndex } from '../bed/oci.js';
 import { tail } from '../bed/process.js';
 import type { Buildkitd } from '../bed/buildkitd.js';
-import { REPO, readResults, writeContext } from '../helpers.js';
+import { CLI, REPO, readResults, writeContext } from '../helpers.js';
 import { dockerfileArg, fetchBaseFiles, hostCaCerts, placeFile, pushNodeBase, type BaseFiles } from './bases.js';
 import { execOk } from './exec.js';
 import {
@@ -201,35 +201,26 @@ describe('the step image', () => {
       say(`layers (MiB): ${manifest.layers.map((layer) => mib(layer.size).replace(' MiB', '')).join(' + ')}`);
       assert.equal(config.os, 'linux');
       assert.equal(config.config.User, `${STEP_UID}:${STEP_GID}`, 'the user the Tasks run the step as');
-      assert.deepEqual(config.config.Entrypoint, ['node', '/app/dist/src/main.js']);
+      assert.deepEqual(config.config.Entrypoint, ['node', '/app/buildkit-step.mjs']);
       assert.ok(config.config.Env?.includes('TMPDIR=/tmp'), `env: ${JSON.stringify(config.config.Env)}`);
       assert.equal(config.config.Labels?.['org.opencontainers.image.title'], 'buildkit-step');
       assert.equal(config.config.Labels?.['io.github.buildkit-step.buildx.version'], pinnedVersion('BUILDX_VERSION'));
     }));
 
-  test('its files: the bed buildx, the compiled CLI, the schema, production dependencies only', () =>
+  test('its files: the bed buildx, and of the CLI only its one-file bundle', () =>
     check(() => {
       const buildx = path.join(rootfs, 'usr', 'local', 'bin', 'buildx');
       assert.equal(sha256(buildx), sha256(bed!.tools.buildx), 'buildx is the injected binary');
       assert.ok(statSync(buildx).mode & 0o001, 'buildx is executable by others');
-      const generated = ['app/dist/src/params/params-validator.generated.cjs', 'app/dist/src/buildx/execa.bundle.js']; // by npm run build
-      for (const file of [
-        'app/dist/src/main.js',
-        'app/dist/src/params/schema.js',
-        ...generated,
-        'app/schemas/params.schema.json',
-        'app/package.json',
-        'app/node_modules/yargs/package.json',
-      ]) {
-        assert.ok(existsSync(path.join(rootfs, file)), `${file} is in the image`);
-      }
-      assert.ok(!existsSync(path.join(rootfs, 'app', 'node_modules', 'typescript')), 'no dev dependencies');
-      assert.ok(
-        !existsSync(path.join(rootfs, 'app', 'node_modules', 'esbuild')),
-        'no esbuild (it only bundles execa at build time)',
+      const bundle = path.join(rootfs, 'app', 'buildkit-step.mjs');
+      assert.equal(sha256(bundle), sha256(CLI), 'the bundle is what `npm run build` makes here');
+      assert.ok(statSync(bundle).mode & 0o001, 'the bundle is executable by others');
+      assert.equal(readlinkSync(path.join(rootfs, 'usr', 'local', 'bin', 'buildkit-step')), '/app/buildkit-step.mjs');
+      assert.deepEqual(
+        readdirSync(path.join(rootfs, 'app')),
+        ['buildkit-step.mjs'],
+        'no node_modules, sources or tests',
       );
-      assert.ok(!existsSync(path.join(rootfs, 'app', 'dist', 'test')), 'no compiled tests');
-      assert.ok(!existsSync(path.join(rootfs, 'app', 'src')), 'no TypeScript sources');
     }));
 
   test(

@@ -165,7 +165,7 @@ async function direct(command: string, kase: Case, doc: Doc): Promise<Outcome> {
   }
 }
 
-/** The same through `node dist/src/main.js`. */
+/** The same through the bundled CLI. */
 async function viaBinary(command: string, kase: Case, doc: Doc): Promise<Outcome> {
   const dir = freshDir();
   const fake = fakeBuildx(path.join(dir, 'fake'));
