@@ -58,11 +58,14 @@ export const runBuildx: Runner = async (bin, args, options) => {
       if (tail.length > TAIL_LINES) tail.shift();
     }
   };
-  // A stop (the signal aborts) is execa's: SIGTERM to buildx, so it cancels its build, and
-  // SIGKILL if it has not exited after KILL_AFTER_MS. What execa does not do: buildx runs in a
-  // process group of its own, and once it exits, whatever is left of the group is killed. A
-  // wrapper script around buildx, or anything it started, cannot outlive the step, nor hold
-  // buildx's stdout (and so the step) open.
+  // buildx runs in a process group of its own, and a stop signals the whole group: SIGTERM, so
+  // buildx cancels its build, then SIGKILL if it has not exited after KILL_AFTER_MS. Once buildx
+  // exits, whatever is left of the group is killed: a wrapper script around buildx, or anything it
+  // started, cannot outlive the step, nor hold buildx's stdout (and so the step) open.
+  // Not execa's cancelSignal/forceKillAfterDelay: they signal through ChildProcess.kill, and a
+  // stop that lands after libuv has reaped buildx but before Node emits its exit sends the signal
+  // to pid 0, which is the step's own process group (seen on Node 20.20 with strace, when a failed
+  // daemon wait stopped a `buildx create` just as it ended). The pid kept here is never 0.
   const child = execa(bin, args, {
     env: options.env,
     extendEnv: false,
@@ -70,17 +73,11 @@ export const runBuildx: Runner = async (bin, args, options) => {
     buffer: false,
     reject: false,
     detached: true,
-    cancelSignal: options.signal,
-    forceKillAfterDelay: KILL_AFTER_MS,
   });
-  const killGroup = () => {
-    try {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // the group is gone already
-    }
-  };
-  child.once('exit', killGroup);
+  const group = groupStopper(child.pid);
+  child.once('exit', group.done);
+  options.signal?.addEventListener('abort', group.stop, { once: true });
+  if (options.signal?.aborted) group.stop();
   // stdout and stderr are split separately so their lines never interleave mid-line (only the
   // pieces of a line longer than 64 KiB can have the other stream's lines between them).
   // A masker that keeps state across lines (a helper's hidden output) gets one per stream and run.
@@ -89,6 +86,8 @@ export const runBuildx: Runner = async (bin, args, options) => {
   child.stdout?.on('data', (chunk: Buffer) => show(out.take(chunk)));
   child.stderr?.on('data', (chunk: Buffer) => show(err.take(chunk)));
   const result = await child;
+  options.signal?.removeEventListener('abort', group.stop);
+  group.done();
   show(out.end());
   show(err.end());
   await paused;
@@ -96,3 +95,29 @@ export const runBuildx: Runner = async (bin, args, options) => {
   const spawnError = code === 'ENOENT' || code === 'EACCES' ? (result as unknown as NodeJS.ErrnoException) : undefined;
   return { exitCode: result.exitCode ?? (result.failed ? 1 : 0), tail, spawnError };
 };
+
+/**
+ * `stop`: SIGTERM to the process group `pid` leads, SIGKILL after KILL_AFTER_MS. `done` (once
+ * the leader exited): SIGKILL to whatever is left in the group, so nothing it started stays.
+ */
+function groupStopper(pid: number | undefined): { stop: () => void; done: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    if (!pid) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  return {
+    stop: () => {
+      signalGroup('SIGTERM');
+      timer ??= setTimeout(() => signalGroup('SIGKILL'), KILL_AFTER_MS);
+    },
+    done: () => {
+      clearTimeout(timer);
+      signalGroup('SIGKILL');
+    },
+  };
+}
