@@ -7,34 +7,12 @@ import { test } from 'node:test';
 import { resolveConfig, type Params } from '../src/config.js';
 import { StepError } from '../src/errors.js';
 import { materialize, sshIdOf } from '../src/inputs.js';
+import { withDefaults } from './params/fixture.js';
 
 /** The config of a minimal local build in `dir` (its cwd and temp dir), plus `extra` params. */
 const configIn = (dir: string, extra: Partial<Params>) =>
   resolveConfig(
-    {
-      image: 'a/b',
-      tags: ['1'],
-      context: '.',
-      dockerfile: 'Dockerfile',
-      endpoint: 'unix:///s',
-      daemon_timeout: 1,
-      push: false,
-      oci_tar: false,
-      sbom: false,
-      no_cache: false,
-      pull: false,
-      cache_export_fatal: false,
-      retries: 0,
-      results_max_bytes: 4096,
-      cache_key: 'buildcache',
-      cache_write: true,
-      cache_mode: 'max',
-      force_compression: false,
-      check: false,
-      check_fail_on_warnings: false,
-      endpoint_wait: 3,
-      ...extra,
-    },
+    withDefaults({ image: 'a/b', tags: ['1'], endpoint: 'unix:///s', daemon_timeout: 1, retries: 0, ...extra }),
     { cwd: dir, tmpDir: dir },
   );
 

@@ -1,36 +1,19 @@
 // Result values, and their size as Tekton counts it.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { resolveConfig, type Params } from '../src/config.js';
+import { resolveConfig } from '../src/config.js';
 import { StepError } from '../src/errors.js';
 import { RESULTS, RESULT_NAMES, type ResultWhen } from '../src/result-names.js';
+import { withDefaults } from './params/fixture.js';
 import { checkResultsSize, failureResults, successResults, tektonSize } from '../src/results.js';
 
 const digest = `sha256:${'b'.repeat(64)}`;
-const params = {
+const params = withDefaults({
   image: 'r.example.com/team/app',
   tags: ['v1', 'latest'],
-  context: '.',
-  dockerfile: 'Dockerfile',
-  endpoint: 'unix:///s',
-  daemon_timeout: 1,
   push: true,
-  oci_tar: false,
   provenance: 'min',
-  sbom: false,
-  no_cache: false,
-  pull: false,
-  cache_export_fatal: false,
-  retries: 0,
-  results_max_bytes: 4096,
-  cache_key: 'buildcache',
-  cache_write: true,
-  cache_mode: 'max',
-  force_compression: false,
-  check: false,
-  check_fail_on_warnings: false,
-  endpoint_wait: 3,
-} satisfies Params;
+});
 
 describe('successResults', () => {
   test('a push: every Chains name', () => {

@@ -9,35 +9,22 @@ import type { Params } from '../src/config.js';
 import type { ProbeResult } from '../src/daemon/probe.js';
 import { StepError } from '../src/errors.js';
 import { runBuild } from '../src/step.js';
+import { withDefaults } from './params/fixture.js';
 
 const digest = `sha256:${'c'.repeat(64)}`;
 const attemptsOf = (error: unknown) => (error as { attempts?: unknown }).attempts;
-const params = (dir: string, extra: Partial<Params> = {}): Params => ({
-  image: 'r.example.com/a/b',
-  tags: ['1'],
-  context: dir,
-  dockerfile: 'Dockerfile',
-  endpoint: 'unix:///nowhere.sock',
-  daemon_timeout: 1,
-  push: true,
-  oci_tar: false,
-  sbom: false,
-  no_cache: false,
-  pull: false,
-  cache_export_fatal: false,
-  retries: 2,
-  results_max_bytes: 4096,
-  cache_key: 'buildcache',
-  cache_write: true,
-  cache_mode: 'max',
-  force_compression: false,
-  check: false,
-  check_fail_on_warnings: false,
-  endpoint_wait: 3,
-  metadata_file: path.join(dir, 'metadata.json'),
-  secrets: [{ key: 's', value: 'v' }],
-  ...extra,
-});
+const params = (dir: string, extra: Partial<Params> = {}): Params =>
+  withDefaults({
+    image: 'r.example.com/a/b',
+    tags: ['1'],
+    context: dir,
+    endpoint: 'unix:///nowhere.sock',
+    daemon_timeout: 1,
+    push: true,
+    metadata_file: path.join(dir, 'metadata.json'),
+    secrets: [{ key: 's', value: 'v' }],
+    ...extra,
+  });
 
 /** A buildx stand-in: `create` succeeds; each `build` takes the next scripted outcome. */
 function scriptedBuildx(dir: string, builds: Array<Partial<RunResult> & { lines?: string[] }>) {

@@ -13,31 +13,9 @@ import {
 import { resolveConfig, type Params } from '../../src/config.js';
 import { StepError } from '../../src/errors.js';
 import { rankEndpoints } from '../../src/fleet/route.js';
+import { withDefaults } from '../params/fixture.js';
 
-const base: Params = {
-  image: 'registry.example.com/team/app',
-  tags: ['v1'],
-  context: '.',
-  dockerfile: 'Dockerfile',
-  endpoint: 'unix:///run/buildkit/buildkitd.sock',
-  daemon_timeout: 120,
-  push: false,
-  oci_tar: false,
-  provenance: 'min',
-  sbom: false,
-  no_cache: false,
-  pull: false,
-  cache_export_fatal: false,
-  cache_key: 'buildcache',
-  cache_write: true,
-  cache_mode: 'max',
-  retries: 2,
-  results_max_bytes: 4096,
-  force_compression: false,
-  check: false,
-  check_fail_on_warnings: false,
-  endpoint_wait: 3,
-};
+const base: Params = withDefaults({ image: 'registry.example.com/team/app', tags: ['v1'], provenance: 'min' });
 const place = { cwd: '/workspace/source', tmpDir: '/tmp' };
 const plain: BuildInputs = { buildArgs: [], secrets: [], ssh: [], progress: 'plain' };
 const head = ['build', '--builder', 'buildkit-step', '--progress', 'plain'];
