@@ -113,10 +113,11 @@ RUN --mount=type=cache,target=/root/.npm \
  && npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY schemas ./schemas
-COPY scripts/bundle.ts ./scripts/
+COPY scripts/bundle.ts scripts/schema-type.mjs ./scripts/
 COPY src ./src
 # tsconfig also includes test/ and scripts/, which .dockerignore keeps out: only src/ and the
-# bundle script compile. `npm run build` type-checks, then bundles the CLI with its dependencies
+# bundle script compile. `npm run build` writes the params type from the schema
+# (scripts/schema-type.mjs), type-checks, then bundles the CLI with its dependencies
 # and the params schema into one file (scripts/bundle.ts, esbuild): the only file the runtime
 # takes from here, so no node_modules ships.
 RUN npm run build \

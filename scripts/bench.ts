@@ -133,11 +133,19 @@ const runStep = (env: NodeJS.ProcessEnv, options: { onStderr?: (text: string) =>
  * The step at git ref `ref`, built once (git archive, npm ci, npm run build) into a cache dir
  * under $TMPDIR named by the commit: the path of its CLI, as its package.json `bin` names it.
  */
-function baselineCli(ref: string): { cli: string; commit: string } {
-  const commit = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], {
-    cwd: REPO,
-    encoding: 'utf8',
-  }).trim();
+function baselineCli(ref: string): { cli: string; commit: string } | undefined {
+  let commit: string;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], {
+      cwd: REPO,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    // A shallow clone, or a ref this checkout does not have: the bench runs without the baseline.
+    progress(`BENCH_BASELINE ${ref} is not in this checkout (a shallow clone?): no baseline step in section 1`);
+    return undefined;
+  }
   const dir = path.join(os.tmpdir(), 'buildkit-step-bench', `baseline-${commit}`);
   const ready = path.join(dir, '.bench-ready');
   if (!existsSync(ready)) {

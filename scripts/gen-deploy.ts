@@ -3,8 +3,8 @@
 // the script that makes its certificates. One source for every name, port and path, so the
 // manifests, the certificates' DNS names and the step's `endpoints` cannot disagree.
 //
-//   npx tsc -p tsconfig.json && node dist/scripts/gen-deploy.js           # write the files (npm run gen-tasks does)
-//   npx tsc -p tsconfig.json && node dist/scripts/gen-deploy.js --check   # exit 1 listing drifted files
+//   npm run gen-tasks         # write the files (after gen-tasks)
+//   npm run gen-tasks:check   # exit 1 listing drifted files
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

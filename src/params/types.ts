@@ -1,5 +1,5 @@
 // The params' types, derived from schemas/params.schema.json: the schema is the one place a param
-// is declared. `npm run schema-type` (run by `build` and `gen-tasks` before tsc) copies the schema
+// is declared. `npm run schema-type` (run before every tsc and ESLint run: build, typecheck, lint, gen-tasks) copies the schema
 // into the type ParamsSchema; the types below read it the way ajv does, for the keywords the
 // schema uses. A keyword they do not know makes the value `never`, which fails the type check.
 import type { ParamsSchema } from './schema.generated.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startBed } from '../bed/index.js';
 import { tail } from '../bed/process.js';
 import { REPO } from '../helpers.js';
-import { dockerfileArg, fetchBaseFiles, hostCaCerts, placeFile, pushNodeBase } from '../image/bases.js';
+import { fetchBaseFiles, placeFile, pushNodeBase, stepImageBuildArgs } from '../image/bases.js';
 import { execOk } from '../image/exec.js';
 
 export async function buildStepImage(dir: string, archive: string, name: string): Promise<void> {
@@ -40,26 +40,15 @@ export async function buildStepImage(dir: string, archive: string, name: string)
       timeoutMs: 20 * 60_000,
     });
     const credHelpersBin = tail(log('cred-helpers'), 1).trim();
-    const caCerts = hostCaCerts();
     await execOk(
       tools.buildx,
-      [
-        'build',
-        '--builder',
-        'cluster-step',
-        '--progress',
-        'plain',
-        '--build-context',
-        `${dockerfileArg('NODE_IMAGE')}=docker-image://${nodeBase}`,
-        '--build-context',
-        `buildx-bin=${buildxBin}`,
-        '--build-context',
-        `cred-helpers-bin=${credHelpersBin}`,
-        ...(caCerts ? ['--secret', `id=ca-certs,src=${caCerts}`] : []),
-        '--output',
-        `type=oci,dest=${archive},name=${name}`,
-        REPO,
-      ],
+      stepImageBuildArgs({
+        builder: 'cluster-step',
+        nodeBase,
+        buildxBin,
+        credHelpersBin,
+        output: `type=oci,dest=${archive},name=${name}`,
+      }),
       { logFile: log('buildx'), env, timeoutMs: 15 * 60_000 },
     );
     failed = false;

@@ -128,3 +128,38 @@ export function hostCaCerts(): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * `buildx build` of the repository's Dockerfile, offline: the Dockerfile's own Node base reference
+ * (exactly: proves its default is what gets replaced) is served by `nodeBase`, the buildx and
+ * credential-helper Go stages by host-built binaries, and npm and go trust the host's CA bundle.
+ * `output` and the flags in `extra` are the caller's.
+ */
+export function stepImageBuildArgs(build: {
+  builder: string;
+  nodeBase: string;
+  buildxBin: string;
+  credHelpersBin: string;
+  output: string;
+  extra?: string[];
+}): string[] {
+  const caCerts = hostCaCerts();
+  return [
+    'build',
+    '--builder',
+    build.builder,
+    '--progress',
+    'plain',
+    '--build-context',
+    `${dockerfileArg('NODE_IMAGE')}=docker-image://${build.nodeBase}`,
+    '--build-context',
+    `buildx-bin=${build.buildxBin}`,
+    '--build-context',
+    `cred-helpers-bin=${build.credHelpersBin}`,
+    ...(caCerts ? ['--secret', `id=ca-certs,src=${caCerts}`] : []),
+    '--output',
+    build.output,
+    ...(build.extra ?? []),
+    REPO,
+  ];
+}

@@ -13,7 +13,15 @@ import { imageManifests, layoutIndex } from '../bed/oci.js';
 import { tail } from '../bed/process.js';
 import type { Buildkitd } from '../bed/buildkitd.js';
 import { CLI, REPO, readResults, writeContext } from '../helpers.js';
-import { dockerfileArg, fetchBaseFiles, hostCaCerts, placeFile, pushNodeBase, type BaseFiles } from './bases.js';
+import {
+  dockerfileArg,
+  fetchBaseFiles,
+  hostCaCerts,
+  placeFile,
+  pushNodeBase,
+  stepImageBuildArgs,
+  type BaseFiles,
+} from './bases.js';
 import { execOk } from './exec.js';
 import {
   imageSize,
@@ -116,26 +124,14 @@ before(
       await timed('step image built (buildx build of ./Dockerfile)', () =>
         execOk(
           tools.buildx,
-          [
-            'build',
-            '--builder',
-            'image-test',
-            '--progress',
-            'plain',
-            // The Dockerfile's own FROM reference, exactly: proves its defaults are what gets replaced.
-            '--build-context',
-            `${dockerfileArg('NODE_IMAGE')}=docker-image://${nodeBase}`,
-            '--build-context',
-            `buildx-bin=${buildxBin}`,
-            '--build-context',
-            `cred-helpers-bin=${credHelpersBin}`,
-            ...(caCerts ? ['--secret', `id=ca-certs,src=${caCerts}`] : []),
-            '--output',
-            `type=oci,dest=${layout},tar=false`,
-            '--metadata-file',
-            path.join(work, 'image-metadata.json'),
-            REPO,
-          ],
+          stepImageBuildArgs({
+            builder: 'image-test',
+            nodeBase,
+            buildxBin,
+            credHelpersBin,
+            output: `type=oci,dest=${layout},tar=false`,
+            extra: ['--metadata-file', path.join(work, 'image-metadata.json')],
+          }),
           { logFile: log('buildx'), env: buildxEnv, timeoutMs: 15 * 60_000 },
         ),
       );
