@@ -18,6 +18,7 @@ import { findTools, type Tools } from '../bed/tools.js';
 import YAML from 'yaml';
 import { probeDaemon } from '../../src/daemon/probe.js';
 import { startDaemon, waitUntil, type Daemon } from '../bed/process.js';
+import { FILES } from '../../scripts/gen-tasks.js';
 import { REPO, runCli, writeContext, type CliRun } from '../helpers.js';
 
 type TaskYaml = {
@@ -289,9 +290,7 @@ describe('registries on non-loopback addresses', () => {
   test("the shipped Task's sidecar launcher configures a real buildkitd from the same params as the step", async () => {
     // The sidecar exactly as tasks/ ships it (command, args, env), with the image's entrypoint and
     // the pod's paths swapped for the bed's buildkitd and dirs, and Tekton's $(params.X) filled in.
-    const task = YAML.parse(
-      readFileSync(path.join(REPO, 'tasks', 'buildkit-build', '0.1', 'buildkit-build.yaml'), 'utf8'),
-    ) as TaskYaml;
+    const task = YAML.parse(readFileSync(path.join(REPO, FILES.task), 'utf8')) as TaskYaml;
     const sidecar = task.spec.sidecars.find((container) => container.name === 'buildkitd')!;
     const [shell, dashC, script, name] = sidecar.command ?? [];
     assert.deepEqual([shell, dashC, name], ['sh', '-c', 'buildkitd-launcher'], 'the sidecar runs the launcher');
