@@ -173,18 +173,19 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
     );
   });
 
-  test('Argo: a Workflow using the WorkflowTemplate through workflowTemplateRef builds and pushes', async () => {
-    const ns = await argoNamespace('argo-wtref');
+  /** A Workflow that is only a `workflowTemplateRef` to a shipped template: it builds and pushes, and its digest is the registry's. */
+  const argoTemplateRun = async (name: string, template: string, ref: { name: string; clusterScope?: boolean }) => {
+    const ns = await argoNamespace(name, template);
     const workflow = {
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'Workflow',
-      metadata: { generateName: 'wtref-' },
+      metadata: { generateName: `${name}-` },
       spec: {
         serviceAccountName: 'bks-workflow',
-        workflowTemplateRef: { name: 'buildkit-build' },
+        workflowTemplateRef: ref,
         arguments: {
           parameters: [
-            { name: 'IMAGE', value: `${registry}/argo-wtref/app` },
+            { name: 'IMAGE', value: `${registry}/${name}/app` },
             { name: 'TAGS', value: '["v1"]' },
             { name: 'PUSH', value: 'true' },
           ],
@@ -192,14 +193,23 @@ describe('the shipped files in a real cluster', { concurrency: 4 }, () => {
         podSpecPatch: SOURCE_PATCH,
       },
     };
-    const run = await timed('scenario argo-wtref', () => runWorkflow(ns, workflow));
+    const run = await timed(`scenario ${name}`, () => runWorkflow(ns, workflow));
     const build = nodeOutputs(run, 'build');
     await expect(ns, run, () => {
       assert.equal(run.status?.phase, 'Succeeded', `Workflow Succeeded (${run.status?.message ?? ''})`);
-      assert.equal(build.IMAGE_URL, `${registry}/argo-wtref/app:v1`);
+      assert.equal(build.IMAGE_URL, `${registry}/${name}/app:v1`);
     });
-    assert.equal(await registryDigest(cluster!.pki.ca, registry, 'argo-wtref/app', 'v1'), build.IMAGE_DIGEST);
-  });
+    assert.equal(await registryDigest(cluster!.pki.ca, registry, `${name}/app`, 'v1'), build.IMAGE_DIGEST);
+  };
+
+  test('Argo: a Workflow using the WorkflowTemplate through workflowTemplateRef builds and pushes', () =>
+    argoTemplateRun('argo-wtref', SHIPPED.workflowTemplate, { name: 'buildkit-build' }));
+
+  test('Argo: the rootless WorkflowTemplate (rootless buildkitd sidecar) builds and pushes', () =>
+    argoTemplateRun('argo-rootless', SHIPPED.workflowTemplateRootless, { name: 'buildkit-build-rootless' }));
+
+  test('Argo: the ClusterWorkflowTemplate, referenced with clusterScope from a namespace, builds and pushes', () =>
+    argoTemplateRun('argo-cluster', SHIPPED.clusterWorkflowTemplate, { name: 'buildkit-build', clusterScope: true }));
 
   test('Argo: the README usage (templateRef step); the digest reaches the next step through outputs.parameters and the kubelet runs the image by digest', async () => {
     const ns = await argoNamespace('argo-chain');
@@ -685,9 +695,10 @@ function nodeOutputs(run: Workflow, displayName: string): Record<string, string>
   );
 }
 
-async function argoNamespace(name: string): Promise<string> {
+/** A namespace for an Argo scenario: the source, the shipped `template` applied, and the workflow's service account. */
+async function argoNamespace(name: string, template = SHIPPED.workflowTemplate): Promise<string> {
   const ns = await scenarioNamespace(cluster!, name, source(name));
-  await cluster!.kube.apply(shipped(SHIPPED.workflowTemplate), ns);
+  await cluster!.kube.apply(shipped(template), ns);
   // What Argo's docs give a workflow's service account: report results and outputs.
   const rbac = [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bks-workflow', namespace: ns } },

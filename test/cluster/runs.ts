@@ -16,6 +16,8 @@ export const SHIPPED = {
   stepAction: path.join(REPO, FILES.stepAction),
   sample: path.join(REPO, FILES.sample),
   workflowTemplate: path.join(REPO, FILES.argo),
+  workflowTemplateRootless: path.join(REPO, FILES.argoRootless),
+  clusterWorkflowTemplate: path.join(REPO, FILES.argoCluster),
 };
 
 export const shipped = (file: string): string => readFileSync(file, 'utf8');
