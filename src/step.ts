@@ -277,7 +277,7 @@ async function buildWithRetries(
     if (run.exitCode === 0) {
       const facts = inParamOrder(progress.facts(), config.cacheRefs.from);
       if (facts.cacheFound.length + facts.cacheMissing.length > 0 || facts.cacheExported)
-        deps.log(cacheLine(facts, config));
+        deps.log(cacheLine(facts, config, argv.includes('--cache-to')));
       if (facts.cacheExportError) {
         deps.log(
           `warning: the cache export failed, the image was built anyway (set cache_export_fatal to fail instead): ${facts.cacheExportError}`,
@@ -316,14 +316,20 @@ function inParamOrder(facts: ProgressFacts, order: readonly string[]): ProgressF
   return { ...facts, cacheFound: sort(facts.cacheFound), cacheMissing: sort(facts.cacheMissing) };
 }
 
-/** One log line on what the cache did: refs found and missing, and where it was written. */
-function cacheLine(facts: ProgressFacts, config: BuildConfig): string {
+/**
+ * One log line on what the cache did: refs found and missing, and where it was written.
+ * `exports`: whether this build was asked to export the cache (the local export never is; the
+ * image build after it writes the cache).
+ */
+function cacheLine(facts: ProgressFacts, config: BuildConfig, exports: boolean): string {
   const list = (refs: string[]) => (refs.length === 0 ? 'none' : refs.join(', '));
   const written = facts.cacheExported
     ? `exported${config.cacheRefs.to ? ` to ${config.cacheRefs.to}` : ''}`
     : config.cacheTo.length === 0
       ? 'not exported (cache_write is false or nothing to write to)'
-      : 'not exported';
+      : exports
+        ? 'not exported'
+        : 'not exported by this build (the image build writes it)';
   return `cache: found ${list(facts.cacheFound)}; missing ${list(facts.cacheMissing)}; ${written}`;
 }
 

@@ -250,6 +250,29 @@ describe('local export next to the image', () => {
     });
   });
 
+  test("with a registry cache, the export build's log line says the image build writes the cache, and it does", async () => {
+    const host = suite.bed.registry.host;
+    const run = await suite.step(
+      'export-cache',
+      { Dockerfile: `${dockerfile(0)}\nRUN echo export-cache > /app/marker` },
+      {
+        image: `${host}/e2e/export-cache`,
+        tags: ['1'],
+        push: true,
+        cache_repo: `${host}/e2e/export-cache-cache`,
+        local_export_dir: path.join(work, 'export-cache', 'out'),
+        local_export_target: 'reports',
+      },
+    );
+    const cacheLines = run.stderr.split('\n').filter((line) => line.startsWith('buildkit-step: cache: '));
+    check(() => {
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.equal(cacheLines.length, 2, cacheLines.join('\n'));
+      assert.match(cacheLines[0]!, /; not exported by this build \(the image build writes it\)$/);
+      assert.match(cacheLines[1]!, new RegExp(`; exported to ${host}/e2e/export-cache-cache:buildcache$`));
+    });
+  });
+
   test('a failing export stage stops the step before the image is pushed', async () => {
     const host = suite.bed.registry.host;
     const run = await suite.step(
