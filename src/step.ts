@@ -145,26 +145,20 @@ async function runBuildOnce(params: Params, deps: StepDeps & Attempts): Promise<
           })
         : undefined;
     const config: BuildConfig = picked ? { ...resolved, endpoint: picked.endpoint } : resolved;
-    const waitForIt = () =>
+    const waitFor = (endpoint: string) =>
       waitForDaemon({
-        endpoint: config.endpoint,
+        endpoint,
         tls,
         timeoutMs: config.daemonTimeoutMs,
         probe: deps.probe,
         log: deps.log,
         signal: deps.signal,
       });
+    const waitForIt = () => waitFor(config.endpoint);
     const waited = picked ?? (await waitForIt());
     // A node per platform: every one of them must answer too.
     for (const node of config.platformEndpoints.filter((entry) => entry.endpoint !== config.endpoint)) {
-      await waitForDaemon({
-        endpoint: node.endpoint,
-        tls,
-        timeoutMs: config.daemonTimeoutMs,
-        probe: deps.probe,
-        log: deps.log,
-        signal: deps.signal,
-      });
+      await waitFor(node.endpoint);
     }
     const daemonWaitMs = Date.now() - waitStarted;
     deps.log(

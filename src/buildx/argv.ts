@@ -13,17 +13,7 @@ export type TlsFiles = { ca: string; cert: string; key: string };
 
 /** `buildx create` for the remote driver; `--node` makes a second run in the same pod replace the node. */
 export function createBuilderArgv(config: Pick<BuildConfig, 'endpoint' | 'tlsServerName'>, tls?: TlsFiles): string[] {
-  return [
-    'create',
-    '--name',
-    BUILDER_NAME,
-    '--node',
-    `${BUILDER_NAME}0`,
-    '--driver',
-    'remote',
-    ...driverOpts(config, tls),
-    config.endpoint,
-  ];
+  return createNodeArgv({ endpoint: config.endpoint }, 0, config, tls);
 }
 
 /**
@@ -36,7 +26,17 @@ export function createNodesArgv(
   tls?: TlsFiles,
 ): string[][] {
   if (config.platformEndpoints.length === 0) return [createBuilderArgv(config, tls)];
-  return config.platformEndpoints.map(({ platform, endpoint }, index) => [
+  return config.platformEndpoints.map((node, index) => createNodeArgv(node, index, config, tls));
+}
+
+/** The `buildx create` of node `index` of the builder (`--append` after the first). */
+function createNodeArgv(
+  node: { endpoint: string; platform?: string },
+  index: number,
+  config: Pick<BuildConfig, 'tlsServerName'>,
+  tls: TlsFiles | undefined,
+): string[] {
+  return [
     'create',
     '--name',
     BUILDER_NAME,
@@ -45,11 +45,10 @@ export function createNodesArgv(
     `${BUILDER_NAME}${index}`,
     '--driver',
     'remote',
-    '--platform',
-    platform,
+    ...(node.platform ? ['--platform', node.platform] : []),
     ...driverOpts(config, tls),
-    endpoint,
-  ]);
+    node.endpoint,
+  ];
 }
 
 function driverOpts(config: Pick<BuildConfig, 'tlsServerName'>, tls: TlsFiles | undefined): string[] {

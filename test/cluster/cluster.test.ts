@@ -13,7 +13,7 @@ import { tempDir } from '../bed/index.js';
 import { tail } from '../bed/process.js';
 import { findTools } from '../bed/tools.js';
 import { REPO } from '../helpers.js';
-import { execOk } from '../image/exec.js';
+import { execOk, stageTimer } from '../image/exec.js';
 import { startCluster, startNode, type Cluster } from './cluster.js';
 import { installArgo, installRegistry, installTekton } from './engines.js';
 import { buildImages, buildTektonImages, IMAGES, pinned } from './images.js';
@@ -37,16 +37,7 @@ const say = (line: string): void => void process.stderr.write(`cluster: ${line}\
 const work = tempDir('cluster-suite');
 // Also when the run is interrupted (the cluster's own signal handler exits the process).
 process.once('exit', () => rmSync(work, { recursive: true, force: true }));
-const timings: string[] = [];
-
-async function timed<T>(what: string, run: () => Promise<T> | T): Promise<T> {
-  const started = Date.now();
-  const result = await run();
-  const line = `${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`;
-  timings.push(line);
-  say(line);
-  return result;
-}
+const { timed, summary: timingsSummary } = stageTimer(say);
 
 let cluster: Cluster | undefined;
 let registry = '';
@@ -107,7 +98,7 @@ before(
 after(() => {
   const left = cluster ? cluster.stop() : [];
   rmSync(work, { recursive: true, force: true });
-  say(`timings:\n  ${timings.join('\n  ')}`);
+  say(timingsSummary());
   if (left.length > 0) throw new Error(`the cluster left things behind on the host: ${left.join('; ')}`);
 });
 

@@ -56,3 +56,25 @@ export async function execOk(file: string, args: readonly string[], options: Exe
 }
 
 const describe = (file: string, args: readonly string[]): string => [file, ...args].join(' ').slice(0, 400);
+
+/**
+ * For a slow suite's set-up: `timed` runs a stage, says how long it took and keeps the line;
+ * `summary` is all of them, for the suite's last words.
+ */
+export function stageTimer(say: (line: string) => void): {
+  timed: <T>(what: string, run: () => T | Promise<T>) => Promise<T>;
+  summary: () => string;
+} {
+  const lines: string[] = [];
+  return {
+    timed: async (what, run) => {
+      const started = Date.now();
+      const result = await run();
+      const line = `${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`;
+      lines.push(line);
+      say(line);
+      return result;
+    },
+    summary: () => `timings:\n  ${lines.join('\n  ')}`,
+  };
+}

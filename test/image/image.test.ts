@@ -22,7 +22,7 @@ import {
   stepImageBuildArgs,
   type BaseFiles,
 } from './bases.js';
-import { execOk } from './exec.js';
+import { execOk, stageTimer } from './exec.js';
 import {
   imageSize,
   mib,
@@ -58,7 +58,7 @@ let layout = '';
 let manifest: ImageManifest;
 let config: ImageConfig;
 let rootfs = '';
-const timings: string[] = [];
+const { timed, summary: timingsSummary } = stageTimer(say);
 /** The credential helpers the image ships, built on this machine by scripts/install-cred-helpers.sh. */
 const CRED_HELPERS: Array<{ name: string; args: string[]; prints: RegExp }> = [
   {
@@ -71,15 +71,6 @@ const CRED_HELPERS: Array<{ name: string; args: string[]; prints: RegExp }> = [
   { name: 'docker-credential-acr-env', args: ['--help'], prints: /Azure Container Registry[\s\S]*\bget\b/ },
 ];
 let credHelpersBin = '';
-
-async function timed<T>(what: string, run: () => T | Promise<T>): Promise<T> {
-  const started = Date.now();
-  const result = await run();
-  const line = `${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`;
-  timings.push(line);
-  say(line);
-  return result;
-}
 
 before(
   async () => {
@@ -157,7 +148,7 @@ after(async () => {
   await sidecar?.stop();
   if (failed && sidecar) say(`sidecar buildkitd log tail:\n${sidecar.logTail()}`);
   await bed?.stop(failed);
-  say(`timings:\n  ${timings.join('\n  ')}`);
+  say(timingsSummary());
   if (failed) say(`keeping ${work} for inspection`);
   else rmSync(work, { recursive: true, force: true });
 });
