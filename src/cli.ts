@@ -187,6 +187,7 @@ export async function main(io: Io): Promise<number> {
           const mask = masker(inlineSecrets(params));
           json({
             create: plan.create.map(mask),
+            ...(plan.append ? { append: plan.append.map((argv) => argv.map(mask)) } : {}),
             build: plan.build.map(mask),
             ...(plan.localExport ? { localExport: plan.localExport.map(mask) } : {}),
           });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startBuildkitd, type Buildkitd } from '../bed/buildkitd.js';
 import { manifest } from '../bed/registry-client.js';
+import { runCli, writeContext } from '../helpers.js';
 import { bedSuite } from './suite.js';
 
 const suite = bedSuite('multiarch');
@@ -46,6 +47,37 @@ describe('a node per platform (platform_endpoints)', () => {
       .map((line) => JSON.stringify(JSON.parse(line)))
       .flatMap((record) => [...record.matchAll(/linux\/(?:amd64|arm64)/g)].map((match) => match[0]));
   };
+
+  test('print-argv lists every buildx create the build runs: run by hand, they make a builder with a node per platform', async () => {
+    const dir = path.join(work, 'print-argv');
+    const endpoints = Object.fromEntries(PLATFORMS.map((platform) => [platform, nodes.get(platform)!.endpoint]));
+    const run = await runCli({
+      args: ['print-argv'],
+      env: {
+        PARAM_IMAGE: 'team/multiarch',
+        PARAM_TAGS: '["1"]',
+        PARAM_CONTEXT: writeContext(path.join(dir, 'src'), { Dockerfile: 'FROM scratch\n' }),
+        PARAM_PLATFORM_ENDPOINTS: JSON.stringify(endpoints),
+      },
+      resultsDir: path.join(dir, 'results'),
+    });
+    const plan = JSON.parse(run.stdout) as { create: string[]; append?: string[][] };
+    const buildxEnv = { PATH: process.env.PATH, BUILDX_CONFIG: path.join(dir, 'buildx') };
+    for (const argv of [plan.create, ...(plan.append ?? [])])
+      execFileSync(suite.bed.tools.buildx, argv, { env: buildxEnv, stdio: 'ignore' });
+    const inspect = execFileSync(suite.bed.tools.buildx, ['inspect', 'buildkit-step'], {
+      env: buildxEnv,
+      encoding: 'utf8',
+    });
+    check(() => {
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.equal(plan.append?.length, 1, run.stdout);
+      for (const [platform, endpoint] of Object.entries(endpoints)) {
+        assert.ok(inspect.includes(endpoint), `${endpoint} is a node:\n${inspect}`);
+        assert.match(inspect, new RegExp(`${platform}\\*`), `${platform} is declared:\n${inspect}`);
+      }
+    });
+  });
 
   test('each platform builds on its own daemon; the result is one index with both manifests', async () => {
     const host = suite.bed.registry.host;
