@@ -195,7 +195,11 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
   const absolute = (p: string) => path.resolve(place.cwd, p);
   const optionalPath = (p: string | undefined) => (p === undefined ? undefined : absolute(p));
   const contextDir = absolute(context);
-  const platformList = platforms ?? Object.keys(platform_endpoints ?? {});
+  const platformNodes = Object.entries(platform_endpoints ?? {}).map(([platform, address]) => ({
+    platform,
+    endpoint: address,
+  }));
+  const platformList = platforms ?? platformNodes.map((node) => node.platform);
   const cache = registryCache(
     { cache_repo, cache_key, cache_fallback_keys, cache_write, cache_mode, cache_to, target },
     platformList,
@@ -251,14 +255,11 @@ export function resolveConfig(params: Params, place: Place): BuildConfig {
     check: check ? { failOnWarnings: check_fail_on_warnings } : undefined,
     // With a node per platform, the first node is the builder's own endpoint; with a fleet, the
     // routing key's first choice (the step moves on from it only if it does not answer).
-    endpoint: Object.values(platform_endpoints ?? {})[0] ?? rankEndpoints(endpoints ?? [], routingKey)[0] ?? endpoint,
+    endpoint: platformNodes[0]?.endpoint ?? rankEndpoints(endpoints ?? [], routingKey)[0] ?? endpoint,
     endpoints: endpoints ?? [],
     routingKey,
     endpointWaitMs: Math.round(endpoint_wait * 1000),
-    platformEndpoints: Object.entries(platform_endpoints ?? {}).map(([platform, address]) => ({
-      platform,
-      endpoint: address,
-    })),
+    platformEndpoints: platformNodes,
     tlsDir: optionalPath(tls_dir),
     tlsServerName: tls_server_name,
     daemonTimeoutMs: Math.round(daemon_timeout * 1000),
