@@ -1,6 +1,7 @@
 // Runs the built CLI as a child process, the way a workflow engine runs the step.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -90,4 +91,16 @@ export function fakeBuildx(dir: string): { bin: string; ran: () => boolean; call
     calls: () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean) : []),
     env: () => (existsSync(envFile) ? readFileSync(envFile, 'utf8') : ''),
   };
+}
+
+const scratchDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp dir (`bks-<prefix>-…`) that is removed when the test process exits, pass or fail. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `bks-${prefix}-`));
+  scratchDirs.add(dir);
+  return dir;
 }

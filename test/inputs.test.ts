@@ -1,13 +1,13 @@
 // Materializing inputs: naming rules for mounted Secret dirs, unreadable files, cleanup.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { resolveConfig, type Params } from '../src/config.js';
 import { StepError } from '../src/errors.js';
 import { materialize, sshIdOf } from '../src/inputs.js';
 import { withDefaults } from './params/fixture.js';
+import { scratchDir } from './helpers.js';
 
 /** The config of a minimal local build in `dir` (its cwd and temp dir), plus `extra` params. */
 const configIn = (dir: string, extra: Partial<Params>) =>
@@ -28,7 +28,7 @@ test('ssh-privatekey and OpenSSH key names forward as default; other files keep 
 });
 
 test('a missing ssh key file fails before the build with PARAMS_UNREADABLE naming the param', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-inputs-'));
+  const dir = scratchDir('inputs');
   const config = configIn(dir, { ssh_key_files: [{ key: 'default', value: 'missing-key' }] });
   await assert.rejects(
     materialize(config, path.join(dir, 'state')),
@@ -41,7 +41,7 @@ test('a missing ssh key file fails before the build with PARAMS_UNREADABLE namin
 });
 
 test('a build_args_dir file over the 16,384-character value limit is refused, naming the file', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-inputs-'));
+  const dir = scratchDir('inputs');
   const argsDir = path.join(dir, 'args');
   mkdirSync(argsDir);
   writeFileSync(path.join(argsDir, 'SMALL'), 'ok');

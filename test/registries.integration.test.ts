@@ -17,9 +17,8 @@ import {
   withInsecureCache,
   type RegistryParams,
 } from '../src/registries.js';
-import { tempDir } from './bed/index.js';
 import { makeTlsFiles } from './bed/tls.js';
-import { runCli } from './helpers.js';
+import { runCli, scratchDir } from './helpers.js';
 
 const cases: Array<{ name: string; params: RegistryParams; toml: string }> = [
   { name: 'nothing set: no config at all', params: {}, toml: '' },
@@ -170,7 +169,7 @@ describe('hosts of references and cache specs', () => {
 });
 
 describe('buildkit-step daemon-config', () => {
-  const dir = tempDir('daemon-config');
+  const dir = scratchDir('daemon-config');
   const tls = makeTlsFiles(path.join(dir, 'tls'));
   const cli = (env: NodeJS.ProcessEnv, args: string[] = []) =>
     runCli({ args: ['daemon-config', ...args], env, resultsDir: path.join(dir, 'results') });
@@ -242,7 +241,7 @@ describe('buildkit-step daemon-config', () => {
 });
 
 describe("the sidecar launcher's registry prelude", () => {
-  const dir = tempDir('launcher');
+  const dir = scratchDir('launcher');
   /** Runs the prelude, then prints the daemon args it would start with, the config they name, and the proxy env. */
   const launch = (env: Record<string, string>, home = path.join(dir, 'home'), wrap: string[] = []) => {
     const script = `${daemonLauncherPrelude(envVarName)}printf 'arg %s\\n' "$@"; for a in "$@"; do case $a in */buildkitd-registries.*) cat "$a";; esac; done; env | grep -i '^[a-z]*_proxy=' | sort`;

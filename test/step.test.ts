@@ -1,7 +1,6 @@
 // The step's control flow with a scripted buildx and probe: retries, metadata checks, cleanup.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { RunResult, Runner } from '../src/buildx/run.js';
@@ -10,6 +9,7 @@ import type { ProbeResult } from '../src/daemon/probe.js';
 import { StepError } from '../src/errors.js';
 import { runBuild } from '../src/step.js';
 import { withDefaults } from './params/fixture.js';
+import { scratchDir } from './helpers.js';
 
 const digest = `sha256:${'c'.repeat(64)}`;
 const attemptsOf = (error: unknown) => (error as { attempts?: unknown }).attempts;
@@ -62,7 +62,7 @@ const transient = {
 
 describe('runBuild', () => {
   test('transient failures are retried up to `retries`; the summary counts attempts; secret files are gone', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const buildx = scriptedBuildx(dir, [transient, transient, { exitCode: 0 }]);
     const outcome = await runBuild(params(dir), deps(dir, buildx.runner));
     assert.equal(outcome.summary.attempts, 3);
@@ -74,7 +74,7 @@ describe('runBuild', () => {
   });
 
   test('retries run out: the last failure, classified', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const buildx = scriptedBuildx(dir, [transient, transient]);
     await assert.rejects(
       runBuild(params(dir, { retries: 1 }), deps(dir, buildx.runner)),
@@ -88,7 +88,7 @@ describe('runBuild', () => {
   });
 
   test('results that cannot fit are refused before anything runs: no daemon wait, no buildx, no push', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const buildx = scriptedBuildx(dir, [{ exitCode: 0 }]);
     let probes = 0;
     const tags = Array.from({ length: 40 }, (_, index) => `release-candidate-${index}`);
@@ -109,7 +109,7 @@ describe('runBuild', () => {
   });
 
   test('the early size check counts a digest as 71 bytes: results that fit exactly pass and are written as counted', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const { tektonSize, successResults } = await import('../src/results.js');
     const { resolveConfig } = await import('../src/config.js');
     const tags = ['a', 'b', 'c'];
@@ -131,7 +131,7 @@ describe('runBuild', () => {
   });
 
   test('a build failure is never retried, and the stale metadata of an earlier run is not read', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
     const buildx = scriptedBuildx(dir, [
       {
@@ -150,7 +150,7 @@ describe('runBuild', () => {
   });
 
   test('the registry got another digest than the metadata names: METADATA_INVALID, not a wrong IMAGE_DIGEST', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const other = `sha256:${'d'.repeat(64)}`;
     const buildx = scriptedBuildx(dir, [
       { exitCode: 0, lines: [`#9 pushing manifest for r.example.com/a/b:1@${other} 0.1s done`] },
@@ -162,7 +162,7 @@ describe('runBuild', () => {
   });
 
   test('a daemon lost mid-build that does not come back: DAEMON_UNREACHABLE saying it was lost, after one wait', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const lost = {
       exitCode: 1,
       tail: [
@@ -197,7 +197,7 @@ describe('runBuild', () => {
   });
 
   test('a daemon lost and back: the next attempt starts once it answers, without the retry pause', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const buildx = scriptedBuildx(dir, [
       { exitCode: 1, tail: ['ERROR: failed to build: failed to solve: Unavailable: error reading from server: EOF'] },
       { exitCode: 0 },
@@ -222,7 +222,7 @@ describe('runBuild', () => {
   });
 
   test('a daemon lost on the last attempt: the message says so', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const buildx = scriptedBuildx(dir, [
       { exitCode: 1, tail: ['ERROR: failed to build: rpc error: code = Unavailable desc = connection reset by peer'] },
     ]);
@@ -253,7 +253,7 @@ describe('runBuild: buildx create and the daemon wait', () => {
   const absent = { ok: false as const, transient: true, reason: 'ENOENT: no socket', code: 'ENOENT' };
 
   test('the builder is created while the wait for a late daemon runs, and the build starts once both are done', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const events: string[] = [];
     let probes = 0;
     const probe = () => {
@@ -277,7 +277,7 @@ describe('runBuild: buildx create and the daemon wait', () => {
       { exitCode: 1, tail: ['ERROR: bad builder'] },
       { exitCode: 1, tail: [], spawnError: Object.assign(new Error('no buildx'), { code: 'ENOENT' }) },
     ]) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+      const dir = scratchDir('step');
       const events: string[] = [];
       await assert.rejects(
         runBuild(params(dir, { daemon_timeout: 0.2 }), {
@@ -296,7 +296,7 @@ describe('runBuild: buildx create and the daemon wait', () => {
   });
 
   test('a daemon that never answers stops a buildx create still running: the step does not wait for it', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     let stopped = false;
     // Like buildx create against a tcp:// endpoint that accepts and never answers: 20 s, unless stopped.
     const runner: Runner = (_bin, _args, options) =>
@@ -331,7 +331,7 @@ describe('runBuild: buildx create and the daemon wait', () => {
       },
     ];
     for (const { create, code, message } of cases) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+      const dir = scratchDir('step');
       const events: string[] = [];
       await assert.rejects(
         runBuild(params(dir), deps(dir, timedBuildx(dir, events, 10, create))),
@@ -342,7 +342,7 @@ describe('runBuild: buildx create and the daemon wait', () => {
   });
 
   test('with a fleet the builder is created after the pick, for the replica picked', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-step-'));
+    const dir = scratchDir('step');
     const events: string[] = [];
     const probe = (endpoint: string) => {
       events.push(`probe ${endpoint}`);

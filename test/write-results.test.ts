@@ -1,14 +1,14 @@
 // Result files: all or nothing for an image's results, best effort for error results, and the
 // check that a results dir takes files before the build.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { StepError } from '../src/errors.js';
 import { checkResultsWritable, explain, writeFailureResults, writeResults } from '../src/write-results.js';
+import { scratchDir } from './helpers.js';
 
-const temp = () => mkdtempSync(path.join(os.tmpdir(), 'bks-write-results-'));
+const temp = () => scratchDir('write-results');
 
 describe('writeResults', () => {
   test('every result, exact, in the dir and at its own path; no temp file left', async () => {

@@ -2,16 +2,16 @@
 // long its lines are, a stop reaches buildx's whole process group, and nothing buildx started
 // outlives it.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runBuildx } from '../../src/buildx/run.js';
 import { masker } from '../../src/mask.js';
+import { scratchDir } from '../helpers.js';
 
 const script = (body: string) => {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'bks-run-')), 'buildx');
+  const file = path.join(scratchDir('run'), 'buildx');
   writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
   return file;
 };
@@ -117,7 +117,7 @@ process.stderr.write('\\nERROR: boom\\n', () => process.exit(3));
 `;
 
 test('a 3 MB line streams through in bounded pieces, masked across every cut; tail and onLine keep only line starts', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-run-'));
+  const dir = scratchDir('run');
   try {
     const script = path.join(dir, 'buildx.cjs');
     writeFileSync(script, SCRIPT);
@@ -165,7 +165,7 @@ test('a 3 MB line streams through in bounded pieces, masked across every cut; ta
 });
 
 test('while the output is not taken (write returned a promise), buildx is not read: its log cannot pile up here', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-run-'));
+  const dir = scratchDir('run');
   try {
     const script = path.join(dir, 'buildx.cjs');
     writeFileSync(

@@ -1,7 +1,6 @@
 // Merging and validating params from every source, through the same entry point the CLI uses.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { StepError } from '../../src/errors.js';
@@ -10,9 +9,10 @@ import { earlyResultPaths, readParams } from '../../src/params/read.js';
 import { paramsSchema } from '../../src/params/schema.js';
 import { checkRules } from '../../src/params/rules.js';
 import type { Params } from '../../src/config.js';
+import { scratchDir } from '../helpers.js';
 
 const schema = paramsSchema();
-const dir = mkdtempSync(path.join(os.tmpdir(), 'bks-params-'));
+const dir = scratchDir('params');
 const file = (name: string, value: unknown) => {
   const target = path.join(dir, name);
   writeFileSync(target, typeof value === 'string' ? value : JSON.stringify(value));
