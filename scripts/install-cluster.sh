@@ -103,6 +103,20 @@ step() {
   log "built $name in $((SECONDS - t))s"
 }
 
+# module_src MODULE_DIR MODULE: the directory of a required module's source. `go list -m` prints an
+# empty string (exit 0) for a module not yet in the module cache, as on a fresh machine, so it is
+# downloaded first, and an empty answer is an error rather than a later `cp ''`.
+module_src() {
+  local dir
+  (cd "$1" && go mod download "$2") >&2
+  dir="$(cd "$1" && go list -m -f '{{.Dir}}' "$2")"
+  if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+    echo "install-cluster: no source directory for $2 in $1 after go mod download" >&2
+    return 1
+  fi
+  echo "$dir"
+}
+
 # gobuild MODULE_DIR LDFLAGS OUT PKG...: builds in a pinned module; OUT is a file for one package
 # or a directory (ending in /) for several.
 gobuild() {
@@ -151,7 +165,7 @@ build_tekton() {
   gobuild "$mods/$dir" "-X github.com/tektoncd/pipeline/pkg/version.PipelineVersion=$version" "$dest/" "${pkgs[@]}"
   # The release manifests (config/) are read by the test bed from here.
   local src
-  src="$(cd "$mods/$dir" && go list -m -f '{{.Dir}}' github.com/tektoncd/pipeline)"
+  src="$(module_src "$mods/$dir" github.com/tektoncd/pipeline)"
   rm -rf "$dest/config"
   cp -r "$src/config" "$dest/config"
   chmod -R u+w "$dest/config"
@@ -162,7 +176,7 @@ build_tekton() {
 # in GOMODCACHE. So build from a copy of the module with that file restored, via a local replace.
 build_argo() {
   local src
-  src="$(cd "$mods/argo" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-workflows/v3)"
+  src="$(module_src "$mods/argo" github.com/argoproj/argo-workflows/v3)"
   cp -r "$src" "$work/argo-src"
   chmod -R u+w "$work/argo-src"
   cp "$work/argo-src/workflow/executor/osspecific/signal_darwin.go" \
@@ -186,7 +200,7 @@ build_rootlesskit() {
 # The sandbox ("pause") image's binary: Kubernetes' own pause.c from the module zip.
 build_pause() {
   local src
-  src="$(cd "$mods/k8s" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
+  src="$(module_src "$mods/k8s" k8s.io/kubernetes)"
   gcc -Os -static -DVERSION=v3.10.1 -o "$bin/pause" "$src/build/pause/linux/pause.c" >&2
   strip "$bin/pause"
 }

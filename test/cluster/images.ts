@@ -8,6 +8,7 @@
 // the in-cluster registry (buildkitd, Tekton's resolvers), the way an operator adds a private CA.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { REPO } from '../helpers.js';
 import { packImage, Rootfs, type ImageConfig } from './oci-pack.js';
@@ -165,13 +166,9 @@ export function buildImages(inputs: ImageInputs): BuiltImage[] {
 
   // moby/buildkit's `buildkit-linux` stage: binaries in /usr/bin, runc as buildkit-runc, its
   // entrypoint scripts, ENTRYPOINT buildkitd-entrypoint. Alpine's shell tools are busybox here.
-  const hack = path.join(
-    execFileSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).trim(),
-    'github.com',
-    'moby',
-    `buildkit@${pinned('BUILDKIT_VERSION')}`,
-    'hack',
-  );
+  // `go mod download` rather than a path under GOMODCACHE: on a machine whose tools are cached but
+  // whose module cache is empty, the module is not there until downloaded.
+  const hack = path.join(moduleDir(`github.com/moby/buildkit@${pinned('BUILDKIT_VERSION')}`), 'hack');
   const buildkit = withBusybox(base(stage('buildkit'), ca))
     .copy(path.join(toolsBin, 'buildkitd'), '/usr/bin/buildkitd', 0o755)
     .copy(path.join(toolsBin, 'buildctl'), '/usr/bin/buildctl', 0o755)
@@ -218,4 +215,15 @@ export function buildImages(inputs: ImageInputs): BuiltImage[] {
     ],
   });
   return out;
+}
+
+/** The source directory of MODULE@VERSION in the Go module cache, downloading it when missing. */
+function moduleDir(moduleAtVersion: string): string {
+  const out = execFileSync('go', ['mod', 'download', '-json', moduleAtVersion], {
+    encoding: 'utf8',
+    cwd: os.tmpdir(),
+  });
+  const { Dir } = JSON.parse(out) as { Dir?: string };
+  if (!Dir) throw new Error(`go mod download ${moduleAtVersion} gave no directory: ${out}`);
+  return Dir;
 }
