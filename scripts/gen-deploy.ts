@@ -55,6 +55,9 @@ export function fleetManifests(fleet = FLEET): Array<Record<string, unknown>> {
     spec: {
       // Headless: a DNS name per replica, so each build can go to the one that holds its cache.
       clusterIP: 'None',
+      // Keep each replica's name in DNS while its pod is not ready (restarting, rolling): a step
+      // then gets a refused connection, which it waits out or moves past, instead of ENOTFOUND.
+      publishNotReadyAddresses: true,
       selector: labels(),
       ports: [{ name: 'buildkitd', port: fleet.port, targetPort: fleet.port, protocol: 'TCP' }],
     },
@@ -118,7 +121,9 @@ export function fleetManifests(fleet = FLEET): Array<Record<string, unknown>> {
           ],
           // 0440 and fsGroup: the files are root and the rootless user's group, readable by it and nobody else.
           volumes: [{ name: 'certs', secret: { secretName: fleet.serverSecret, defaultMode: 0o440 } }],
-          securityContext: { fsGroup: ROOTLESS_DAEMON_UID },
+          // OnRootMismatch: without it the kubelet re-owns and chmods every file of the warm cache
+          // volume at each pod start (minutes for a large cache, and cached snapshots' modes change).
+          securityContext: { fsGroup: ROOTLESS_DAEMON_UID, fsGroupChangePolicy: 'OnRootMismatch' },
           // Builds in flight get time to finish when a replica is stopped (rollout, node drain).
           terminationGracePeriodSeconds: 600,
         },

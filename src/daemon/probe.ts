@@ -103,7 +103,24 @@ function connect(endpoint: string, material: TlsMaterial | undefined): http2.Cli
   });
 }
 
-/** Socket-level failures that go away when the daemon comes up are transient; TLS ones are not. */
+/**
+ * Codes of a failed TLS handshake: the server's certificate does not verify against the CA, names
+ * another host, or the server refused the client's certificate. The same on every replica of a
+ * fleet, so the only failures reported as DAEMON_TLS.
+ */
+export function isTlsFailure(code: string | undefined): boolean {
+  if (!code) return false;
+  return (
+    /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_)/.test(code) ||
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'HOSTNAME_MISMATCH', 'EPROTO'].includes(code)
+  );
+}
+
+/**
+ * Socket-level failures that go away when the daemon comes up are transient; TLS ones are not. A
+ * name that does not resolve is transient too: Kubernetes DNS publishes a StatefulSet pod's name
+ * only while the pod is ready, so a restarting fleet replica gives ENOTFOUND for a while.
+ */
 function classify(thrown: NodeJS.ErrnoException): ProbeResult {
   // node:http2 reports a failed connect as a cancelled stream; the socket error is the cause.
   const error = (thrown.cause as NodeJS.ErrnoException | undefined) ?? thrown;
@@ -117,6 +134,9 @@ function classify(thrown: NodeJS.ErrnoException): ProbeResult {
     'EHOSTUNREACH',
     'ENETUNREACH',
     'EAI_AGAIN',
+    'ENOTFOUND',
+    'EADDRNOTAVAIL',
+    'ECONNABORTED',
     'ERR_HTTP2_STREAM_CANCEL',
     'ERR_HTTP2_SESSION_ERROR',
     'ERR_HTTP2_GOAWAY_SESSION',

@@ -1,7 +1,7 @@
 // Waits, with backoff and a deadline, until the daemon lists its workers.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StepError } from '../errors.js';
-import type { ProbeResult, TlsMaterial } from './probe.js';
+import { isTlsFailure, type ProbeResult, type TlsMaterial } from './probe.js';
 import { SIDECAR_CONTAINERS } from './sidecar.js';
 
 export type Probe = (endpoint: string, tls: TlsMaterial | undefined, timeoutMs: number) => Promise<ProbeResult>;
@@ -70,7 +70,8 @@ export async function waitForDaemon(options: WaitOptions): Promise<{ tries: numb
     if (unix && result.code !== 'ENOENT') socketSeenAt ??= now();
     const settling = unix && result.code === 'EACCES' && now() - socketSeenAt! < accessGrace;
     if (!result.transient && !settling) {
-      const code = options.tls ? 'DAEMON_TLS' : 'DAEMON_UNREACHABLE';
+      // Only a failed handshake is DAEMON_TLS: any other refusal is the daemon's, not the certificate's.
+      const code = options.tls && isTlsFailure(result.code) ? 'DAEMON_TLS' : 'DAEMON_UNREACHABLE';
       throw new StepError(code, `BuildKit daemon at ${options.endpoint} cannot be reached: ${result.reason}`);
     }
     if (result.reason !== lastReason)

@@ -53,8 +53,10 @@ export async function pickEndpoint(options: PickOptions): Promise<Picked> {
           );
         return { endpoint, rank, skipped: skipped.filter((entry) => entry.endpoint !== endpoint), ...waited };
       } catch (error) {
-        // A TLS failure is the client's certificate or CA, the same for every replica: no use moving on.
-        if (!(error instanceof StepError) || error.code !== 'DAEMON_UNREACHABLE') throw error;
+        // A TLS failure is the client's certificate or CA, the same for every replica: no use moving
+        // on. So is an interruption. Anything else (a name that does not resolve, a refusal, a
+        // daemon that answers wrongly) is this replica's, and the next one is tried.
+        if (!(error instanceof StepError) || error.code === 'DAEMON_TLS' || error.code === 'INTERRUPTED') throw error;
         if (pass === 1) skipped.push({ endpoint, reason: error.message });
         const next = ranked[rank + 1] ?? ranked[0];
         const more = now() < deadline;

@@ -189,6 +189,44 @@ describe('waitForDaemon', () => {
     assert.equal(tries, 3);
   });
 
+  test('under TLS, only a handshake failure is DAEMON_TLS; other final failures are DAEMON_UNREACHABLE', async () => {
+    const tls = { ca: Buffer.from('ca') };
+    const cases: Array<[ProbeResult, string]> = [
+      [{ ok: false, transient: false, reason: 'cert', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, 'DAEMON_TLS'],
+      [{ ok: false, transient: false, reason: 'name', code: 'ERR_TLS_CERT_ALTNAME_INVALID' }, 'DAEMON_TLS'],
+      [{ ok: false, transient: false, reason: 'denied', code: 'EACCES' }, 'DAEMON_UNREACHABLE'],
+      [{ ok: false, transient: false, reason: 'odd' }, 'DAEMON_UNREACHABLE'],
+    ];
+    for (const [result, expected] of cases) {
+      const { probe } = scripted([result]);
+      await assert.rejects(
+        waitForDaemon({
+          endpoint: 'tcp://buildkitd-0.buildkitd.fleet.svc:1234',
+          tls,
+          timeoutMs: 60_000,
+          probe,
+          log: () => {},
+        }),
+        (error: unknown) => error instanceof StepError && error.code === expected,
+        result.ok ? '' : String(result.code),
+      );
+    }
+  });
+
+  test('under TLS, ENOTFOUND (a not-ready replica has no DNS record) is waited out like a refused connection', async () => {
+    const notFound: ProbeResult = { ok: false, transient: true, reason: 'ENOTFOUND', code: 'ENOTFOUND' };
+    const { probe } = scripted([notFound, notFound, { ok: true, workers: 1 }]);
+    const waited = await waitForDaemon({
+      endpoint: 'tcp://buildkitd-0.buildkitd.fleet.svc:1234',
+      tls: { ca: Buffer.from('ca') },
+      timeoutMs: 60_000,
+      probe,
+      log: () => {},
+      sleep: () => Promise.resolve(),
+    });
+    assert.equal(waited.tries, 3);
+  });
+
   test('a non-transient failure ends the wait at once', async () => {
     const { probe, timeouts } = scripted([{ ok: false, transient: false, reason: 'EACCES: permission denied' }]);
     await assert.rejects(waitForDaemon({ endpoint: 'unix:///s', timeoutMs: 60_000, probe, log: () => {} }), /EACCES/);

@@ -11,7 +11,21 @@ const key = 'registry.example.com/team/app';
 const order = rankEndpoints(fleet, key);
 const up: ProbeResult = { ok: true, workers: 1 };
 const refused = { ok: false, transient: true, reason: 'connect ECONNREFUSED', code: 'ECONNREFUSED' } as ProbeResult;
-const badTls = { ok: false, transient: false, reason: 'certificate signed by unknown authority' } as ProbeResult;
+const badTls = {
+  ok: false,
+  transient: false,
+  reason: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate',
+  code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+} as ProbeResult;
+/** What probeDaemon gives for a replica whose headless-Service name is not published (pod not ready). */
+const unresolved = {
+  ok: false,
+  transient: true,
+  reason: 'ENOTFOUND: getaddrinfo ENOTFOUND buildkitd-0.buildkitd.fleet.svc',
+  code: 'ENOTFOUND',
+} as ProbeResult;
+/** A replica that refuses for a reason that is neither TLS nor transient. */
+const denied = { ok: false, transient: false, reason: 'EACCES: permission denied', code: 'EACCES' } as ProbeResult;
 
 function run(
   answers: Record<string, ProbeResult> | ((endpoint: string, call: number) => ProbeResult),
@@ -70,6 +84,24 @@ describe('pickEndpoint', () => {
     const { picked, probed } = run({ [order[0]!]: badTls, [order[1]!]: up }, tls);
     await assert.rejects(picked, (error: unknown) => error instanceof StepError && error.code === 'DAEMON_TLS');
     assert.deepEqual([...new Set(probed)], [order[0]]);
+  });
+
+  test('an unresolvable first choice under TLS (a restarting replica): the next replica builds, not DAEMON_TLS', async () => {
+    const tls = { ca: Buffer.from('ca'), cert: Buffer.from('cert'), key: Buffer.from('key') } as TlsMaterial;
+    const { picked, lines } = run({ [order[0]!]: unresolved, [order[1]!]: up }, tls);
+    const result = await picked;
+    assert.equal(result.endpoint, order[1]);
+    assert.deepEqual(
+      result.skipped.map((entry) => entry.endpoint),
+      [order[0]],
+    );
+    assert.ok(lines.some((line) => line.includes('ENOTFOUND')));
+  });
+
+  test('a first choice that fails for another reason under TLS: moved past, reported as unreachable, not TLS', async () => {
+    const tls = { ca: Buffer.from('ca'), cert: Buffer.from('cert'), key: Buffer.from('key') } as TlsMaterial;
+    const { picked } = run({ [order[0]!]: denied, [order[1]!]: up }, tls);
+    assert.equal((await picked).endpoint, order[1]);
   });
 
   test('a fleet coming back: after a pass with no answer it goes round again, within the overall timeout', async () => {
