@@ -189,7 +189,9 @@ async function readBuildArg(file: string): Promise<string> {
   const value = await readFile(file, 'utf8');
   const chars = [...value].length;
   if (chars > max) throw tooBig(`${chars} characters`);
-  return value;
+  // One trailing newline is the file's, not the value's: `kubectl create configmap --from-file`
+  // and most editors write one, and `VERSION=1.4.2\n` would reach the build.
+  return value.replace(/\r?\n$/, '');
 }
 
 /**

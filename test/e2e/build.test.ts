@@ -79,7 +79,8 @@ describe('build against a real buildkitd', () => {
         'ARG BASE\nFROM $BASE AS base\nARG GREETING\nARG FROM_DIR\nRUN echo "greeting=$GREETING from_dir=$FROM_DIR" > /out.txt\nFROM base AS final\nRUN echo final > /final.txt\n',
     });
     writeContext(path.join(dir, 'args'), {
-      FROM_DIR: 'configmap value',
+      // A file's one trailing newline (as kubectl create configmap --from-file writes it) is dropped.
+      FROM_DIR: 'configmap value\n',
       GREETING: 'overridden by build_args',
       '..data': 'ignored',
     });
