@@ -83,12 +83,26 @@ function isServiceLink(name: string): boolean {
   return /_SERVICE_(HOST|PORT(_[A-Z0-9_]+)?)$|_PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?$/.test(name);
 }
 
+/**
+ * A secret param (`writeOnly`) given as a flag: refused, because every process on the node that can
+ * read /proc/PID/cmdline would see its value. Names where it may come from instead.
+ */
+function secretFlag(key: string, schema: JsonSchema): StepError {
+  const dir = `${key}_dir`;
+  const files = schema.properties?.[dir] ? `, or as files in ${dir}` : '';
+  return new StepError(
+    'PARAMS_INVALID',
+    `--${flagName(key)}: ${key} holds secret values and is never taken from the command line (any process can read a command line); give it in ${PARAMS_ENV} or ${envVarName(key)}${files}`,
+  );
+}
+
 /** CLI flags already parsed by yargs, keyed by parameter name; undefined means not given. */
 export function flagsLayer(flags: Record<string, unknown>, schema: JsonSchema): Layer {
   const values = plainObject({});
   for (const key of paramKeys(schema)) {
     const value = flags[key];
     if (value === undefined) continue;
+    if (schema.properties?.[key]?.writeOnly === true) throw secretFlag(key, schema);
     const type = paramType(schema, key);
     const arrayOfObjects = type === 'array' && typeof value === 'string';
     const lines = arrayOfObjects ? linesValue(schema, key, value) : undefined;

@@ -61,29 +61,45 @@ function invocation(command: string, kase: Case, doc: Doc, dir: string): Invocat
         env[envVarName(key)] = kinds[key] === 'string' && typeof value === 'string' ? value : JSON.stringify(value);
       return { args: [command], env };
     }
-    case 'flags':
-      return { args: [command, ...(kase.args ?? toFlags(doc))], env };
+    case 'flags': {
+      // Secret params are refused as flags (a command line is readable by any process): env JSON.
+      if (kase.args) return { args: [command, ...kase.args], env };
+      const { secrets, others } = splitSecrets(doc);
+      return { args: [command, ...toFlags(others)], env: { ...env, ...secretsEnv(secrets) } };
+    }
     case 'tekton-arrays': {
       // As the Task passes them: list params as array blocks last, secrets in env JSON, the rest as flags.
-      const secret = (key: string) => key === 'secrets' || key === 'ssh';
-      const lists = Object.entries(doc).filter(
-        ([key, value]) => kinds[key] === 'array' && Array.isArray(value) && !secret(key),
+      const split = splitSecrets(doc);
+      const lists = Object.entries(split.others).filter(
+        ([key, value]) => kinds[key] === 'array' && Array.isArray(value),
       ) as Array<[string, unknown[]]>;
       const others = Object.fromEntries(
-        Object.entries(doc).filter(([key]) => !secret(key) && !lists.some(([list]) => list === key)),
+        Object.entries(split.others).filter(([key]) => !lists.some(([list]) => list === key)),
       );
-      const secrets = Object.fromEntries(Object.entries(doc).filter(([key]) => secret(key)));
       const element = (item: unknown) =>
         typeof item === 'string' ? item : `${(item as { key: string }).key}=${(item as { value: string }).value}`;
       const blocks = lists.flatMap(([key, items]) => [`--array=${key}`, ...items.map(element)]);
-      const jsonEnv = Object.keys(secrets).length > 0 ? { BUILDKIT_STEP_PARAMS: JSON.stringify(secrets) } : {};
       return {
         args: [command, ...toFlags(others), `--array-params=${lists.map(([key]) => key).join(',')}`, ...blocks],
-        env: { ...env, ...jsonEnv },
+        env: { ...env, ...secretsEnv(split.secrets) },
       };
     }
   }
 }
+
+/** The secret params (`secrets`, `ssh`), which never go on a command line, and the rest. */
+function splitSecrets(doc: Doc): { secrets: Doc; others: Doc } {
+  const secret = (key: string) => key === 'secrets' || key === 'ssh';
+  const entries = Object.entries(doc);
+  return {
+    secrets: Object.fromEntries(entries.filter(([key]) => secret(key))),
+    others: Object.fromEntries(entries.filter(([key]) => !secret(key))),
+  };
+}
+
+/** The env JSON that carries secret params, when there are any. */
+const secretsEnv = (secrets: Doc): NodeJS.ProcessEnv =>
+  Object.keys(secrets).length > 0 ? { BUILDKIT_STEP_PARAMS: JSON.stringify(secrets) } : {};
 
 /** `--key=value` per param, the way a person would type them. */
 function toFlags(doc: Doc): string[] {
