@@ -35,12 +35,39 @@ export function checkResultsFit(config: BuildConfig): void {
   checkResultsSize(successResults(config, { digest: PLACEHOLDER_DIGEST }), config.resultsMaxBytes);
 }
 
-const MAX_MESSAGE = 1000;
+/** Bytes ERROR_MESSAGE may take inside Tekton's termination message (Go's JSON encoding, quotes left out). */
+const MAX_MESSAGE_BYTES = 1000;
 
 /** Results of a failed run: the stable code and a short message that fits any budget. */
 export function failureResults(error: StepError): Results {
-  const message = error.message.length > MAX_MESSAGE ? `${error.message.slice(0, MAX_MESSAGE - 3)}...` : error.message;
-  return { ERROR_REASON: error.code, ERROR_MESSAGE: message };
+  return { ERROR_REASON: error.code, ERROR_MESSAGE: clipEncoded(error.message, MAX_MESSAGE_BYTES) };
+}
+
+/**
+ * A JSON string as Go's encoding/json writes it, which is how Tekton writes results into the
+ * termination message: like JSON.stringify, but `<`, `>`, `&`, U+2028 and U+2029 are written as
+ * six-byte `\u` escapes (and buildx errors are full of `&&` and `>`).
+ */
+export function goJsonString(value: string): string {
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** `text`, cut at a code point so that its Go-encoded form (quotes left out) takes at most `maxBytes`, marked with `...`. */
+export function clipEncoded(text: string, maxBytes: number): string {
+  const size = (part: string) => Buffer.byteLength(goJsonString(part)) - 2;
+  if (size(text) <= maxBytes) return text;
+  let kept = '';
+  let used = 0;
+  for (const char of text) {
+    const cost = size(char);
+    if (used + cost > maxBytes - 3) break;
+    kept += char;
+    used += cost;
+  }
+  return `${kept}...`;
 }
 
 /**
@@ -50,7 +77,8 @@ export function failureResults(error: StepError): Results {
 export function tektonSize(results: Results): number {
   const entries = Object.entries(results).map(([key, value]) => ({ key, value, type: 1 }));
   entries.push({ key: 'StartedAt', value: '2006-01-02T15:04:05.000Z', type: 3 });
-  return Buffer.byteLength(JSON.stringify(entries));
+  const json = `[${entries.map(({ key, value, type }) => `{"key":${goJsonString(key)},"value":${goJsonString(value)},"type":${type}}`).join(',')}]`;
+  return Buffer.byteLength(json);
 }
 
 /** Throws RESULTS_TOO_LARGE when the results would not fit in `maxBytes`. */

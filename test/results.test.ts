@@ -5,7 +5,7 @@ import { resolveConfig } from '../src/config.js';
 import { StepError } from '../src/errors.js';
 import { RESULTS, RESULT_NAMES, type ResultWhen } from '../src/result-names.js';
 import { withDefaults } from './params/fixture.js';
-import { checkResultsSize, failureResults, successResults, tektonSize } from '../src/results.js';
+import { checkResultsSize, failureResults, goJsonString, successResults, tektonSize } from '../src/results.js';
 
 const digest = `sha256:${'b'.repeat(64)}`;
 const params = withDefaults({
@@ -70,5 +70,23 @@ describe('size guard', () => {
   test('error results always fit the smallest budget', () => {
     const results = failureResults(new StepError('BUILD_FAILED', 'x'.repeat(50_000)));
     assert.ok(tektonSize(results) <= 1200);
+  });
+  test("strings are sized as Go's encoding/json writes them (json.Marshal output, copied from Go)", () => {
+    // Go: json.Marshal("a && b > c <d>") == `"a \u0026\u0026 b \u003e c \u003cd\u003e"`
+    assert.equal(goJsonString('a && b > c <d>'), '"a \\u0026\\u0026 b \\u003e c \\u003cd\\u003e"');
+    // Go: json.Marshal("x\u2028y\"\n") == `"x\u2028y\"\n"`; non-ASCII otherwise stays UTF-8.
+    assert.equal(goJsonString('x\u2028y"\n'), '"x\\u2028y\\"\\n"');
+    assert.equal(goJsonString('é'), '"é"');
+    assert.equal(tektonSize({ ERROR_MESSAGE: '&&' }), tektonSize({ ERROR_MESSAGE: 'xx' }) + 10);
+  });
+  test('a failure message full of && and multi-byte text still fits: ERROR_MESSAGE is cut by encoded bytes', () => {
+    for (const unit of ['&& ', 'é', '😀', '<>']) {
+      const results = failureResults(new StepError('BUILD_FAILED', unit.repeat(5000)));
+      const message = results.ERROR_MESSAGE!;
+      assert.ok(Buffer.byteLength(goJsonString(message)) - 2 <= 1000, unit);
+      assert.ok(message.endsWith('...'));
+      assert.ok(!message.includes('\ufffd'), 'never cut inside a code point');
+      assert.ok(tektonSize(results) <= 1200, unit);
+    }
   });
 });
