@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   ENTITLEMENT_REFUSED: {
     exit: 14,
     summary:
-      'the daemon refused an entitlement the build asks for (allow); start buildkitd with --allow-insecure-entitlement',
+      'the daemon refused an entitlement the build asks for (allow); grant it with insecure-entitlements in buildkitd.toml (the buildkitd-config workspace) or --allow-insecure-entitlement',
   },
   REGISTRY_AUTH: {
     exit: 12,

@@ -80,7 +80,7 @@ export function classifyFailure(tail: readonly string[]): Failure {
     return {
       code: 'ENTITLEMENT_REFUSED',
       transient: false,
-      detail: `the BuildKit daemon does not grant ${name} (start buildkitd with --allow-insecure-entitlement ${name}): ${detail}`,
+      detail: `the BuildKit daemon does not grant ${name} (add insecure-entitlements = ["${name}"] to its buildkitd.toml, with the shipped files through the buildkitd-config workspace or ConfigMap, or start it with --allow-insecure-entitlement ${name}): ${detail}`,
     };
   }
   const matches = (patterns: RegExp[]) => patterns.some((pattern) => pattern.test(text));

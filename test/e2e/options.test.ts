@@ -2,7 +2,7 @@
 // buildkitd, buildx and registry: named contexts, RUN network/hosts/limits, entitlements,
 // compression, a local export next to the image, Dockerfile checks, VCS labels.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ERROR_CODES } from '../../src/errors.js';
@@ -23,12 +23,15 @@ const imageOf = (run: { dir: string; results: Record<string, string> }, layout =
 };
 
 let entitled: Buildkitd | undefined;
-/** A second daemon that grants both entitlements, as the README tells a platform team to start it. */
+/**
+ * A second daemon that grants both entitlements through `insecure-entitlements` in its
+ * buildkitd.toml: what the shipped Tasks' buildkitd-config workspace gives a sidecar, no fork needed.
+ */
 async function entitledDaemon(): Promise<Buildkitd> {
-  entitled ??= await startBuildkitd(suite.bed.tools, {
-    dir: path.join(work, 'entitled-daemon'),
-    args: ['--allow-insecure-entitlement', 'network.host', '--allow-insecure-entitlement', 'security.insecure'],
-  });
+  const dir = path.join(work, 'entitled-daemon');
+  const config = path.join(work, 'entitled-buildkitd.toml');
+  writeFileSync(config, 'insecure-entitlements = ["network.host", "security.insecure"]\n');
+  entitled ??= await startBuildkitd(suite.bed.tools, { dir, config });
   return entitled;
 }
 after(async () => {
@@ -109,7 +112,7 @@ describe('RUN network, hosts and limits', () => {
 });
 
 describe('entitlements', () => {
-  test('a daemon that does not grant network.host: ENTITLEMENT_REFUSED naming the buildkitd flag', async () => {
+  test('a daemon that does not grant network.host: ENTITLEMENT_REFUSED naming the buildkitd.toml setting', async () => {
     const run = await suite.step(
       'entitlement-refused',
       { Dockerfile: `FROM ${suite.bed.busybox}\nRUN true\n` },
@@ -120,7 +123,7 @@ describe('entitlements', () => {
       assert.equal(run.results.ERROR_REASON, 'ENTITLEMENT_REFUSED');
       assert.match(
         run.results.ERROR_MESSAGE ?? '',
-        /does not grant network\.host \(start buildkitd with --allow-insecure-entitlement network\.host\)/,
+        /does not grant network\.host \(add insecure-entitlements = \["network\.host"\] to its buildkitd\.toml/,
       );
       assert.equal(run.summary.attempts, 1, 'a refusal is not retried');
     });
