@@ -24,6 +24,7 @@ import { pickEndpoint } from './fleet/pick.js';
 import { StepError, toStepError } from './errors.js';
 import { PARAMS_ENV } from './params/names.js';
 import { materialize, type CredentialHelpers } from './inputs.js';
+import { writeOrWait } from './output.js';
 import { hidingHelperOutput, masker, type Masker } from './mask.js';
 import { checkResultsFit, checkResultsSize, successResults, type Results } from './results.js';
 
@@ -232,13 +233,22 @@ async function createBuilder(
   try {
     await fs.ensureDir(env.BUILDX_CONFIG as string);
     for (const create of createNodesArgv(config, tlsFiles)) {
-      const created = await deps.runner(bin, create, { env, signal: deps.signal, write: deps.output });
+      // A create that works prints only the builder's name, which stood alone in the log as a
+      // stray line: its output is shown only when it fails.
+      const said: string[] = [];
+      const created = await deps.runner(bin, create, {
+        env,
+        signal: deps.signal,
+        write: (text) => void said.push(text),
+      });
       if (created.spawnError) return buildxMissing(bin, created.spawnError);
-      if (created.exitCode !== 0)
+      if (created.exitCode !== 0) {
+        await (deps.output ?? writeOrWait(process.stderr))(said.join(''));
         return new StepError(
           'INTERNAL',
           `buildx create failed (exit ${created.exitCode}): ${errorSection(created.tail).join('\n')}`,
         );
+      }
     }
     return undefined;
   } catch (error) {

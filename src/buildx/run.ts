@@ -17,7 +17,16 @@ export type RunOptions = {
    */
   write?: (text: string) => void | Promise<void>;
   signal?: AbortSignal;
+  /**
+   * Keep terminal control codes. buildx colours its warning block even when its output is not a
+   * terminal, and pod logs show the codes raw (`ESC[33m1 warning found`): by default they are
+   * kept only when our stderr is a terminal.
+   */
+  colour?: boolean;
 };
+
+/** CSI sequences (colours, cursor moves) as buildx and BuildKit write them. */
+const CONTROL_SEQUENCE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;?]*[ -/]*[@-~]`, 'g');
 
 export type RunResult = { exitCode: number; tail: string[]; spawnError?: NodeJS.ErrnoException };
 
@@ -47,8 +56,10 @@ export const runBuildx: Runner = async (bin, args, options) => {
   };
   // One write per chunk read, not per line: a log of millions of short lines stays cheap. While
   // the reader of our output lags, buildx is not read either, so its log cannot pile up here.
-  const show = (pieces: Piece[]) => {
-    if (pieces.length === 0) return;
+  const colour = options.colour ?? process.stderr.isTTY === true;
+  const show = (raw: Piece[]) => {
+    if (raw.length === 0) return;
+    const pieces = colour ? raw : raw.map((piece) => ({ ...piece, text: piece.text.replace(CONTROL_SEQUENCE, '') }));
     const queued = write(pieces.map((piece) => (piece.last ? `${piece.text}\n` : piece.text)).join(''));
     if (queued) pause(queued);
     for (const piece of pieces) {

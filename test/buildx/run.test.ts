@@ -214,6 +214,26 @@ describe('runBuildx with a real child process', () => {
     assert.deepEqual([...result.tail].sort(), ['err ***', 'one', 'two ***']);
   });
 
+  test("buildx's colour codes are dropped when the output is not a terminal, and kept when asked", async () => {
+    // What buildx prints for a Dockerfile warning, whatever its output is.
+    const script = 'printf "\\n \\033[33m1 warning found:\\n\\033[0m - FromAsCasing\\n" >&2';
+    const run = async (colour?: boolean) => {
+      const shown: string[] = [];
+      const result = await runBuildx('/bin/sh', ['-c', script], {
+        env: { PATH: process.env.PATH },
+        write: (text) => void shown.push(text),
+        ...(colour === undefined ? {} : { colour }),
+      });
+      return { shown: shown.join(''), tail: result.tail.join('\n') };
+    };
+    const plain = await run(false);
+    assert.equal(plain.shown, '\n 1 warning found:\n - FromAsCasing\n');
+    assert.ok(!plain.tail.includes('\x1b'));
+    assert.ok((await run(true)).shown.includes('\x1b[33m1 warning found'));
+    // The test's stderr is a pipe, as a pod's is: the default drops them.
+    assert.ok(!(await run()).shown.includes('\x1b'));
+  });
+
   test('passes only the given env to the child', async () => {
     const lines: string[] = [];
     await runBuildx('/bin/sh', ['-c', 'echo "[$ONLY_THIS][$HOME]"'], {

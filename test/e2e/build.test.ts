@@ -110,6 +110,11 @@ describe('build against a real buildkitd', () => {
         readImageFile(layout, manifest!, 'out.txt'),
         'greeting=hello, "world" = 1 from_dir=configmap value\n',
       );
+      // `ARG BASE` with no default in FROM draws a Dockerfile warning, which buildx colours even
+      // into a pipe: the log has the warning without the codes, and no stray builder-name line.
+      assert.match(run.stderr, /warning found/);
+      assert.ok(!run.stderr.includes('\x1b'), 'no terminal control codes in a piped log');
+      assert.ok(!run.stderr.split('\n').includes('buildkit-step'), "buildx create's name line is not shown");
       assert.throws(
         () => readImageFile(layout, manifest!, 'final.txt'),
         /in no layer/,
