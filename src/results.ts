@@ -44,11 +44,11 @@ export function failureResults(error: StepError): Results {
 }
 
 /**
- * A JSON string as Go's encoding/json writes it, which is how Tekton writes results into the
- * termination message: like JSON.stringify, but `<`, `>`, `&`, U+2028 and U+2029 are written as
- * six-byte `\u` escapes (and buildx errors are full of `&&` and `>`).
+ * JSON as Go's encoding/json writes it, which is how Tekton writes results into the termination
+ * message: like JSON.stringify, but `<`, `>`, `&`, U+2028 and U+2029 (which JSON can only hold
+ * inside strings) are written as six-byte `\u` escapes; buildx errors are full of `&&` and `>`.
  */
-export function goJsonString(value: string): string {
+export function goJsonString(value: unknown): string {
   return JSON.stringify(value).replace(
     /[<>&\u2028\u2029]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
@@ -77,8 +77,7 @@ export function clipEncoded(text: string, maxBytes: number): string {
 export function tektonSize(results: Results): number {
   const entries = Object.entries(results).map(([key, value]) => ({ key, value, type: 1 }));
   entries.push({ key: 'StartedAt', value: '2006-01-02T15:04:05.000Z', type: 3 });
-  const json = `[${entries.map(({ key, value, type }) => `{"key":${goJsonString(key)},"value":${goJsonString(value)},"type":${type}}`).join(',')}]`;
-  return Buffer.byteLength(json);
+  return Buffer.byteLength(goJsonString(entries));
 }
 
 /** Throws RESULTS_TOO_LARGE when the results would not fit in `maxBytes`. */
